@@ -1,0 +1,14 @@
+"""sknorm: scikit-learn compatible normalization for NumPy, CuPy and any
+Array API backend.
+
+Estimators
+----------
+MinMax       scale each feature to a range (learned, or fixed like 1/255)
+ZScore       standardize to zero mean, unit variance
+"""
+
+from ._minmax import MinMax
+from ._version import __version__
+from ._zscore import ZScore
+
+__all__ = ["MinMax", "ZScore", "__version__"]

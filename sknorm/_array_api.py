@@ -1,0 +1,142 @@
+"""Namespace, device and dtype policy for every array sknorm touches.
+
+The namespace always comes from the input array (``array_api_compat``), never
+from scikit-learn's global ``array_api_dispatch`` switch: sknorm works the same
+whether that switch is on or off.  Nothing in this module imports CuPy, torch
+or Dask; they are only ever seen through the arrays the user hands in.
+"""
+
+from __future__ import annotations
+
+import array_api_compat
+import numpy as np
+
+__all__ = [
+    "accumulation_dtype",
+    "array_device",
+    "check_same_namespace",
+    "is_array_api_input",
+    "is_numpy_namespace",
+    "move_to_namespace",
+    "namespace_of",
+    "output_float_dtype",
+]
+
+
+def namespace_of(*arrays):
+    """Array API namespace shared by ``arrays`` (None entries ignored)."""
+    return array_api_compat.array_namespace(*[a for a in arrays if a is not None])
+
+
+def array_device(x):
+    """Device of ``x`` (``"cpu"`` for NumPy)."""
+    return array_api_compat.device(x)
+
+
+def is_numpy_namespace(xp) -> bool:
+    """True for NumPy itself and array-api-compat's NumPy wrapper."""
+    return xp.__name__ in {"numpy", "array_api_compat.numpy"}
+
+
+def is_cupy_namespace(xp) -> bool:
+    """True for CuPy and array-api-compat's CuPy wrapper."""
+    return xp.__name__ in {"cupy", "array_api_compat.cupy"}
+
+
+def is_array_api_input(X) -> bool:
+    """True for arrays that sknorm handles natively, without scikit-learn's
+    ``validate_data``: every Array API array except NumPy's (NumPy, pandas,
+    polars, lists and SciPy sparse go through scikit-learn's validation so
+    that feature names and ``set_output`` work exactly as in scikit-learn).
+    """
+    if isinstance(X, np.ndarray):
+        return False
+    return array_api_compat.is_array_api_obj(X)
+
+
+def _real_float_dtypes(xp, device):
+    try:
+        info = xp.__array_namespace_info__()
+        return info.dtypes(device=device, kind="real floating")
+    except (AttributeError, TypeError):  # pragma: no cover - old namespaces
+        return {"float32": xp.float32, "float64": xp.float64}
+
+
+def accumulation_dtype(xp, device):
+    """float64 where the device supports it, float32 otherwise.
+
+    Statistics are always accumulated in this dtype (float32 input included),
+    which is what keeps streaming statistics exact to float64 rounding.
+    """
+    dtypes = _real_float_dtypes(xp, device)
+    return dtypes.get("float64", xp.float32)
+
+
+def output_float_dtype(xp, device, dtype):
+    """The float dtype an input of ``dtype`` is normalized in.
+
+    float32 and float64 are kept; integers, booleans and other floats become
+    the accumulation dtype (float64 where available).
+    """
+    if dtype == xp.float32 or dtype == xp.float64:
+        if dtype == xp.float64 and "float64" not in _real_float_dtypes(xp, device):
+            return xp.float32  # pragma: no cover - float64-less devices
+        return dtype
+    return accumulation_dtype(xp, device)
+
+
+def _same_device(a, b) -> bool:
+    try:
+        return bool(a == b)
+    except Exception:  # pragma: no cover - exotic device objects
+        return str(a) == str(b)
+
+
+def check_same_namespace(estimator, method, X, fitted):
+    """Raise if ``X`` is not in the namespace and on the device of ``fitted``.
+
+    scikit-learn's ``check_array_api_same_namespace`` expects the message to
+    contain "must use the same namespace" and ``"Estimator.method()"``.
+    """
+    if fitted is None:
+        return
+    xp_fit = namespace_of(fitted)
+    xp_x = namespace_of(X)
+    name = type(estimator).__name__
+    if xp_fit.__name__ != xp_x.__name__:
+        raise ValueError(
+            f"{name}.{method}(): inputs must use the same namespace as the data "
+            f"the estimator was fitted on: fitted on {xp_fit.__name__} arrays, got "
+            f"{xp_x.__name__}. Convert X to the fitting namespace (sknorm never "
+            "moves data between devices silently), or refit."
+        )
+    dev_fit, dev_x = array_device(fitted), array_device(X)
+    if not _same_device(dev_fit, dev_x):
+        raise ValueError(
+            f"{name}.{method}(): inputs must use the same namespace and device as "
+            f"the data the estimator was fitted on: fitted on device {dev_fit!r}, "
+            f"got {dev_x!r}. Move X to that device (sknorm never moves data "
+            "silently), or refit."
+        )
+
+
+def move_to_namespace(a, xp, device):
+    """Move a small auxiliary array (``sample_weight``) to ``xp``/``device``.
+
+    scikit-learn's convention is that everything follows ``X``: auxiliary
+    arrays from another namespace are converted.  DLPack is tried first (zero
+    copy when the device matches); a host copy is only used for CPU arrays.
+    """
+    if a is None:
+        return None
+    if not array_api_compat.is_array_api_obj(a):
+        return xp.asarray(np.asarray(a), device=device)
+    src_xp = namespace_of(a)
+    if src_xp.__name__ == xp.__name__:
+        if _same_device(array_device(a), device):
+            return a
+        return xp.asarray(a, device=device, copy=True)
+    try:
+        return xp.from_dlpack(a, device=device)
+    except Exception:
+        return xp.asarray(np.asarray(a), device=device)

@@ -1,0 +1,211 @@
+"""Machinery shared by every estimator: the estimators themselves stay thin.
+
+* ``fit`` = reset + one update; ``partial_fit`` = one update.
+* Updates are transactional: the new fitted state is computed first and
+  assigned last; if anything raises, the estimator's ``__dict__`` is restored
+  to exactly what it was (bit-identical arrays, same objects).
+* Transforms of the per-feature normalizers are one affine map
+  ``(X - center) * scale + offset`` evaluated by the backend's kernel; the
+  inverse is the inverse map.
+"""
+
+from __future__ import annotations
+
+import array_api_compat.numpy
+import numpy as np
+from sklearn.base import (
+    BaseEstimator,
+    OneToOneFeatureMixin,
+    TransformerMixin,
+)
+from sklearn.utils.validation import check_is_fitted
+
+from ._array_api import check_same_namespace
+from ._kernels import kernels_for
+from ._validation import validate_sample_weight, validate_X
+
+__all__ = ["AffineNormalizer", "BaseNormalizer"]
+
+
+def _may_alias(original, validated):
+    """Whether writing into ``validated`` could change the caller's data."""
+    if validated is original:
+        return True
+    if isinstance(original, np.ndarray) and isinstance(validated, np.ndarray):
+        return np.may_share_memory(original, validated)
+    # Lists and Array API arrays are converted into new memory when they are
+    # converted at all; frames may hand out views of their blocks.
+    return not isinstance(original, list | tuple)
+
+
+class BaseNormalizer(TransformerMixin, BaseEstimator):
+    """Fit / partial_fit / transform plumbing of every sknorm estimator.
+
+    Subclasses define:
+
+    ``_reset()``
+        drop the fitted state (``fit`` calls it before updating);
+    ``_updated_state(X, xp, device, sample_weight)``
+        the new fitted attributes after seeing batch ``X``, as a dict, without
+        touching ``self`` (pure: this is what makes updates transactional);
+    ``_anchor_``
+        the name of one fitted array, used to check that later inputs live in
+        the same namespace and on the same device;
+    ``_allow_nan`` / ``_accept_sparse``
+        what ``validate_X`` accepts.
+    """
+
+    _anchor_ = None
+    _allow_nan = True
+    _accept_sparse = False
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.array_api_support = True
+        tags.input_tags.allow_nan = self._allow_nan
+        tags.input_tags.sparse = bool(self._accept_sparse)
+        tags.transformer_tags.preserves_dtype = ["float64", "float32"]
+        return tags
+
+    # ------------------------------------------------------------- fitting
+    def _reset(self):
+        fitted = [k for k in vars(self) if k.endswith("_") and not k.startswith("__")]
+        for key in fitted:
+            delattr(self, key)
+
+    def _is_fitted(self):
+        return self._anchor_ is not None and hasattr(self, self._anchor_)
+
+    def _update(self, X, sample_weight, *, method, reset):
+        saved = dict(self.__dict__)
+        try:
+            X, xp, device = validate_X(
+                self,
+                X,
+                method=method,
+                reset=reset,
+                allow_nan=self._allow_nan,
+                accept_sparse=self._accept_sparse,
+            )
+            if not reset and self._is_fitted() and xp is not None:
+                check_same_namespace(self, method, X, getattr(self, self._anchor_))
+            if sample_weight is not None:
+                sample_weight = validate_sample_weight(
+                    self,
+                    method,
+                    sample_weight,
+                    X,
+                    xp if xp is not None else array_api_compat.numpy,
+                    device,
+                    X.dtype,
+                )
+            new_state = self._updated_state(X, xp, device, sample_weight)
+        except BaseException:
+            self.__dict__.clear()
+            self.__dict__.update(saved)
+            raise
+        self.__dict__.update(new_state)
+        return self
+
+    def _fit(self, X, sample_weight):
+        self._reset()
+        return self._update(X, sample_weight, method="fit", reset=True)
+
+    def _partial_fit(self, X, sample_weight):
+        return self._update(
+            X, sample_weight, method="partial_fit", reset=not self._is_fitted()
+        )
+
+    # ----------------------------------------------------------- transform
+    def _check_transform_input(self, X, method, copy):
+        """Validated X, its namespace, and whether the kernel must copy."""
+        fitted = self._is_fitted()
+        if not fitted and self.__sklearn_tags__().requires_fit:
+            check_is_fitted(self)
+        validated, xp, _ = validate_X(
+            self,
+            X,
+            method=method,
+            reset=False,
+            allow_nan=self._allow_nan,
+            accept_sparse=self._accept_sparse,
+        )
+        if xp is not None and fitted:
+            check_same_namespace(self, method, validated, getattr(self, self._anchor_))
+        must_copy = bool(copy) and _may_alias(X, validated)
+        return validated, xp, must_copy
+
+
+class AffineNormalizer(OneToOneFeatureMixin, BaseNormalizer):
+    """A per-feature normalizer ``y = (x - center) * scale + offset``.
+
+    Subclasses define ``_affine_terms(X, xp)`` returning ``(center, scale,
+    offset)`` (any may be None) and, optionally, ``_postprocess(Y, xp)``
+    (MinMax's clipping).
+    """
+
+    def _affine_terms(self, X, xp):  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def _postprocess(self, Y, xp):
+        return Y
+
+    def _resolved_copy(self, copy):
+        if copy is not None:
+            return copy
+        return getattr(self, "copy", True)
+
+    def transform(self, X, copy=None):
+        """Normalize ``X`` with the fitted per-feature affine map.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Data in the namespace and on the device the estimator was fitted
+            on.
+        copy : bool, default=None
+            False normalizes a float array in place; None uses the
+            estimator's ``copy`` parameter (True when it has none).
+
+        Returns
+        -------
+        X_new : array of shape (n_samples, n_features)
+            Same namespace, device and float dtype as ``X``.
+        """
+        copy = self._resolved_copy(copy)
+        X, xp, must_copy = self._check_transform_input(X, "transform", copy)
+        if xp is None:
+            return self._transform_sparse(X, must_copy)
+        center, scale, offset = self._affine_terms(X, xp)
+        Y = kernels_for(xp).affine(X, center, scale, offset, must_copy)
+        return self._postprocess(Y, xp)
+
+    def inverse_transform(self, X, copy=None):
+        """Map normalized data back to the original feature space.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Normalized data.
+        copy : bool, default=None
+            False works in place on a float array; None uses the estimator's
+            ``copy`` parameter (True when it has none).
+
+        Returns
+        -------
+        X_original : array of shape (n_samples, n_features)
+        """
+        copy = self._resolved_copy(copy)
+        X, xp, must_copy = self._check_transform_input(X, "inverse_transform", copy)
+        if xp is None:
+            return self._inverse_transform_sparse(X, must_copy)
+        center, scale, offset = self._affine_terms(X, xp)
+        # (y - offset) / scale + center, as the same fused kernel.
+        inv_scale = None if scale is None else 1.0 / scale
+        return kernels_for(xp).affine(X, offset, inv_scale, center, must_copy)
+
+    def _transform_sparse(self, X, copy):  # pragma: no cover - dense-only
+        raise TypeError(f"{type(self).__name__} does not accept sparse input.")
+
+    _inverse_transform_sparse = _transform_sparse
+

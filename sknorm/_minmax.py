@@ -1,0 +1,214 @@
+"""MinMax: map each feature to a range, learned or fixed (e.g. 1/255)."""
+
+from __future__ import annotations
+
+from numbers import Real
+
+from sklearn.base import _fit_context
+
+from ._array_api import accumulation_dtype, array_device
+from ._base import AffineNormalizer
+from ._stats import update_min_max
+from ._validation import where
+
+__all__ = ["MinMax"]
+
+
+def _check_range(estimator, method, value, name):
+    ok = (
+        isinstance(value, tuple | list)
+        and len(value) == 2
+        and all(isinstance(v, Real) and not isinstance(v, bool) for v in value)
+    )
+    if not ok:
+        raise ValueError(
+            where(estimator, method) + f"{name} must be a pair (min, max) of "
+            f"real numbers; got {value!r}."
+        )
+    lo, hi = float(value[0]), float(value[1])
+    if not lo < hi:
+        raise ValueError(
+            where(estimator, method) + f"Minimum of desired {name} must be "
+            f"smaller than maximum. Got {tuple(value)!r}; pass ({hi}, {lo}) if "
+            "the order was swapped."
+        )
+    return lo, hi
+
+
+class MinMax(AffineNormalizer):
+    """Scale each feature to ``feature_range``, from the data or a known range.
+
+    ``(x - data_min) / (data_max - data_min)`` mapped onto ``feature_range``.
+    With ``data_range=None`` (default) the per-feature minimum and maximum
+    are learned from the data, exactly as
+    :class:`sklearn.preprocessing.MinMaxScaler`; with a known
+    ``data_range=(lo, hi)`` it is a fixed, data-free rescaling, e.g.
+    ``data_range=(0, 255)`` maps 8-bit images to ``[0, 1]`` like Keras'
+    ``Rescaling(1/255)`` and needs no ``fit``.
+
+    Parameters
+    ----------
+    feature_range : tuple (min, max), default=(0, 1)
+        Desired range of the transformed data; min must be < max.
+    clip : bool, default=False
+        Clip transformed values to ``feature_range`` (useful when later data
+        lies outside the range seen in fit).
+    data_range : tuple (lo, hi) or None, default=None
+        Known range of the input, shared by all features. When given, no
+        statistics are learned and ``transform`` works without ``fit``.
+    copy : bool, default=True
+        False rescales a float array in place.
+
+    Attributes
+    ----------
+    data_min_ : array of shape (n_features,)
+        Per-feature minimum seen (NaNs ignored), or ``lo`` of ``data_range``.
+    data_max_ : array of shape (n_features,)
+        Per-feature maximum seen, or ``hi`` of ``data_range``.
+    data_range_ : array of shape (n_features,)
+        ``data_max_ - data_min_``.
+    scale_ : array of shape (n_features,)
+        ``(max - min of feature_range) / data_range_``; constant features get
+        scale ``max - min`` and map to ``feature_range[0]``.
+    min_ : array of shape (n_features,)
+        ``feature_range[0] - data_min_ * scale_`` (scikit-learn's attribute:
+        ``X * scale_ + min_`` is the same map).
+    n_samples_seen_ : int
+        Number of rows seen.
+    n_features_in_ : int
+        Number of features seen during fit.
+    feature_names_in_ : ndarray of shape (n_features_in_,)
+        Names of features seen during fit, when X had string column names.
+
+    See Also
+    --------
+    sklearn.preprocessing.MinMaxScaler : the scikit-learn equivalent.
+    ZScore : standardize to zero mean and unit variance.
+
+    Notes
+    -----
+    ``y = (x - data_min_) * scale_ + feature_range[0]``, evaluated in this
+    order (subtracting first keeps digits that ``x * scale_ + min_`` loses
+    when ``|data_min_|`` is large compared with the range).  NaNs are
+    ignored in fit and kept in transform.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sknorm import MinMax
+    >>> X = np.array([[1.0, -1.0], [3.0, 0.0], [5.0, 1.0]])
+    >>> MinMax().fit_transform(X)
+    array([[0. , 0. ],
+           [0.5, 0.5],
+           [1. , 1. ]])
+
+    A fixed rescaling of 8-bit pixels, no fit needed:
+
+    >>> pixels = np.array([[0, 128, 255]], dtype=np.uint8)
+    >>> MinMax(data_range=(0, 255)).transform(pixels)
+    array([[0.        , 0.50196078, 1.        ]])
+    """
+
+    _parameter_constraints: dict = {
+        "feature_range": [tuple, list],
+        "clip": ["boolean"],
+        "data_range": [tuple, list, None],
+        "copy": ["boolean"],
+    }
+    _anchor_ = "data_min_"
+
+    def __init__(self, feature_range=(0, 1), *, clip=False, data_range=None, copy=True):
+        self.feature_range = feature_range
+        self.clip = clip
+        self.data_range = data_range
+        self.copy = copy
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.requires_fit = self.data_range is None
+        return tags
+
+    @_fit_context(prefer_skip_nested_validation=True)
+    def fit(self, X, y=None):
+        """Compute the per-feature minimum and maximum.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Training data; NaNs are ignored.
+        y : None
+            Ignored.
+
+        Returns
+        -------
+        self : MinMax
+            The fitted estimator.
+        """
+        return self._fit(X, None)
+
+    @_fit_context(prefer_skip_nested_validation=True)
+    def partial_fit(self, X, y=None):
+        """Update the minimum and maximum with one batch of rows.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            One batch; NaNs are ignored.
+        y : None
+            Ignored.
+
+        Returns
+        -------
+        self : MinMax
+            The updated estimator (unchanged if this call raised).
+        """
+        return self._partial_fit(X, None)
+
+    def _updated_state(self, X, xp, device, sample_weight):
+        method = "partial_fit" if self._is_fitted() else "fit"
+        lo, hi = _check_range(self, method, self.feature_range, "feature_range")
+        dtype = accumulation_dtype(xp, device)
+        n_features = X.shape[1]
+        if self.data_range is not None:
+            d_lo, d_hi = _check_range(self, method, self.data_range, "data_range")
+            data_min = xp.full((n_features,), d_lo, dtype=dtype, device=device)
+            data_max = xp.full((n_features,), d_hi, dtype=dtype, device=device)
+            state = None
+        else:
+            state = update_min_max(getattr(self, "_min_max_", None), X)
+            data_min = xp.astype(state.min, dtype)
+            data_max = xp.astype(state.max, dtype)
+        data_range = data_max - data_min
+        eps = xp.finfo(dtype).eps
+        safe_range = xp.where(
+            data_range < 10 * eps, xp.ones_like(data_range), data_range
+        )
+        scale = (hi - lo) / safe_range
+        return {
+            "_min_max_": state,
+            "n_samples_seen_": getattr(self, "n_samples_seen_", 0) + X.shape[0],
+            "data_min_": data_min,
+            "data_max_": data_max,
+            "data_range_": data_range,
+            "scale_": scale,
+            "min_": lo - data_min * scale,
+        }
+
+    def _affine_terms(self, X, xp):
+        lo, hi = _check_range(self, "transform", self.feature_range, "feature_range")
+        if self._is_fitted():
+            return self.data_min_, self.scale_, xp.asarray(lo, device=array_device(X))
+        # data_range given and never fitted: the fixed map, on X's device.
+        d_lo, d_hi = _check_range(self, "transform", self.data_range, "data_range")
+        device = array_device(X)
+        return (
+            xp.asarray(d_lo, device=device),
+            xp.asarray((hi - lo) / (d_hi - d_lo), device=device),
+            xp.asarray(lo, device=device),
+        )
+
+    def _postprocess(self, Y, xp):
+        if not self.clip:
+            return Y
+        lo, hi = (float(v) for v in self.feature_range)
+        return xp.clip(Y, lo, hi)

@@ -1,0 +1,191 @@
+"""Mergeable running statistics: pure functions on arrays.
+
+Each statistic is an immutable state with three operations:
+
+* ``*_of_batch(X, ...)`` -- the state of one batch (computed by a kernel),
+* ``merge_*(a, b)``      -- the state of the union of two disjoint sets of rows,
+* ``update_*(state, X)`` -- ``merge(state, of_batch(X))``, with ``state=None``
+  meaning "nothing seen yet".
+
+``partial_fit`` is ``update``; a distributed fit is a tree of ``merge``; two
+fitted estimators can be merged.  Moments are kept as (count, shift, mean of
+``x - shift``, population variance), not as sums: the shift keeps the variance
+exact when the mean is huge compared with the spread, and normalised moments
+cannot overflow where raw sums would (values near 1e307).
+"""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+from ._array_api import namespace_of
+from ._kernels import kernels_for
+
+__all__ = [
+    "CoMoments",
+    "MinMaxState",
+    "Moments",
+    "merge_comoments",
+    "merge_min_max",
+    "merge_moments",
+    "update_comoments",
+    "update_min_max",
+    "update_moments",
+]
+
+
+def _fractions(xp, a_count, b_count):
+    total = a_count + b_count
+    safe = xp.where(total > 0, total, xp.ones_like(total))
+    return total, a_count / safe, b_count / safe
+
+
+def _initial_shift(xp, X, dtype):
+    """A per-feature value close to the data: the first row (NaN -> 0).
+
+    Statistics of ``x - shift`` are what stay exact when the mean is large
+    compared with the spread; any value of the feature's own magnitude works.
+    """
+    first = xp.astype(X[0, :], dtype)
+    return xp.where(xp.isnan(first), xp.zeros_like(first), first)
+
+
+# --------------------------------------------------------------- moments ----
+class Moments(NamedTuple):
+    """Per-feature weighted moments of ``x - shift`` (NaN entries skipped).
+
+    count : total weight of the observed entries, per feature
+    n_obs : number of observed entries, per feature
+    shift : the reference point the moments are taken around
+    mean  : weighted mean of ``x - shift``
+    var   : weighted population variance
+    """
+
+    count: object
+    n_obs: object
+    shift: object
+    mean: object
+    var: object
+
+    @property
+    def location(self):
+        """The mean of the data itself."""
+        return self.shift + self.mean
+
+
+def moments_of_batch(X, sample_weight, dtype, shift=None):
+    xp = namespace_of(X)
+    if shift is None:
+        shift = _initial_shift(xp, X, dtype)
+    count, n_obs, mean, var = kernels_for(xp).moments(X, shift, sample_weight, dtype)
+    return Moments(count, n_obs, shift, mean, var)
+
+
+def merge_moments(a, b):
+    """Chan, Golub & LeVeque's pairwise merge, in normalised form."""
+    if a is None:
+        return b
+    if b is None:
+        return a
+    xp = namespace_of(a.mean)
+    # Express b around a's shift; the shifts are close to each other, so
+    # their difference is exact.
+    b_mean = b.mean + (b.shift - a.shift)
+    total, fa, fb = _fractions(xp, a.count, b.count)
+    delta = b_mean - a.mean
+    return Moments(
+        count=total,
+        n_obs=a.n_obs + b.n_obs,
+        shift=a.shift,
+        mean=a.mean + fb * delta,
+        var=fa * a.var + fb * b.var + fa * fb * delta * delta,
+    )
+
+
+def update_moments(state, X, sample_weight, dtype):
+    shift = None if state is None else state.shift
+    return merge_moments(state, moments_of_batch(X, sample_weight, dtype, shift))
+
+
+# --------------------------------------------------------------- min/max ----
+class MinMaxState(NamedTuple):
+    """Per-feature NaN-aware minimum and maximum (NaN: nothing observed)."""
+
+    min: object
+    max: object
+
+
+def _nan_aware(xp, op, a, b):
+    return xp.where(xp.isnan(a), b, xp.where(xp.isnan(b), a, op(a, b)))
+
+
+def min_max_of_batch(X):
+    xp = namespace_of(X)
+    lo, hi = kernels_for(xp).min_max(X)
+    return MinMaxState(lo, hi)
+
+
+def merge_min_max(a, b):
+    if a is None:
+        return b
+    if b is None:
+        return a
+    xp = namespace_of(a.min)
+    return MinMaxState(
+        _nan_aware(xp, xp.minimum, a.min, b.min),
+        _nan_aware(xp, xp.maximum, a.max, b.max),
+    )
+
+
+def update_min_max(state, X):
+    return merge_min_max(state, min_max_of_batch(X))
+
+
+# ------------------------------------------------------------ co-moments ----
+class CoMoments(NamedTuple):
+    """Weighted mean and population covariance matrix of ``x - shift``.
+
+    count : total weight (a 0-d array)
+    shift : the per-feature reference point
+    mean  : weighted mean of ``x - shift``
+    cov   : weighted population covariance (n_features x n_features)
+    """
+
+    count: object
+    shift: object
+    mean: object
+    cov: object
+
+    @property
+    def location(self):
+        return self.shift + self.mean
+
+
+def comoments_of_batch(X, sample_weight, dtype, shift=None):
+    xp = namespace_of(X)
+    if shift is None:
+        shift = _initial_shift(xp, X, dtype)
+    count, mean, cov = kernels_for(xp).comoments(X, shift, sample_weight, dtype)
+    return CoMoments(count, shift, mean, cov)
+
+
+def merge_comoments(a, b):
+    if a is None:
+        return b
+    if b is None:
+        return a
+    xp = namespace_of(a.mean)
+    b_mean = b.mean + (b.shift - a.shift)
+    total, fa, fb = _fractions(xp, a.count, b.count)
+    delta = b_mean - a.mean
+    return CoMoments(
+        count=total,
+        shift=a.shift,
+        mean=a.mean + fb * delta,
+        cov=fa * a.cov + fb * b.cov + (fa * fb) * (delta[:, None] * delta[None, :]),
+    )
+
+
+def update_comoments(state, X, sample_weight, dtype):
+    shift = None if state is None else state.shift
+    return merge_comoments(state, comoments_of_batch(X, sample_weight, dtype, shift))

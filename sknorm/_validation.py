@@ -1,0 +1,211 @@
+"""Input checks and error messages shared by every estimator.
+
+Two routes, one contract:
+
+* NumPy arrays, pandas and polars frames, lists and SciPy sparse matrices go
+  through scikit-learn's :func:`~sklearn.utils.validation.validate_data`, so
+  feature names, ``set_output`` and every message are scikit-learn's own.
+* Other Array API arrays (CuPy, torch, array-api-strict, ...) are checked
+  here, in their own namespace and on their own device: no host copy.
+
+Every message starts with ``"Estimator.method(): "`` so the user knows which
+call failed, and says what to do.
+"""
+
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+import scipy.sparse as sp
+from sklearn.utils.validation import validate_data
+
+from ._array_api import (
+    array_device,
+    is_array_api_input,
+    move_to_namespace,
+    namespace_of,
+    output_float_dtype,
+)
+
+__all__ = ["validate_X", "validate_sample_weight", "where"]
+
+
+def where(estimator, method):
+    """The ``"Estimator.method(): "`` prefix of every message."""
+    return f"{type(estimator).__name__}.{method}(): "
+
+
+def _prefixed(exc, prefix):
+    """Same exception type, message prefixed with the failing call."""
+    msg = str(exc.args[0]) if exc.args else str(exc)
+    if msg.startswith(prefix):
+        return exc
+    new = type(exc)(prefix + msg)
+    new.__cause__ = exc
+    return new
+
+
+def validate_X(
+    estimator,
+    X,
+    *,
+    method,
+    reset,
+    allow_nan=True,
+    accept_sparse=False,
+    copy=False,
+):
+    """Validate ``X`` for ``estimator.method``; return ``(X, xp, device)``.
+
+    ``reset=True`` (``fit`` and the first ``partial_fit``) records
+    ``n_features_in_`` and ``feature_names_in_``; otherwise the feature count
+    is checked against them.  Integer and boolean input becomes float64
+    (float32 on devices without float64); float32 and float64 are kept.
+    """
+    prefix = where(estimator, method)
+    if is_array_api_input(X):
+        X = _validate_array_api(estimator, X, prefix, reset, allow_nan, copy)
+    else:
+        X = _validate_with_sklearn(
+            estimator, X, prefix, reset, allow_nan, accept_sparse, copy
+        )
+    if sp.issparse(X):
+        return X, None, "cpu"
+    xp = namespace_of(X)
+    return X, xp, array_device(X)
+
+
+def _validate_with_sklearn(estimator, X, prefix, reset, allow_nan, accept_sparse, copy):
+    if isinstance(X, np.ndarray) and np.iscomplexobj(X):
+        raise ValueError(
+            prefix + "Complex data not supported; pass the real part "
+            "(X.real) or the magnitude (abs(X)) instead."
+        )
+    try:
+        return validate_data(
+            estimator,
+            X,
+            reset=reset,
+            accept_sparse=accept_sparse,
+            dtype=[np.float64, np.float32],
+            ensure_all_finite="allow-nan" if allow_nan else True,
+            copy=copy,
+        )
+    except (ValueError, TypeError) as exc:
+        raise _prefixed(exc, prefix) from exc
+
+
+def _validate_array_api(estimator, X, prefix, reset, allow_nan, copy):
+    xp = namespace_of(X)
+    device = array_device(X)
+    name = type(estimator).__name__
+    if X.ndim != 2:
+        kind = {0: "scalar", 1: "1D"}.get(X.ndim, f"{X.ndim}D")
+        raise ValueError(
+            prefix + f"Expected 2D array, got {kind} array instead "
+            f"(shape={tuple(X.shape)}). Reshape your data either using "
+            "X.reshape(-1, 1) if your data has a single feature or "
+            "X.reshape(1, -1) if it contains a single sample."
+        )
+    if xp.isdtype(X.dtype, "complex floating"):
+        raise ValueError(
+            prefix + "Complex data not supported; pass the real part or the "
+            "magnitude instead."
+        )
+    if not xp.isdtype(X.dtype, ("real floating", "integral", "bool")):
+        raise TypeError(
+            prefix + f"X has dtype {X.dtype}, expected a real numeric dtype; "
+            "convert it with xp.astype(X, xp.float64)."
+        )
+    n_samples, n_features = X.shape
+    if n_samples < 1:
+        raise ValueError(
+            prefix + f"Found array with 0 sample(s) (shape={tuple(X.shape)}) "
+            f"while a minimum of 1 is required by {name}."
+        )
+    if n_features < 1:
+        raise ValueError(
+            prefix + f"Found array with 0 feature(s) (shape={tuple(X.shape)}) "
+            f"while a minimum of 1 is required by {name}."
+        )
+    out_dtype = output_float_dtype(xp, device, X.dtype)
+    if X.dtype != out_dtype:
+        X = xp.astype(X, out_dtype)
+    elif copy:
+        X = xp.asarray(X, copy=True)
+    if allow_nan:
+        if bool(xp.any(xp.isinf(X))):
+            raise ValueError(
+                prefix + "Input X contains infinity; replace it (NaN is "
+                "accepted and ignored) or drop those rows."
+            )
+    elif not bool(xp.all(xp.isfinite(X))):
+        raise ValueError(
+            prefix + "Input X contains NaN or infinity; this estimator does "
+            "not accept missing values. Impute them first (e.g. "
+            "sklearn.impute.SimpleImputer) or drop those rows."
+        )
+    _check_n_features_and_names(estimator, n_features, prefix, reset)
+    return X
+
+
+def _check_n_features_and_names(estimator, n_features, prefix, reset):
+    """The Array API counterpart of validate_data's bookkeeping."""
+    name = type(estimator).__name__
+    if reset:
+        estimator.n_features_in_ = n_features
+        if hasattr(estimator, "feature_names_in_"):
+            del estimator.feature_names_in_
+        return
+    expected = getattr(estimator, "n_features_in_", None)
+    if expected is not None and n_features != expected:
+        raise ValueError(
+            prefix + f"X has {n_features} features, but {name} is expecting "
+            f"{expected} features as input. Pass X with the columns it was "
+            "fitted on, or refit."
+        )
+    if hasattr(estimator, "feature_names_in_"):
+        warnings.warn(
+            f"X does not have valid feature names, but {name} was fitted with "
+            "feature names",
+            UserWarning,
+            stacklevel=4,
+        )
+
+
+def validate_sample_weight(estimator, method, sample_weight, X, xp, device, dtype):
+    """``sample_weight`` as a 1-D array of ``dtype`` in X's namespace/device.
+
+    Weights from another namespace are moved to X's (scikit-learn's
+    "everything follows X" convention); a scalar means equal weights.
+    Weights must be finite and non-negative.
+    """
+    if sample_weight is None:
+        return None
+    prefix = where(estimator, method)
+    n_samples = X.shape[0]
+    if isinstance(sample_weight, int | float | np.number):
+        return xp.full((n_samples,), float(sample_weight), dtype=dtype, device=device)
+    sw = move_to_namespace(sample_weight, xp, device)
+    if sw.ndim != 1 or sw.shape[0] != n_samples:
+        raise ValueError(
+            prefix + f"sample_weight has shape {tuple(sw.shape)}, expected "
+            f"({n_samples},): one weight per row of X."
+        )
+    if not xp.isdtype(sw.dtype, ("real floating", "integral", "bool")):
+        raise TypeError(
+            prefix + f"sample_weight has dtype {sw.dtype}; pass real numbers."
+        )
+    sw = xp.astype(sw, dtype)
+    if not bool(xp.all(xp.isfinite(sw))) or bool(xp.any(sw < 0)):
+        raise ValueError(
+            prefix + "sample_weight must be finite and non-negative; drop the "
+            "rows you want ignored or give them weight 0."
+        )
+    if not bool(xp.any(sw > 0)):
+        raise ValueError(
+            prefix + "Sample weights must contain at least one non-zero "
+            "number; a batch whose weights are all zero carries no data."
+        )
+    return sw

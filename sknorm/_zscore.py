@@ -1,0 +1,257 @@
+"""ZScore: standardization ``(x - mean) / std`` per feature."""
+
+from __future__ import annotations
+
+import numpy as np
+import scipy.sparse as sp
+from sklearn.base import _fit_context
+from sklearn.utils.sparsefuncs import inplace_column_scale, mean_variance_axis
+
+from ._array_api import accumulation_dtype, namespace_of
+from ._base import AffineNormalizer
+from ._stats import Moments, merge_moments, update_moments
+from ._validation import where
+
+__all__ = ["ZScore"]
+
+
+def _constant_feature_scale(xp, var, mean_offset, n_samples, dtype):
+    """sqrt(var), with 1 for features indistinguishable from a constant.
+
+    scikit-learn's test (the error bound of the two-pass algorithm, Chan,
+    Golub & LeVeque) is ``var <= n eps var + (n |mean| eps)^2``.  sknorm's
+    moments are taken around a per-feature shift, so the rounding error
+    scales with ``|mean - shift|`` instead of ``|mean|``: the same bound, in
+    the coordinates the variance was actually computed in.  That is what
+    lets a feature like ``1e8 + N(0, 1e-3)`` keep its true scale (scikit-
+    learn declares it constant).
+    """
+    eps = xp.finfo(dtype).eps
+    bound = n_samples * eps * var + (n_samples * mean_offset * eps) ** 2
+    constant = (var <= bound) | (var == 0)
+    scale = xp.sqrt(var)
+    tiny = scale < 10 * eps
+    return xp.where(constant | tiny, xp.ones_like(scale), scale)
+
+
+class ZScore(AffineNormalizer):
+    """Standardize features: ``z = (x - mean) / std``.
+
+    A drop-in for :class:`sklearn.preprocessing.StandardScaler` (same
+    parameters, attributes and numbers) whose statistics stay exact under any
+    split of the rows into ``partial_fit`` batches, that never overflows on
+    huge values, and that runs on any Array API backend (NumPy, CuPy, torch,
+    array-api-strict) with the fitted state on the input's device.
+
+    Parameters
+    ----------
+    with_mean : bool, default=True
+        Centre the data.  Must be False for SciPy sparse input (centring would
+        make it dense).
+    with_std : bool, default=True
+        Scale to unit variance.
+    copy : bool, default=True
+        False normalizes a float array in place in ``transform`` and
+        ``inverse_transform``.
+
+    Attributes
+    ----------
+    mean_ : array of shape (n_features,) or None
+        Per-feature mean (NaNs ignored), in the fitting namespace and on its
+        device, float64 where the device has it.  None when both
+        ``with_mean`` and ``with_std`` are False.
+    var_ : array of shape (n_features,) or None
+        Per-feature population variance (ddof=0). None if ``with_std=False``.
+    scale_ : array of shape (n_features,) or None
+        ``sqrt(var_)``, with 1 for constant features. None if
+        ``with_std=False``.
+    n_samples_seen_ : int, float or array of shape (n_features,)
+        Number of samples seen (sum of ``sample_weight`` when weights were
+        given); an array when NaNs make the count differ per feature.
+    n_features_in_ : int
+        Number of features seen during fit.
+    feature_names_in_ : ndarray of shape (n_features_in_,)
+        Names of features seen during fit, when X had string column names.
+
+    See Also
+    --------
+    sklearn.preprocessing.StandardScaler : the scikit-learn equivalent.
+    MinMax : scale each feature to a given range.
+    ZCAWhitening : also decorrelate the features.
+
+    Notes
+    -----
+    ``z = (x - mean_) / scale_`` with ``mean_ = sum_i w_i x_i / sum_i w_i``
+    and ``var_ = sum_i w_i (x_i - mean_)^2 / sum_i w_i``.
+
+    Statistics are kept as mergeable moments around a per-feature shift (the
+    first row seen) and combined batch by batch with the pairwise update of
+    Chan, Golub & LeVeque (1983), so ``partial_fit`` on any split of the rows
+    gives ``fit``'s result to float64 rounding.  NaNs are ignored in fit and
+    kept in transform.  float32 input is accumulated in float64 and
+    transformed to float32.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sknorm import ZScore
+    >>> X = np.array([[0.0, 10.0], [2.0, 10.0], [4.0, 10.0]])
+    >>> scaler = ZScore().fit(X)
+    >>> scaler.mean_
+    array([ 2., 10.])
+    >>> scaler.scale_  # the constant feature keeps scale 1
+    array([1.63299316, 1.        ])
+    >>> scaler.transform(X)
+    array([[-1.22474487,  0.        ],
+           [ 0.        ,  0.        ],
+           [ 1.22474487,  0.        ]])
+
+    Streaming gives the same statistics as one fit:
+
+    >>> s = ZScore()
+    >>> for batch in np.array_split(X, 3):
+    ...     s = s.partial_fit(batch)
+    >>> bool(np.allclose(s.var_, scaler.var_, rtol=1e-15))
+    True
+    """
+
+    _parameter_constraints: dict = {
+        "with_mean": ["boolean"],
+        "with_std": ["boolean"],
+        "copy": ["boolean"],
+    }
+    _anchor_ = "_location_"
+    _accept_sparse = ("csr", "csc")
+
+    def __init__(self, *, with_mean=True, with_std=True, copy=True):
+        self.with_mean = with_mean
+        self.with_std = with_std
+        self.copy = copy
+
+    def _is_fitted(self):
+        return hasattr(self, "n_samples_seen_")
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        # Centring would densify a sparse matrix: sparse only without it.
+        tags.input_tags.sparse = not self.with_mean
+        return tags
+
+    @_fit_context(prefer_skip_nested_validation=True)
+    def fit(self, X, y=None, sample_weight=None):
+        """Compute the per-feature mean and standard deviation.
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+            Training data (any Array API array, or NumPy/pandas/polars/SciPy
+            sparse). NaNs are ignored.
+        y : None
+            Ignored.
+        sample_weight : array-like of shape (n_samples,), default=None
+            Non-negative weight of each row.
+
+        Returns
+        -------
+        self : ZScore
+            The fitted estimator.
+        """
+        return self._fit(X, sample_weight)
+
+    @_fit_context(prefer_skip_nested_validation=True)
+    def partial_fit(self, X, y=None, sample_weight=None):
+        """Update the statistics with one batch of rows.
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+            One batch. Later batches must have the same features, namespace
+            and device.
+        y : None
+            Ignored.
+        sample_weight : array-like of shape (n_samples,), default=None
+            Non-negative weight of each row.
+
+        Returns
+        -------
+        self : ZScore
+            The updated estimator (unchanged if this call raised).
+        """
+        return self._partial_fit(X, sample_weight)
+
+    # ------------------------------------------------------------------
+    def _updated_state(self, X, xp, device, sample_weight):
+        if sp.issparse(X):
+            batch = self._sparse_moments(X, sample_weight)
+            moments = merge_moments(getattr(self, "_moments_", None), batch)
+            xp, dtype = namespace_of(batch.mean), np.float64
+        else:
+            dtype = accumulation_dtype(xp, device)
+            moments = update_moments(
+                getattr(self, "_moments_", None), X, sample_weight, dtype
+            )
+        weighted = getattr(self, "_weighted_", False) or sample_weight is not None
+        state = {"_moments_": moments, "_weighted_": weighted}
+        state.update(self._public_attributes(xp, moments, weighted, dtype))
+        return state
+
+    def _sparse_moments(self, X, sample_weight):
+        if self.with_mean:
+            raise ValueError(
+                where(self, "fit") + "Cannot center sparse matrices: pass "
+                "`with_mean=False` instead, or convert X to a dense array."
+            )
+        X = X.astype(np.float64)
+        mean, var, count = mean_variance_axis(
+            X, axis=0, weights=sample_weight, return_sum_weights=True
+        )
+        nan_pattern = type(X)(
+            (np.isnan(X.data).astype(np.float64), X.indices, X.indptr), shape=X.shape
+        )
+        n_obs = X.shape[0] - np.asarray(nan_pattern.sum(axis=0)).ravel()
+        zeros = np.zeros(X.shape[1])
+        return Moments(
+            count=np.asarray(count, np.float64),
+            n_obs=n_obs,
+            shift=zeros,
+            mean=np.asarray(mean, np.float64),
+            var=np.asarray(var, np.float64),
+        )
+
+    def _public_attributes(self, xp, moments, weighted, dtype):
+        counts = moments.count if weighted else moments.n_obs
+        lo, hi = float(xp.min(counts)), float(xp.max(counts))
+        if lo == hi:
+            n_seen = lo if weighted else int(lo)
+        else:
+            n_seen = counts if weighted else xp.astype(counts, xp.int64)
+        mean = moments.location
+        attrs = {
+            "n_samples_seen_": n_seen,
+            "_location_": mean,
+            "mean_": mean if (self.with_mean or self.with_std) else None,
+            "var_": moments.var if self.with_std else None,
+            "scale_": None,
+        }
+        if self.with_std:
+            attrs["scale_"] = _constant_feature_scale(
+                xp, moments.var, xp.abs(moments.mean), counts, dtype
+            )
+        return attrs
+
+    def _affine_terms(self, X, xp):
+        center = self.mean_ if self.with_mean else None
+        scale = 1.0 / self.scale_ if self.with_std else None
+        return center, scale, None
+
+    def _transform_sparse(self, X, copy):
+        X = X.copy() if copy else X
+        if self.with_std:
+            inplace_column_scale(X, 1.0 / self.scale_)
+        return X
+
+    def _inverse_transform_sparse(self, X, copy):
+        X = X.copy() if copy else X
+        if self.with_std:
+            inplace_column_scale(X, self.scale_)
+        return X
