@@ -208,4 +208,3 @@ class AffineNormalizer(OneToOneFeatureMixin, BaseNormalizer):
         raise TypeError(f"{type(self).__name__} does not accept sparse input.")
 
     _inverse_transform_sparse = _transform_sparse
-

@@ -50,8 +50,10 @@ class Backend:
         a = np.asarray(a)
         if dtype is not None:
             a = a.astype(dtype)
-        return self.xp.asarray(a, device=self.device) if self.device is not None else (
-            self.xp.asarray(a)
+        return (
+            self.xp.asarray(a, device=self.device)
+            if self.device is not None
+            else (self.xp.asarray(a))
         )
 
     def to_numpy(self, a):

@@ -66,9 +66,7 @@ def moments(X, shift, weights, dtype):
         s1 = d.sum(axis=0) if w is None else w @ d
         if not np.all(np.isfinite(s1)):
             # NaNs in this block: the NaN-aware reference kernel handles it.
-            b_count, b_obs, b_mean, b_var = generic.moments(
-                block, shift, w, dtype
-            )
+            b_count, b_obs, b_mean, b_var = generic.moments(block, shift, w, dtype)
         else:
             s = sq[: stop - start]
             np.multiply(d, d, out=s)
