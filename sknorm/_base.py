@@ -11,6 +11,8 @@
 
 from __future__ import annotations
 
+import functools
+
 import array_api_compat.numpy
 import numpy as np
 from sklearn.base import (
@@ -18,11 +20,12 @@ from sklearn.base import (
     OneToOneFeatureMixin,
     TransformerMixin,
 )
+from sklearn.utils._param_validation import InvalidParameterError
 from sklearn.utils.validation import check_is_fitted
 
-from ._array_api import check_same_namespace
+from ._array_api import accumulation_dtype, check_same_namespace
 from ._kernels import kernels_for
-from ._validation import validate_sample_weight, validate_X
+from ._validation import validate_sample_weight, validate_X, where
 
 __all__ = ["AffineNormalizer", "BaseNormalizer"]
 
@@ -36,6 +39,36 @@ def _may_alias(original, validated):
     # Lists and Array API arrays are converted into new memory when they are
     # converted at all; frames may hand out views of their blocks.
     return not isinstance(original, list | tuple)
+
+
+def _namespace_probe(X, xp):
+    """What stands for ``X`` in the same-namespace check: SciPy sparse
+    matrices live in NumPy on the CPU."""
+    return X if xp is not None else np.empty((0, 0))
+
+
+def _name_the_call(method):
+    """Prefix scikit-learn's parameter errors with ``"Estimator.method(): "``.
+
+    ``_fit_context`` validates ``_parameter_constraints`` before the method
+    body runs, with a message that names the estimator but not the call;
+    this keeps the type (``InvalidParameterError``, which scikit-learn's
+    checks expect) and adds the call.
+    """
+    name = method.__name__
+
+    @functools.wraps(method)
+    def wrapper(self, *args, **kwargs):
+        try:
+            return method(self, *args, **kwargs)
+        except InvalidParameterError as exc:
+            prefix = where(self, name)
+            if str(exc).startswith(prefix):
+                raise
+            raise InvalidParameterError(prefix + str(exc)) from exc
+
+    wrapper._sknorm_named_call = True
+    return wrapper
 
 
 class BaseNormalizer(TransformerMixin, BaseEstimator):
@@ -52,12 +85,30 @@ class BaseNormalizer(TransformerMixin, BaseEstimator):
         the name of one fitted array, used to check that later inputs live in
         the same namespace and on the same device;
     ``_allow_nan`` / ``_accept_sparse``
-        what ``validate_X`` accepts.
+        what ``validate_X`` accepts;
+    ``_check_call(X, method)`` (optional)
+        checks that depend on the parameters and on the kind of the raw
+        ``X`` (e.g. sparse input with centring), run first by ``fit``,
+        ``partial_fit``, ``transform`` and ``inverse_transform``; raise with
+        the ``where(self, method)`` prefix.
+
+    ``fit`` and ``partial_fit`` defined by a subclass are wrapped so that a
+    parameter error raised by ``_fit_context`` names the call too.
     """
 
     _anchor_ = None
     _allow_nan = True
     _accept_sparse = False
+
+    def __init_subclass__(cls, **kwargs):
+        super().__init_subclass__(**kwargs)
+        for name in ("fit", "partial_fit"):
+            method = cls.__dict__.get(name)
+            if callable(method) and not getattr(method, "_sknorm_named_call", False):
+                setattr(cls, name, _name_the_call(method))
+
+    def _check_call(self, X, method):
+        """Parameter/input-kind checks run before validation (default: none)."""
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
@@ -79,6 +130,7 @@ class BaseNormalizer(TransformerMixin, BaseEstimator):
     def _update(self, X, sample_weight, *, method, reset):
         saved = dict(self.__dict__)
         try:
+            self._check_call(X, method)
             X, xp, device = validate_X(
                 self,
                 X,
@@ -87,17 +139,23 @@ class BaseNormalizer(TransformerMixin, BaseEstimator):
                 allow_nan=self._allow_nan,
                 accept_sparse=self._accept_sparse,
             )
-            if not reset and self._is_fitted() and xp is not None:
-                check_same_namespace(self, method, X, getattr(self, self._anchor_))
+            if not reset and self._is_fitted():
+                check_same_namespace(
+                    self, method, _namespace_probe(X, xp), getattr(self, self._anchor_)
+                )
             if sample_weight is not None:
+                w_xp = xp if xp is not None else array_api_compat.numpy
+                # Weights are accumulated with the data: in float64 where the
+                # device has it, whatever X's dtype (float32 weights would
+                # round every weight to 7 digits).
                 sample_weight = validate_sample_weight(
                     self,
                     method,
                     sample_weight,
                     X,
-                    xp if xp is not None else array_api_compat.numpy,
+                    w_xp,
                     device,
-                    X.dtype,
+                    accumulation_dtype(w_xp, device),
                 )
             new_state = self._updated_state(X, xp, device, sample_weight)
         except BaseException:
@@ -122,6 +180,7 @@ class BaseNormalizer(TransformerMixin, BaseEstimator):
         fitted = self._is_fitted()
         if not fitted and self.__sklearn_tags__().requires_fit:
             check_is_fitted(self)
+        self._check_call(X, method)
         validated, xp, _ = validate_X(
             self,
             X,
@@ -130,8 +189,13 @@ class BaseNormalizer(TransformerMixin, BaseEstimator):
             allow_nan=self._allow_nan,
             accept_sparse=self._accept_sparse,
         )
-        if xp is not None and fitted:
-            check_same_namespace(self, method, validated, getattr(self, self._anchor_))
+        if fitted:
+            check_same_namespace(
+                self,
+                method,
+                _namespace_probe(validated, xp),
+                getattr(self, self._anchor_),
+            )
         must_copy = bool(copy) and _may_alias(X, validated)
         return validated, xp, must_copy
 

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from numbers import Real
 
+import numpy as np
 from sklearn.base import _fit_context
 
-from ._array_api import accumulation_dtype, array_device
+from ._array_api import accumulation_dtype, array_device, is_numpy_namespace
 from ._base import AffineNormalizer
 from ._stats import update_min_max
 from ._validation import where
@@ -164,13 +165,18 @@ class MinMax(AffineNormalizer):
         """
         return self._partial_fit(X, None)
 
+    def _check_call(self, X, method):
+        _check_range(self, method, self.feature_range, "feature_range")
+        if self.data_range is not None:
+            _check_range(self, method, self.data_range, "data_range")
+
     def _updated_state(self, X, xp, device, sample_weight):
-        method = "partial_fit" if self._is_fitted() else "fit"
-        lo, hi = _check_range(self, method, self.feature_range, "feature_range")
+        # Both ranges were checked by _check_call, with the calling method.
+        lo, hi = (float(v) for v in self.feature_range)
         dtype = accumulation_dtype(xp, device)
         n_features = X.shape[1]
         if self.data_range is not None:
-            d_lo, d_hi = _check_range(self, method, self.data_range, "data_range")
+            d_lo, d_hi = (float(v) for v in self.data_range)
             data_min = xp.full((n_features,), d_lo, dtype=dtype, device=device)
             data_max = xp.full((n_features,), d_hi, dtype=dtype, device=device)
             state = None
@@ -195,11 +201,11 @@ class MinMax(AffineNormalizer):
         }
 
     def _affine_terms(self, X, xp):
-        lo, hi = _check_range(self, "transform", self.feature_range, "feature_range")
+        lo, hi = (float(v) for v in self.feature_range)
         if self._is_fitted():
             return self.data_min_, self.scale_, xp.asarray(lo, device=array_device(X))
         # data_range given and never fitted: the fixed map, on X's device.
-        d_lo, d_hi = _check_range(self, "transform", self.data_range, "data_range")
+        d_lo, d_hi = (float(v) for v in self.data_range)
         device = array_device(X)
         return (
             xp.asarray(d_lo, device=device),
@@ -211,4 +217,9 @@ class MinMax(AffineNormalizer):
         if not self.clip:
             return Y
         lo, hi = (float(v) for v in self.feature_range)
-        return xp.clip(Y, lo, hi)
+        # In place: Y is either the kernel's own output or, with copy=False,
+        # the caller's array, which must end up clipped too.
+        if is_numpy_namespace(xp):
+            return np.clip(Y, lo, hi, out=Y)
+        Y[...] = xp.clip(Y, lo, hi)
+        return Y

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 from typing import NamedTuple
 
-from ._array_api import namespace_of
+from ._array_api import array_device, namespace_of
 from ._kernels import kernels_for
 
 __all__ = [
@@ -40,14 +40,48 @@ def _fractions(xp, a_count, b_count):
     return total, a_count / safe, b_count / safe
 
 
+def _first_observed(xp, X, dtype):
+    """Per feature, the first non-NaN value of ``X`` (0 where all are NaN)."""
+    observed = ~xp.isnan(X)
+    rank = xp.cumulative_sum(xp.astype(observed, xp.int32), axis=0)
+    first = observed & (rank == 1)
+    zero = xp.zeros((), dtype=dtype, device=array_device(X))
+    picked = xp.where(first, xp.astype(X, dtype), zero)
+    return xp.sum(picked, axis=0)
+
+
 def _initial_shift(xp, X, dtype):
-    """A per-feature value close to the data: the first row (NaN -> 0).
+    """A per-feature value close to the data: the first observed value.
 
     Statistics of ``x - shift`` are what stay exact when the mean is large
-    compared with the spread; any value of the feature's own magnitude works.
+    compared with the spread; any value of the feature's own magnitude works,
+    but 0 does not (a feature at 1e8 whose first row is NaN would lose eight
+    digits).  The first row is enough unless it holds NaNs; then the first
+    rows, then the whole batch, are searched (0 remains only for a feature
+    that is NaN throughout the batch).
     """
     first = xp.astype(X[0, :], dtype)
-    return xp.where(xp.isnan(first), xp.zeros_like(first), first)
+    missing = xp.isnan(first)
+    if not bool(xp.any(missing)):
+        return first
+    n = X.shape[0]
+    for stop in (min(n, 1024), n):
+        first = _first_observed(xp, X[:stop, :], dtype)
+        missing = xp.all(xp.isnan(X[:stop, :]), axis=0)
+        if stop == n or not bool(xp.any(missing)):
+            break
+    return first
+
+
+def _batch_shift(xp, state, X, dtype):
+    """The shift for a new batch: the state's where it has seen data, else
+    one taken from the batch (features first observed in this batch)."""
+    if state is None:
+        return _initial_shift(xp, X, dtype)
+    seen = state.count > 0
+    if bool(xp.all(seen)):
+        return state.shift
+    return xp.where(seen, state.shift, _initial_shift(xp, X, dtype))
 
 
 # --------------------------------------------------------------- moments ----
@@ -88,22 +122,30 @@ def merge_moments(a, b):
     if b is None:
         return a
     xp = namespace_of(a.mean)
-    # Express b around a's shift; the shifts are close to each other, so
-    # their difference is exact.
-    b_mean = b.mean + (b.shift - a.shift)
+    # Keep a's shift where a has data, else b's: a feature first seen in b
+    # must not be taken around a's placeholder shift.  b is then expressed
+    # around that shift (shifts of one feature are close to each other, so
+    # the difference is exact).  A side without data for a feature gets a
+    # neutral mean, so that its placeholder never enters the arithmetic.
+    seen_a, seen_b = a.count > 0, b.count > 0
+    shift = xp.where(seen_a, a.shift, b.shift)
+    a_mean = xp.where(seen_a, a.mean, xp.zeros_like(a.mean))
+    b_mean = xp.where(seen_b, b.mean + (b.shift - shift), a_mean)
     total, fa, fb = _fractions(xp, a.count, b.count)
-    delta = b_mean - a.mean
+    delta = b_mean - a_mean
     return Moments(
         count=total,
         n_obs=a.n_obs + b.n_obs,
-        shift=a.shift,
-        mean=a.mean + fb * delta,
+        shift=shift,
+        mean=a_mean + fb * delta,
         var=fa * a.var + fb * b.var + fa * fb * delta * delta,
     )
 
 
 def update_moments(state, X, sample_weight, dtype):
-    shift = None if state is None else state.shift
+    """``merge_moments(state, moments of X)``, X taken around state's shift."""
+    xp = namespace_of(X)
+    shift = _batch_shift(xp, state, X, dtype)
     return merge_moments(state, moments_of_batch(X, sample_weight, dtype, shift))
 
 

@@ -186,8 +186,10 @@ def validate_sample_weight(estimator, method, sample_weight, X, xp, device, dtyp
     prefix = where(estimator, method)
     n_samples = X.shape[0]
     if isinstance(sample_weight, int | float | np.number):
-        return xp.full((n_samples,), float(sample_weight), dtype=dtype, device=device)
-    sw = move_to_namespace(sample_weight, xp, device)
+        # A scalar is one weight for every row: checked like any other.
+        sw = xp.full((n_samples,), float(sample_weight), dtype=dtype, device=device)
+    else:
+        sw = move_to_namespace(sample_weight, xp, device)
     if sw.ndim != 1 or sw.shape[0] != n_samples:
         raise ValueError(
             prefix + f"sample_weight has shape {tuple(sw.shape)}, expected "

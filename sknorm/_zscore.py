@@ -195,12 +195,14 @@ class ZScore(AffineNormalizer):
         state.update(self._public_attributes(xp, moments, weighted, dtype))
         return state
 
-    def _sparse_moments(self, X, sample_weight):
-        if self.with_mean:
+    def _check_call(self, X, method):
+        if self.with_mean and sp.issparse(X):
             raise ValueError(
-                where(self, "fit") + "Cannot center sparse matrices: pass "
+                where(self, method) + "Cannot center sparse matrices: pass "
                 "`with_mean=False` instead, or convert X to a dense array."
             )
+
+    def _sparse_moments(self, X, sample_weight):
         X = X.astype(np.float64)
         mean, var, count = mean_variance_axis(
             X, axis=0, weights=sample_weight, return_sum_weights=True
@@ -225,18 +227,23 @@ class ZScore(AffineNormalizer):
             n_seen = lo if weighted else int(lo)
         else:
             n_seen = counts if weighted else xp.astype(counts, xp.int64)
-        mean = moments.location
+        # A feature with no observation (all NaN, or all weights 0) has no
+        # statistics: NaN, as in scikit-learn, rather than a made-up 0.
+        seen = moments.count > 0
+        nan = xp.full_like(moments.var, float("nan"))
+        mean = xp.where(seen, moments.location, nan)
         attrs = {
             "n_samples_seen_": n_seen,
-            "_location_": mean,
+            "_location_": moments.location,
             "mean_": mean if (self.with_mean or self.with_std) else None,
-            "var_": moments.var if self.with_std else None,
+            "var_": xp.where(seen, moments.var, nan) if self.with_std else None,
             "scale_": None,
         }
         if self.with_std:
-            attrs["scale_"] = _constant_feature_scale(
+            scale = _constant_feature_scale(
                 xp, moments.var, xp.abs(moments.mean), counts, dtype
             )
+            attrs["scale_"] = xp.where(seen, scale, nan)
         return attrs
 
     def _affine_terms(self, X, xp):

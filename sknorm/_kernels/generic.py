@@ -35,7 +35,11 @@ def moments(X, shift, weights, dtype):
     mean = xp.sum(w * D, axis=0)
     centred = (D - mean) * xp.astype(observed, dtype)
     correction = xp.sum(w * centred, axis=0)
-    var = xp.sum(w * centred * centred, axis=0) - correction * correction
+    square = xp.sum(w * centred * centred, axis=0)
+    # correction**2 <= square; where square overflowed (spread beyond the
+    # float range, e.g. values near 1e307) the variance is +inf, not inf - inf.
+    correction = xp.where(xp.isinf(square), xp.zeros_like(correction), correction)
+    var = square - correction * correction
     var = xp.where(var > 0, var, xp.zeros_like(var))
     return count, n_obs, mean + correction, var
 
