@@ -190,7 +190,6 @@ class Context:
         self.repeat = repeat
         self._seed = seed
         self.X, self._X_numpy = self.make_data(n_samples, n_features)
-        self._floors = {}
         self.family = None
 
     # ----------------------------------------------------------- data ----
@@ -235,40 +234,44 @@ class Context:
         return sklearn.config_context(array_api_dispatch=True)
 
     # --------------------------------------------------------- timing ----
-    def _time(self, fn, repeat):
-        fn()  # warm-up: allocator, caches, compiled kernels
-        self.sync()
-        times = []
-        for _ in range(repeat):
-            t0 = time.perf_counter()
-            fn()
-            self.sync()
-            times.append(time.perf_counter() - t0)
-        return statistics.median(times)
+    def _time(self, fns, repeat):
+        """Median seconds of each callable in ``fns`` (None entries skipped).
 
-    def _floor(self, floor, data, repeat):
+        The callables are interleaved, one call of each per round, so that a
+        change in the machine's load (other processes on a shared machine)
+        hits the operation, its reference and its floor alike: the ratios
+        stay meaningful even when the absolute times move.
+        """
+        live = [fn for fn in fns if fn is not None]
+        for fn in live:
+            fn()  # warm-up: allocator, caches, compiled kernels
+        self.sync()
+        times = {id(fn): [] for fn in live}
+        for _ in range(repeat):
+            for fn in live:
+                t0 = time.perf_counter()
+                fn()
+                self.sync()
+                times[id(fn)].append(time.perf_counter() - t0)
+        return [None if fn is None else statistics.median(times[id(fn)]) for fn in fns]
+
+    def _floor_fn(self, floor, data):
+        """``(label, callable)`` of a floor: a name, a callable or a pair."""
         if floor is None:
             return None, None
         if isinstance(floor, tuple):
-            label, fn = floor
-            return label, self._time(fn, repeat)
+            return floor
         if callable(floor):
-            return getattr(floor, "__name__", "custom"), self._time(floor, repeat)
-        key = (floor, id(data))
-        if key not in self._floors:
-            xp = self.xp
-            if floor == "read":
-                ones = xp.ones((1, data.shape[0]), dtype=data.dtype)
-                fn = lambda: ones @ data  # noqa: E731
-            elif floor == "copy":
-                fn = lambda: self._device.copy(data)  # noqa: E731
-            elif floor == "gram":
-                fn = lambda: data.T @ data  # noqa: E731
-            else:
-                raise ValueError(f"unknown floor {floor!r}")
-            # Floors are timed with a few more repeats: every ratio uses them.
-            self._floors[key] = (self._time(fn, max(repeat, 5)), data)
-        return floor, self._floors[key][0]
+            return getattr(floor, "__name__", "custom"), floor
+        xp = self.xp
+        if floor == "read":
+            ones = xp.ones((1, data.shape[0]), dtype=data.dtype)
+            return floor, lambda: ones @ data
+        if floor == "copy":
+            return floor, lambda: self._device.copy(data)
+        if floor == "gram":
+            return floor, lambda: data.T @ data
+        raise ValueError(f"unknown floor {floor!r}; use read, copy, gram or a callable")
 
     def measure(
         self,
@@ -286,12 +289,9 @@ class Context:
         """Time ``fn`` (and ``reference``, and ``floor``); return a row."""
         repeat = self.repeat if repeat is None else repeat
         data = self.X if data is None else data
-        seconds = self._time(fn, repeat)
-        ref_label = ref_seconds = None
-        if reference is not None:
-            ref_label, ref_fn = reference
-            ref_seconds = self._time(ref_fn, repeat)
-        floor_label, floor_seconds = self._floor(floor, data, repeat)
+        ref_label, ref_fn = reference if reference is not None else (None, None)
+        floor_label, floor_fn = self._floor_fn(floor, data)
+        seconds, ref_seconds, floor_seconds = self._time([fn, ref_fn, floor_fn], repeat)
         peak = None
         if memory:
             try:
