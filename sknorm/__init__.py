@@ -7,8 +7,16 @@ MinMax       scale each feature to a range (learned, or fixed like 1/255)
 ZScore       standardize to zero mean, unit variance
 """
 
+from ._lrn import LocalResponseNormalizer
+from ._minibatch import MiniBatchNormalizer
 from ._minmax import MinMax
 from ._version import __version__
 from ._zscore import ZScore
 
-__all__ = ["MinMax", "ZScore", "__version__"]
+__all__ = [
+    "LocalResponseNormalizer",
+    "MinMax",
+    "MiniBatchNormalizer",
+    "ZScore",
+    "__version__",
+]

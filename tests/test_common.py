@@ -15,6 +15,10 @@ ESTIMATORS = [
     sknorm.MinMax(),
     sknorm.MinMax(feature_range=(-1, 1), clip=True),
     sknorm.MinMax(data_range=(-10, 10)),
+    sknorm.MiniBatchNormalizer(),
+    sknorm.MiniBatchNormalizer(momentum=None, init="pytorch", scale=2.0, shift=-1.0),
+    sknorm.LocalResponseNormalizer(),
+    sknorm.LocalResponseNormalizer(size=4, alpha=1.0, beta=0.5, k=1.0),
 ]
 
 

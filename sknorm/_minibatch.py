@@ -1,0 +1,619 @@
+"""MiniBatchNormalizer: Batch Normalization statistics as a transformer."""
+
+from __future__ import annotations
+
+from numbers import Integral, Real
+
+import numpy as np
+from sklearn.base import _fit_context
+from sklearn.utils._param_validation import Interval, StrOptions
+from sklearn.utils.validation import check_is_fitted
+
+from ._array_api import (
+    accumulation_dtype,
+    array_device,
+    check_same_namespace,
+    move_to_namespace,
+    namespace_of,
+)
+from ._base import AffineNormalizer, _may_alias
+from ._kernels import kernels_for
+from ._stats import moments_of_batch
+from ._validation import validate_sample_weight, validate_X, where
+
+__all__ = ["MiniBatchNormalizer"]
+
+
+def _per_feature(estimator, method, value, name, n_features, xp, device, dtype):
+    """``scale`` (γ) or ``shift`` (β) as a float or a (n_features,) array.
+
+    Scalars stay Python floats (they broadcast for free); arrays are moved to
+    the data's namespace and device (scikit-learn's "everything follows X")
+    and cast to ``dtype``.
+    """
+    prefix = where(estimator, method)
+    if isinstance(value, Real) and not isinstance(value, bool):
+        value = float(value)
+        if not np.isfinite(value):
+            raise ValueError(prefix + f"{name}={value!r} must be finite.")
+        return value
+    if not hasattr(value, "__array_namespace__"):
+        value = np.asarray(value)
+        if value.dtype.kind not in "biuf":
+            raise TypeError(
+                prefix + f"{name} must be a real number or an array of real "
+                f"numbers, one per feature; got dtype {value.dtype}."
+            )
+    arr = move_to_namespace(value, xp, device)
+    if tuple(arr.shape) not in {(), (n_features,)}:
+        raise ValueError(
+            prefix + f"{name} has shape {tuple(arr.shape)}; expected a scalar "
+            f"or one value per feature, shape ({n_features},)."
+        )
+    if not xp.isdtype(arr.dtype, ("real floating", "integral", "bool")):
+        raise TypeError(
+            prefix + f"{name} has dtype {arr.dtype}; pass real numbers, one "
+            "per feature."
+        )
+    return xp.astype(arr, dtype)
+
+
+def _check_finite(estimator, method, value, name, xp):
+    if isinstance(value, float):
+        return
+    if not bool(xp.all(xp.isfinite(value))):
+        raise ValueError(
+            where(estimator, method) + f"{name} contains NaN or infinity; "
+            "pass finite values."
+        )
+
+
+class MiniBatchNormalizer(AffineNormalizer):
+    """Batch Normalization statistics (PyTorch's ``BatchNorm1d``) as a transformer.
+
+    Keeps the running mean and variance that Batch Normalization (Ioffe &
+    Szegedy, 2015) accumulates over mini-batches, with PyTorch's exact
+    conventions, outside a network.  Use it to learn the inference-time
+    statistics of a stream of batches and load them into a network (or back),
+    to check a network's ``BatchNorm1d`` against an independent
+    implementation, or as a streaming scaler whose statistics follow drifting
+    data (``momentum``) rather than weighting all history equally (use
+    :class:`ZScore` for exact all-history statistics).
+
+    * :meth:`partial_fit` is one training step on one batch (the running
+      statistics move towards the batch's).
+    * :meth:`normalize_batch` is ``BatchNorm1d.train()`` forward: it returns
+      the batch normalized with its *own* statistics and takes the same step.
+    * :meth:`transform` is ``BatchNorm1d.eval()`` forward: inference with the
+      running statistics; :meth:`inverse_transform` undoes it.
+    * :meth:`fit` resets and walks ``X`` in mini-batches of ``batch_size``
+      rows (one pass), one step per batch.
+
+    Parameters
+    ----------
+    momentum : float in [0, 1] or None, default=0.1
+        Weight of the batch statistic in the running update,
+        ``running = (1 - momentum) * running + momentum * batch``. None uses
+        the cumulative average over batches, as PyTorch does (the k-th batch
+        gets weight ``1 / k``).  Keras counts momentum the other way round:
+        ``momentum = 1 - keras_momentum`` (Keras' default 0.99 is 0.01
+        here).
+    eps : float > 0, default=1e-5
+        Added to the variance before the square root (PyTorch's default;
+        Keras' is 1e-3).
+    scale : float or array-like of shape (n_features,), default=1.0
+        The affine weight γ (``BatchNorm1d.weight``). Arrays may live in any
+        namespace; they are moved to the data's.
+    shift : float or array-like of shape (n_features,), default=0.0
+        The affine bias β (``BatchNorm1d.bias``).
+    batch_size : int >= 1 or None, default=None
+        Rows per mini-batch in :meth:`fit`; the last batch holds the rest.
+        None makes the whole of ``X`` one batch.
+    init : {"first_batch", "pytorch"}, default="first_batch"
+        Initial running statistics.  ``"first_batch"``: the first batch sets
+        them (its mean and unbiased variance), so ``fit`` on one array gives
+        that array's statistics and needs no warm-up.  ``"pytorch"``: start at
+        mean 0 and variance 1 and blend from the first batch on, exactly as a
+        freshly constructed ``BatchNorm1d`` (for parity; with the default
+        momentum it takes tens of batches to forget the start values).
+        With ``momentum=None`` both give the same numbers: the first batch has
+        weight 1.
+    copy : bool, default=True
+        False normalizes a float array in place in :meth:`transform`,
+        :meth:`inverse_transform` and :meth:`normalize_batch`.
+
+    Attributes
+    ----------
+    running_mean_ : array of shape (n_features,)
+        Running mean, in the fitting namespace and on its device, float64
+        where the device has it (float32 input included).
+    running_var_ : array of shape (n_features,)
+        Running *unbiased* variance (PyTorch's convention).
+    n_batches_seen_ : int
+        Number of training steps taken (PyTorch's ``num_batches_tracked``).
+    n_samples_seen_ : int
+        Number of rows seen, over all batches (a state dict loaded with
+        :meth:`from_torch_state_dict` carries no row count: it starts at 0).
+    n_features_in_ : int
+        Number of features seen during fit.
+    feature_names_in_ : ndarray of shape (n_features_in_,)
+        Names of features seen during fit, when X had string column names.
+
+    See Also
+    --------
+    ZScore : exact mean and standard deviation of all the rows seen.
+    LocalResponseNormalizer : AlexNet's normalization across features.
+    torch.nn.BatchNorm1d : the PyTorch layer whose numbers this reproduces.
+
+    Notes
+    -----
+    For a batch ``B`` with per-feature mean ``mu_B``, biased (population)
+    variance ``var_B`` and ``n`` rows, one step is::
+
+        running_mean_ = momentum * mu_B + (1 - momentum) * running_mean_
+        running_var_  = momentum * var_B * n / (n - 1)
+                        + (1 - momentum) * running_var_
+
+    (``momentum = 1 / k`` at the k-th step with ``momentum=None``; 1 at the
+    first step with ``init="first_batch"``).  As in PyTorch the running
+    variance takes the *unbiased* batch variance while the training-mode
+    output uses the biased one::
+
+        normalize_batch(B) = (x - mu_B) / sqrt(var_B + eps) * scale + shift
+        transform(X)       = (x - running_mean_) / sqrt(running_var_ + eps)
+                             * scale + shift
+
+    Agreement with PyTorch: running statistics to ~1e-15 relative in float64
+    (batch moments are computed around a per-feature shift with a
+    compensated sum, PyTorch's with a plain two-pass sum, so the last bits
+    can differ).  Outputs agree to ~1e-15 on data of order 1: PyTorch's CPU
+    kernel evaluates ``x * (w * invstd) + (b - mean * w * invstd)``, sknorm
+    ``(x - mean) * (w * invstd) + b``, which is the same map rounded
+    differently (and more accurate when ``|mean|`` is large compared with the
+    spread).  Statistics are accumulated in float64 also for float32 input
+    (PyTorch accumulates float32 in float32), so float32 results agree to
+    float32 rounding (~1e-6 relative).
+
+    Where PyTorch raises, sknorm defines:
+
+    * A batch of one row (PyTorch: "Expected more than 1 value per channel
+      when training") updates the running mean; the unbiased variance of one
+      row is undefined, so ``running_var_`` keeps its value and, with
+      ``momentum=None``, that batch does not count in the variance's
+      average.  Its training-mode output is ``shift`` (x minus its own mean
+      is 0).  With ``init="first_batch"`` a variance that no batch has
+      defined yet stays at PyTorch's start value 1.
+    * NaNs are ignored per feature: a feature's batch statistics come from
+      its observed entries, a feature with no observed entry in a batch
+      keeps its running statistics (one observed entry: as a one-row batch),
+      and NaNs are kept in the output.  Infinity is an error.
+    * ``sample_weight`` are frequency weights: weight 2 counts a row twice.
+      The weighted mean and biased variance are normalized by the total
+      weight ``W`` and the running variance takes ``var_B * W / (W - 1)``
+      (defined for ``W > 1``; below, the batch is treated like a one-row
+      batch).  Integer weights give exactly the statistics of the batch
+      with repeated rows.
+
+    Keras' ``BatchNormalization`` differs beyond the momentum convention: its
+    default epsilon is 1e-3 and it updates the moving variance with the
+    biased batch variance, so its numbers are not PyTorch's.
+
+    References: S. Ioffe and C. Szegedy, "Batch Normalization: Accelerating
+    Deep Network Training by Reducing Internal Covariate Shift", ICML 2015.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sknorm import MiniBatchNormalizer
+    >>> X = np.array([[1.0, 10.0], [3.0, 10.0], [5.0, 40.0], [7.0, 40.0]])
+    >>> bn = MiniBatchNormalizer().fit(X)  # one batch: its own statistics
+    >>> bn.running_mean_
+    array([ 4., 25.])
+    >>> bn.running_var_  # unbiased
+    array([  6.66666667, 300.        ])
+    >>> bn.transform(X)
+    array([[-1.16189413, -0.86602539],
+           [-0.38729804, -0.86602539],
+           [ 0.38729804,  0.86602539],
+           [ 1.16189413,  0.86602539]])
+
+    Training-mode steps on a stream of batches (``BatchNorm1d.train()``):
+
+    >>> bn = MiniBatchNormalizer(momentum=0.5)
+    >>> for batch in (X[:2], X[2:]):
+    ...     Y = bn.normalize_batch(batch)
+    >>> Y  # the last batch, normalized with its own (biased) statistics
+    array([[-0.999995,  0.      ],
+           [ 0.999995,  0.      ]])
+    >>> bn.running_mean_, bn.n_batches_seen_
+    (array([ 4., 25.]), 2)
+    """
+
+    _parameter_constraints: dict = {
+        "momentum": [Interval(Real, 0, 1, closed="both"), None],
+        "eps": [Interval(Real, 0, None, closed="neither")],
+        "scale": [Real, "array-like"],
+        "shift": [Real, "array-like"],
+        "batch_size": [Interval(Integral, 1, None, closed="left"), None],
+        "init": [StrOptions({"first_batch", "pytorch"})],
+        "copy": ["boolean"],
+    }
+    _anchor_ = "running_mean_"
+
+    def __init__(
+        self,
+        *,
+        momentum=0.1,
+        eps=1e-5,
+        scale=1.0,
+        shift=0.0,
+        batch_size=None,
+        init="first_batch",
+        copy=True,
+    ):
+        self.momentum = momentum
+        self.eps = eps
+        self.scale = scale
+        self.shift = shift
+        self.batch_size = batch_size
+        self.init = init
+        self.copy = copy
+
+    # ------------------------------------------------------------- fitting
+    @_fit_context(prefer_skip_nested_validation=True)
+    def fit(self, X, y=None, sample_weight=None):
+        """Reset, then take one step per mini-batch of ``batch_size`` rows.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Training data (any Array API array, or NumPy/pandas/polars).
+            NaNs are ignored per feature.
+        y : None
+            Ignored.
+        sample_weight : array-like of shape (n_samples,), default=None
+            Non-negative frequency weight of each row.
+
+        Returns
+        -------
+        self : MiniBatchNormalizer
+            The fitted estimator.
+        """
+        self._reset()
+        return self._transaction(
+            X, sample_weight, method="fit", reset=True, rows=self.batch_size
+        )
+
+    @_fit_context(prefer_skip_nested_validation=True)
+    def partial_fit(self, X, y=None, sample_weight=None):
+        """Take one training step on one batch (the whole of ``X``).
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            One batch. Later batches must have the same features, namespace
+            and device.
+        y : None
+            Ignored.
+        sample_weight : array-like of shape (n_samples,), default=None
+            Non-negative frequency weight of each row.
+
+        Returns
+        -------
+        self : MiniBatchNormalizer
+            The updated estimator (unchanged if this call raised).
+        """
+        return self._transaction(
+            X, sample_weight, method="partial_fit", reset=not self._is_fitted()
+        )
+
+    @_fit_context(prefer_skip_nested_validation=True)
+    def normalize_batch(self, X, sample_weight=None):
+        """Training-mode forward: normalize ``X`` with its own statistics.
+
+        Returns what ``BatchNorm1d.train()`` forward returns and takes the
+        same step on the running statistics (exactly :meth:`partial_fit`).
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            One batch.
+        sample_weight : array-like of shape (n_samples,), default=None
+            Non-negative frequency weight of each row (weights the batch
+            statistics; the output has one row per row of ``X``).
+
+        Returns
+        -------
+        X_new : array of shape (n_samples, n_features)
+            ``(x - mu_B) / sqrt(var_B + eps) * scale + shift`` with the
+            batch's mean and biased variance; same namespace, device and
+            float dtype as ``X``. The running statistics are unchanged if
+            this call raised.
+        """
+        return self._transaction(
+            X,
+            sample_weight,
+            method="normalize_batch",
+            reset=not self._is_fitted(),
+            training_output=True,
+        )
+
+    def _transaction(
+        self, X, sample_weight, *, method, reset, rows=None, training_output=False
+    ):
+        """Validate, compute the new state without touching ``self``, assign.
+
+        ``BaseNormalizer._update`` with two additions this estimator needs:
+        ``fit`` takes several steps, and the training-mode step also returns
+        an output.  If anything raises, ``__dict__`` is restored exactly.
+        """
+        original = X
+        saved = dict(self.__dict__)
+        try:
+            X, xp, device = validate_X(
+                self, X, method=method, reset=reset, allow_nan=True
+            )
+            if not reset and self._is_fitted():
+                check_same_namespace(self, method, X, self.running_mean_)
+            if sample_weight is not None:
+                sample_weight = validate_sample_weight(
+                    self, method, sample_weight, X, xp, device, X.dtype
+                )
+            dtype = accumulation_dtype(xp, device)
+            if reset:
+                self._check_affine_params(method, X.shape[1], xp, device, dtype)
+            state = None if reset else self._running_state()
+            n = X.shape[0]
+            step = n if rows is None else rows
+            for start in range(0, n, step):
+                stop = min(start + step, n)
+                batch = X if (start, stop) == (0, n) else X[start:stop, ...]
+                sw = sample_weight
+                if sw is not None and batch is not X:
+                    sw = sw[start:stop]
+                state, mean_b, var_b = self._step(state, batch, sw, xp, device, dtype)
+            out = self
+            if training_output:
+                out = self._training_output(
+                    X, original, xp, device, dtype, mean_b, var_b, method
+                )
+        except BaseException:
+            self.__dict__.clear()
+            self.__dict__.update(saved)
+            raise
+        self.__dict__.update(state)
+        return out
+
+    def _check_affine_params(self, method, n_features, xp, device, dtype):
+        """Fail early (in fit / the first step) on a bad scale or shift."""
+        for name in ("scale", "shift"):
+            value = _per_feature(
+                self, method, getattr(self, name), name, n_features, xp, device, dtype
+            )
+            _check_finite(self, method, value, name, xp)
+
+    def _running_state(self):
+        return {
+            "running_mean_": self.running_mean_,
+            "running_var_": self.running_var_,
+            "_mean_updates_": self._mean_updates_,
+            "_var_updates_": self._var_updates_,
+            "n_batches_seen_": self.n_batches_seen_,
+            "n_samples_seen_": self.n_samples_seen_,
+        }
+
+    def _factor(self, xp, updates_before, updates_after):
+        """Weight of the batch statistic in the running update, per feature."""
+        if self.momentum is None:
+            # Cumulative average: the k-th contributing batch gets 1/k.
+            return 1.0 / xp.where(
+                updates_after > 0, updates_after, xp.ones_like(updates_after)
+            )
+        momentum = float(self.momentum)
+        if self.init == "first_batch":
+            return xp.where(
+                updates_before == 0,
+                xp.ones_like(updates_before),
+                xp.full_like(updates_before, momentum),
+            )
+        return momentum
+
+    def _step(self, state, X, sample_weight, xp, device, dtype):
+        """One training step: the new state and the batch's mean and variance."""
+        batch = moments_of_batch(X, sample_weight, dtype)
+        count = batch.count
+        mean_b = batch.location
+        var_b = batch.var
+        # Features with no observed (weighted) entry keep their mean; the
+        # unbiased variance needs a total weight above 1.
+        has_mean = count > 0
+        has_var = count > 1
+        unbiased = var_b * count / xp.where(has_var, count - 1, xp.ones_like(count))
+        if state is None:
+            n_features = X.shape[1]
+            zeros = xp.zeros((n_features,), dtype=dtype, device=device)
+            state = {
+                "running_mean_": zeros,
+                "running_var_": xp.ones((n_features,), dtype=dtype, device=device),
+                "_mean_updates_": zeros,
+                "_var_updates_": zeros,
+                "n_batches_seen_": 0,
+                "n_samples_seen_": 0,
+            }
+        k_mean = state["_mean_updates_"]
+        k_var = state["_var_updates_"]
+        k_mean_new = k_mean + xp.astype(has_mean, dtype)
+        k_var_new = k_var + xp.astype(has_var, dtype)
+        f_mean = self._factor(xp, k_mean, k_mean_new)
+        f_var = self._factor(xp, k_var, k_var_new)
+        r_mean, r_var = state["running_mean_"], state["running_var_"]
+        # PyTorch's order of operations: momentum * batch + (1 - momentum) * run.
+        new_mean = xp.where(has_mean, f_mean * mean_b + (1 - f_mean) * r_mean, r_mean)
+        new_var = xp.where(has_var, f_var * unbiased + (1 - f_var) * r_var, r_var)
+        new_state = {
+            "running_mean_": new_mean,
+            "running_var_": new_var,
+            "_mean_updates_": k_mean_new,
+            "_var_updates_": k_var_new,
+            "n_batches_seen_": state["n_batches_seen_"] + 1,
+            "n_samples_seen_": state["n_samples_seen_"] + int(X.shape[0]),
+        }
+        return new_state, mean_b, var_b
+
+    def _training_output(self, X, original, xp, device, dtype, mean_b, var_b, method):
+        gamma, beta = self._gamma_beta(method, X.shape[1], xp, device, dtype)
+        scale = gamma * (1.0 / xp.sqrt(var_b + float(self.eps)))
+        must_copy = bool(self.copy) and _may_alias(original, X)
+        return kernels_for(xp).affine(X, mean_b, scale, beta, must_copy)
+
+    # ----------------------------------------------------------- transform
+    def _gamma_beta(self, method, n_features, xp, device, dtype):
+        """γ as a float or array; β as an array, or None when it is 0."""
+        gamma = _per_feature(
+            self, method, self.scale, "scale", n_features, xp, device, dtype
+        )
+        beta = _per_feature(
+            self, method, self.shift, "shift", n_features, xp, device, dtype
+        )
+        if isinstance(beta, float):
+            beta = None if beta == 0.0 else xp.asarray(beta, dtype=dtype, device=device)
+        return gamma, beta
+
+    def _affine_terms(self, X, xp):
+        running_var = self.running_var_
+        gamma, beta = self._gamma_beta(
+            "transform",
+            self.n_features_in_,
+            xp,
+            array_device(running_var),
+            running_var.dtype,
+        )
+        # PyTorch's eval kernel: invstd = 1 / sqrt(var + eps), alpha = w * invstd.
+        scale = gamma * (1.0 / xp.sqrt(running_var + float(self.eps)))
+        return self.running_mean_, scale, beta
+
+    def inverse_transform(self, X, copy=None):
+        """Undo :meth:`transform`: ``(y - shift) / scale * std + running_mean_``.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Normalized data.
+        copy : bool, default=None
+            False works in place on a float array; None uses ``self.copy``.
+
+        Returns
+        -------
+        X_original : array of shape (n_samples, n_features)
+            Same namespace, device and float dtype as ``X``.
+        """
+        check_is_fitted(self)
+        mean = self.running_mean_
+        xp = namespace_of(mean)
+        gamma = _per_feature(
+            self,
+            "inverse_transform",
+            self.scale,
+            "scale",
+            self.n_features_in_,
+            xp,
+            array_device(mean),
+            mean.dtype,
+        )
+        zero = gamma == 0.0 if isinstance(gamma, float) else bool(xp.any(gamma == 0))
+        if zero:
+            raise ValueError(
+                where(self, "inverse_transform") + "scale (γ) is 0 for some "
+                "features: transform mapped them to `shift` and they cannot be "
+                "recovered. Use a non-zero scale to invert."
+            )
+        return super().inverse_transform(X, copy=copy)
+
+    # ------------------------------------------------------- torch interop
+    def to_torch_state_dict(self, *, dtype=None):
+        """The ``torch.nn.BatchNorm1d`` state dict of the current statistics.
+
+        Requires PyTorch (imported here only).  Load it with
+        ``BatchNorm1d(n_features_in_).load_state_dict(...)``; pass the same
+        ``momentum`` and ``eps`` to the module.
+
+        Parameters
+        ----------
+        dtype : torch.dtype, default=None
+            dtype of the floating tensors; None keeps the estimator's (float64
+            where the device has it).  ``load_state_dict`` casts to the
+            module's dtype anyway.
+
+        Returns
+        -------
+        state_dict : dict
+            ``weight`` (γ), ``bias`` (β), ``running_mean``, ``running_var``
+            (shape ``(n_features_in_,)``) and ``num_batches_tracked`` (0-d
+            int64), on the device of the fitted statistics (CuPy and torch
+            CUDA arrays stay on the GPU), sharing no memory with the estimator.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> import pytest
+        >>> torch = pytest.importorskip("torch")  # the example needs PyTorch
+        >>> from sknorm import MiniBatchNormalizer
+        >>> X = np.random.default_rng(0).normal(3.0, 2.0, size=(100, 4))
+        >>> est = MiniBatchNormalizer(batch_size=10).fit(X)
+        >>> module = torch.nn.BatchNorm1d(4, dtype=torch.float64)
+        >>> module.load_state_dict(est.to_torch_state_dict())
+        <All keys matched successfully>
+        >>> Y = module.eval()(torch.from_numpy(X)).detach().numpy()
+        >>> bool(np.allclose(Y, est.transform(X), rtol=1e-12, atol=1e-12))
+        True
+        """
+        from ._torch_interop import to_torch_state_dict
+
+        return to_torch_state_dict(self, dtype=dtype)
+
+    @classmethod
+    def from_torch_state_dict(cls, state_dict, *, prefix="", **params):
+        """A fitted estimator holding a ``BatchNorm1d``'s statistics.
+
+        Parameters
+        ----------
+        state_dict : mapping
+            ``running_mean``, ``running_var`` and optionally ``weight``,
+            ``bias`` and ``num_batches_tracked`` (a module's
+            ``state_dict()``).  Values may be torch tensors (CPU or CUDA) or
+            any Array API / NumPy arrays; the fitted arrays live in their
+            namespace and on their device (pass ``{k: v.numpy() ...}`` for a
+            NumPy estimator).  PyTorch is not needed for non-torch values.
+        prefix : str, default=""
+            Key prefix of the layer inside a whole model's state dict, e.g.
+            ``"features.1."``.
+        **params
+            Estimator parameters. Pass the module's ``momentum`` and ``eps``
+            (they are not part of a state dict). ``init`` defaults to
+            ``"pytorch"`` here, so further steps continue exactly as the
+            module would; ``scale`` and ``shift`` come from ``weight`` and
+            ``bias`` and may only be passed when those are absent.
+
+        Returns
+        -------
+        estimator : MiniBatchNormalizer
+            Fitted: ``running_mean_``, ``running_var_``, ``n_batches_seen_``
+            (``num_batches_tracked``), ``n_features_in_``;
+            ``n_samples_seen_`` is 0.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from sknorm import MiniBatchNormalizer
+        >>> state = {"running_mean": np.array([1.0, 2.0]),
+        ...          "running_var": np.array([4.0, 9.0]),
+        ...          "num_batches_tracked": np.array(7)}
+        >>> est = MiniBatchNormalizer.from_torch_state_dict(state, eps=0.0001)
+        >>> est.n_batches_seen_
+        7
+        >>> est.transform(np.array([[3.0, 5.0]]))
+        array([[0.9999875 , 0.99999444]])
+        """
+        from ._torch_interop import from_torch_state_dict
+
+        return from_torch_state_dict(cls, state_dict, prefix=prefix, params=params)
