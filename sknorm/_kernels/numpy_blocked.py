@@ -1,117 +1,234 @@
-"""NumPy kernels that stream X once in cache-sized row blocks.
+"""NumPy kernels that read X once, in cache-sized row blocks, on a few threads.
 
-Every reduction reads each block of X from memory once, does its few
-elementwise passes while the block sits in L2, and folds the block's
-statistics into the running ones with the shifted Chan merge.  No temporary
-is larger than one block.  The numbers match :mod:`.generic` within float
-rounding (tested).
+Each reduction streams X from memory once: a block is converted into a
+float64 buffer that stays in L2, every further pass over it runs from cache,
+and only per-feature vectors survive the block.  The rows are split over
+worker threads (:mod:`._parallel`); no temporary is larger than a block.  The
+numbers match :mod:`.generic` within float rounding (tested in
+``tests/test_kernels.py``).
 
-Why blocks and not one vectorised expression: ``X - shift`` on the whole
-array allocates a full-size temporary and makes every further pass go to
-main memory; scikit-learn's ``StandardScaler.fit`` pays for exactly that.
+Moments: one pass per block, with a shift that follows the data.
+    The sums ``S1 = sum w d`` and ``S2 = sum w d^2`` of ``d = x - c`` give
+    the variance ``S2/W - (S1/W)^2``, which is exact to a few ulps as long as
+    ``c`` lies within about one standard deviation of the mean.  ``c`` starts
+    at the caller's shift, then follows the running mean, segment by
+    segment; a segment whose mean ends up farther than that from ``c`` (the
+    first one, usually) is summed again around its own mean while it is
+    still in cache.  A segment whose sums are not finite holds NaNs (summed
+    again with them masked out) or overflows (values near the float maximum:
+    it goes to the generic kernel, whose normalised sums cannot overflow).
+
+Column reductions run on ``(rows / fold, fold * n_features)`` views of a
+block: NumPy reduces over axis 0 of a C-ordered array one row at a time, and
+a 64-element row is too short to reach memory speed.
 """
 
 from __future__ import annotations
 
+from functools import reduce
+from typing import NamedTuple
+
 import numpy as np
 
 from . import generic
+from ._parallel import blocks, map_parts, plan_for
 
 __all__ = ["affine", "comoments", "linear", "min_max", "moments"]
 
-# float64 working set of one block: half of a core's L2 on current CPUs.
-BLOCK_BYTES = 256 * 1024
+# The one-pass variance of a segment is kept when the segment's mean lies
+# within this many variances (squared distance) of its shift; otherwise the
+# segment is summed again around its mean.  The error of the one-pass form
+# grows like eps * (1 + (mean - shift)^2 / var).
+CANCELLATION = 1.0
+# Rows of later segments, in blocks: the shift is updated once per segment.
+SEGMENT_BLOCKS = 16
 
 
-def block_rows(n_features, itemsize=8, target=BLOCK_BYTES):
-    """Rows per block so that one float64 block fills ``target`` bytes."""
-    return max(16, target // max(1, n_features * itemsize))
+class _Moments(NamedTuple):
+    count: np.ndarray
+    n_obs: np.ndarray
+    mean: np.ndarray
+    var: np.ndarray
 
 
-def _blocks(n_samples, rows):
-    for start in range(0, n_samples, rows):
-        yield start, min(start + rows, n_samples)
+def _chan(a, b):
+    """Chan, Golub & LeVeque's merge of two sets of rows (same shift)."""
+    count = a.count + b.count
+    safe = np.where(count > 0, count, 1.0)
+    fa, fb = a.count / safe, b.count / safe
+    delta = b.mean - a.mean
+    return _Moments(
+        count,
+        a.n_obs + b.n_obs,
+        a.mean + fb * delta,
+        fa * a.var + fb * b.var + fa * fb * delta * delta,
+    )
 
 
-def _chan_merge(count, mean, var, b_count, b_mean, b_var):
-    """Fold one block (same shift) into the running per-feature moments."""
-    total = count + b_count
-    safe = np.where(total > 0, total, 1.0)
-    fa, fb = count / safe, b_count / safe
-    delta = b_mean - mean
-    return total, mean + fb * delta, fa * var + fb * b_var + fa * fb * delta * delta
+def _fold(v, fold, f):
+    return v.reshape(fold, f).sum(axis=0)
+
+
+def _sums(X, lo, hi, c, w_all, plan, buf, wbuf, nan_aware):
+    """Weight, observation count, ``sum w d`` and ``sum w d^2`` of rows
+    [lo, hi) with ``d = x - c``; NaN entries skipped when ``nan_aware``."""
+    f = X.shape[1]
+    dtype = buf.dtype
+    s1 = np.zeros(plan.fold * f, dtype)
+    s2 = np.zeros(plan.fold * f, dtype)
+    count = np.zeros(f, dtype)
+    n_obs = np.zeros(f, dtype)
+    for start, stop in blocks(lo, hi, plan.rows):
+        m = stop - start
+        d = buf[:m]
+        np.subtract(X[start:stop], c, out=d, dtype=dtype)
+        w = None if w_all is None else w_all[start:stop]
+        if nan_aware:
+            missing = np.isnan(d)
+            np.copyto(d, 0.0, where=missing)
+            present = np.logical_not(missing, out=missing).view(np.uint8)
+            obs = np.add.reduce(present, axis=0, dtype=dtype)
+            n_obs += obs
+            count += obs if w is None else np.einsum("i,ij->j", w, present)
+        else:
+            n_obs += m
+            count += m if w is None else np.add.reduce(w)
+        k = plan.fold if m % plan.fold == 0 else 1
+        width = k * f
+        r = d.reshape(m // k, width)
+        if w is None:
+            s1[:width] += np.add.reduce(r, axis=0)
+            s2[:width] += np.einsum("ij,ij->j", r, r)
+        else:
+            wd = wbuf[:m]
+            np.multiply(d, w[:, None], out=wd)
+            rw = wd.reshape(m // k, width)
+            s1[:width] += np.add.reduce(rw, axis=0)
+            s2[:width] += np.einsum("ij,ij->j", rw, r)
+    return count, n_obs, _fold(s1, plan.fold, f), _fold(s2, plan.fold, f)
+
+
+def _generic_segment(X, lo, hi, c, w_all, plan, dtype):
+    """The reference kernel, block by block (values near the float max)."""
+    state = None
+    for start, stop in blocks(lo, hi, plan.rows):
+        w = None if w_all is None else w_all[start:stop]
+        b = _Moments(*generic.moments(X[start:stop], c, w, dtype))
+        state = b if state is None else _chan(state, b)
+    return state
+
+
+def _segment(X, lo, hi, c, w_all, plan, buf, wbuf):
+    """Moments of rows [lo, hi) around ``c``."""
+    nan_aware = False
+    for _attempt in range(3):
+        count, n_obs, s1, s2 = _sums(X, lo, hi, c, w_all, plan, buf, wbuf, nan_aware)
+        if not (np.isfinite(s1).all() and np.isfinite(s2).all()):
+            if nan_aware:
+                break  # infinite values or overflow: the generic kernel
+            nan_aware = True
+            continue
+        seen = count > 0
+        safe = np.where(seen, count, 1.0)
+        mean = s1 / safe
+        var = s2 / safe - mean * mean
+        far = seen & ~(mean * mean <= CANCELLATION * var)
+        if _attempt < 2 and far.any():
+            # Sum again around the segment's own mean (rows still in cache
+            # for a one-block segment); the new shift is as good as any value
+            # of the feature's own magnitude.
+            c = c + np.where(far, mean, 0.0)
+            continue
+        return c, _Moments(count, n_obs, mean, np.maximum(var, 0.0))
+    return c, _generic_segment(X, lo, hi, c, w_all, plan, buf.dtype)
+
+
+def _moments_part(X, lo, hi, shift, w_all, plan):
+    f = X.shape[1]
+    dtype = shift.dtype
+    buf = np.empty((min(plan.rows, hi - lo), f), dtype)
+    wbuf = None if w_all is None else np.empty_like(buf)
+    state = None
+    c = shift
+    start, seg_rows = lo, plan.rows  # the first segment is one block
+    with np.errstate(all="ignore"):  # non-finite sums are detected and redone
+        while start < hi:
+            stop = min(hi, start + seg_rows)
+            c_used, seg = _segment(X, start, stop, c, w_all, plan, buf, wbuf)
+            # Moments around the caller's shift: c_used - shift is exact
+            # (both are values of the feature's own magnitude).
+            seg = seg._replace(mean=seg.mean + (c_used - shift))
+            state = seg if state is None else _chan(state, seg)
+            c = np.where(state.count > 0, shift + state.mean, shift)
+            start, seg_rows = stop, plan.rows * SEGMENT_BLOCKS
+    return state
 
 
 def moments(X, shift, weights, dtype):
     X = np.asarray(X)
-    n, f = X.shape
     dtype = np.dtype(dtype)
-    rows = block_rows(f, dtype.itemsize)
-    buf = np.empty((min(rows, n), f), dtype=dtype)
-    sq = np.empty_like(buf)
-    count = np.zeros(f, dtype)
-    n_obs = np.zeros(f, dtype)
-    mean = np.zeros(f, dtype)
-    var = np.zeros(f, dtype)
-    for start, stop in _blocks(n, rows):
-        block = X[start:stop]
-        d = buf[: stop - start]
-        np.subtract(block, shift, out=d, dtype=dtype)
-        w = None if weights is None else np.asarray(weights[start:stop], dtype)
-        # The block's own first row is its local shift: the sums below are
-        # then of deviations of the order of the spread, so the one-pass
-        # formula loses nothing, and no second pass over the block is needed.
-        local = d[0].copy()
-        d -= local
-        s1 = d.sum(axis=0) if w is None else w @ d
-        if not np.all(np.isfinite(s1)):
-            # NaNs in this block: the NaN-aware reference kernel handles it.
-            b_count, b_obs, b_mean, b_var = generic.moments(block, shift, w, dtype)
-        else:
-            s = sq[: stop - start]
-            np.multiply(d, d, out=s)
-            if w is None:
-                b_count = np.full(f, float(stop - start), dtype)
-                s2 = s.sum(axis=0)
-                b_obs = b_count
-            else:
-                b_count = np.full(f, w.sum(), dtype)
-                s2 = w @ s
-                b_obs = np.full(f, float(stop - start), dtype)
-            safe = np.where(b_count > 0, b_count, 1.0)
-            b_mean = s1 / safe
-            b_var = np.maximum(s2 / safe - b_mean * b_mean, 0.0)
-            b_mean = b_mean + local
-        count, mean, var = _chan_merge(count, mean, var, b_count, b_mean, b_var)
-        n_obs = n_obs + b_obs
-    return count, n_obs, mean, var
+    n, f = X.shape
+    shift = np.asarray(shift, dtype)
+    w_all = None if weights is None else np.asarray(weights, dtype)
+    if n == 0:
+        zeros = np.zeros(f, dtype)
+        return zeros, zeros.copy(), zeros.copy(), zeros.copy()
+    plan = plan_for(f, dtype.itemsize)
+    parts = map_parts(
+        lambda lo, hi: _moments_part(X, lo, hi, shift, w_all, plan),
+        n,
+        n * f,
+        plan.rows,
+    )
+    with np.errstate(all="ignore"):
+        state = reduce(_chan, parts)
+    return state.count, state.n_obs, state.mean, state.var
+
+
+# --------------------------------------------------------------- min/max ----
+def _min_max_part(X, lo, hi, plan):
+    f = X.shape[1]
+    width = plan.fold * f
+    low = np.full(width, np.nan, X.dtype)
+    high = np.full(width, np.nan, X.dtype)
+    for start, stop in blocks(lo, hi, plan.rows):
+        b = X[start:stop]
+        m = stop - start
+        k = plan.fold if (m % plan.fold == 0 and b.flags.c_contiguous) else 1
+        r = b.reshape(m // k, k * f)
+        # fmin/fmax skip NaN unless every value is NaN: exactly the NaN-aware
+        # semantics, in one pass.
+        np.fmin(low[: k * f], np.fmin.reduce(r, axis=0), out=low[: k * f])
+        np.fmax(high[: k * f], np.fmax.reduce(r, axis=0), out=high[: k * f])
+    fold = (plan.fold, f)
+    return np.fmin.reduce(low.reshape(fold), axis=0), np.fmax.reduce(
+        high.reshape(fold), axis=0
+    )
 
 
 def min_max(X):
     X = np.asarray(X)
     n, f = X.shape
-    rows = block_rows(f, X.dtype.itemsize)
-    lo = np.full(f, np.nan, X.dtype)
-    hi = np.full(f, np.nan, X.dtype)
-    for start, stop in _blocks(n, rows):
-        block = X[start:stop]
-        # fmin/fmax ignore NaN unless a whole column is NaN: exactly the
-        # NaN-aware semantics, in one pass per block.
-        np.fmin(lo, np.fmin.reduce(block, axis=0), out=lo)
-        np.fmax(hi, np.fmax.reduce(block, axis=0), out=hi)
-    return lo, hi
+    plan = plan_for(f, X.dtype.itemsize)
+    parts = map_parts(
+        lambda lo, hi: _min_max_part(X, lo, hi, plan), n, n * f, plan.rows
+    )
+    low = reduce(np.fmin, [p[0] for p in parts])
+    high = reduce(np.fmax, [p[1] for p in parts])
+    return low, high
 
 
+# ------------------------------------------------------------ co-moments ----
 def comoments(X, shift, weights, dtype):
     X = np.asarray(X)
     n, f = X.shape
     dtype = np.dtype(dtype)
-    rows = max(block_rows(f, dtype.itemsize, 4 * BLOCK_BYTES), 4 * f)
+    rows = max(plan_for(f, dtype.itemsize, 4 << 20).rows, 4 * f)
     buf = np.empty((min(rows, n), f), dtype=dtype)
     count = np.zeros((), dtype)
     mean = np.zeros(f, dtype)
     cov = np.zeros((f, f), dtype)
-    for start, stop in _blocks(n, rows):
+    for start, stop in blocks(0, n, rows):
         d = buf[: stop - start]
         np.subtract(X[start:stop], shift, out=d, dtype=dtype)
         w = None if weights is None else np.asarray(weights[start:stop], dtype)
@@ -140,29 +257,38 @@ def comoments(X, shift, weights, dtype):
     return count, mean, cov
 
 
+# ------------------------------------------------------------ transforms ----
+def _terms(X, *arrays):
+    return [None if a is None else np.asarray(a, dtype=X.dtype) for a in arrays]
+
+
 def affine(X, center, scale, offset, copy):
     X = np.asarray(X)
-    terms = [
-        None if a is None else np.asarray(a, dtype=X.dtype)
-        for a in (center, scale, offset)
-    ]
-    center, scale, offset = terms
+    center, scale, offset = _terms(X, center, scale, offset)
+    if offset is not None and not np.any(offset):
+        offset = None  # adding zeros changes no value
     out = np.empty_like(X) if copy else X
     n, f = X.shape
-    rows = block_rows(f, X.dtype.itemsize)
-    for start, stop in _blocks(n, rows):
-        src, dst = X[start:stop], out[start:stop]
-        if center is not None:
-            np.subtract(src, center, out=dst)
-            src = dst
-        if scale is not None:
-            np.multiply(src, scale, out=dst)
-            src = dst
-        if offset is not None:
-            np.add(src, offset, out=dst)
-            src = dst
-        if src is not dst:
-            dst[...] = src
+    plan = plan_for(f, X.dtype.itemsize)
+
+    def part(lo, hi):
+        # The first operation reads the block from memory and writes the
+        # output block; the others run on it while it is in cache.
+        for start, stop in blocks(lo, hi, plan.rows):
+            src, dst = X[start:stop], out[start:stop]
+            if center is not None:
+                np.subtract(src, center, out=dst)
+                src = dst
+            if scale is not None:
+                np.multiply(src, scale, out=dst)
+                src = dst
+            if offset is not None:
+                np.add(src, offset, out=dst)
+                src = dst
+            if src is not dst:
+                dst[...] = src
+
+    map_parts(part, n, n * f, plan.rows)
     return out
 
 
@@ -175,9 +301,9 @@ def linear(X, center, matrix, copy):
     if center is None:
         return np.matmul(X, matrix.T, out=out)
     center = np.asarray(center, dtype=X.dtype)
-    rows = max(block_rows(f, X.dtype.itemsize, 4 * BLOCK_BYTES), 256)
+    rows = max(plan_for(f, X.dtype.itemsize, 4 << 20).rows, 256)
     buf = np.empty((min(rows, n), f), dtype=X.dtype)
-    for start, stop in _blocks(n, rows):
+    for start, stop in blocks(0, n, rows):
         c = buf[: stop - start]
         # Centre one block at a time: no centred copy of X is ever held.
         np.subtract(X[start:stop], center, out=c)
