@@ -202,16 +202,18 @@ class MinMax(AffineNormalizer):
 
     def _affine_terms(self, X, xp):
         lo, hi = (float(v) for v in self.feature_range)
-        if self._is_fitted():
-            return self.data_min_, self.scale_, xp.asarray(lo, device=array_device(X))
-        # data_range given and never fitted: the fixed map, on X's device.
-        d_lo, d_hi = (float(v) for v in self.data_range)
+        # Scalars in X's float dtype, on X's device: without a dtype, torch
+        # would round them to its default float32 before a float64 transform.
         device = array_device(X)
-        return (
-            xp.asarray(d_lo, device=device),
-            xp.asarray((hi - lo) / (d_hi - d_lo), device=device),
-            xp.asarray(lo, device=device),
-        )
+
+        def scalar(value):
+            return xp.asarray(value, dtype=X.dtype, device=device)
+
+        if self._is_fitted():
+            return self.data_min_, self.scale_, scalar(lo)
+        # data_range given and never fitted: the fixed map.
+        d_lo, d_hi = (float(v) for v in self.data_range)
+        return scalar(d_lo), scalar((hi - lo) / (d_hi - d_lo)), scalar(lo)
 
     def _postprocess(self, Y, xp):
         if not self.clip:

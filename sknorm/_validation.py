@@ -76,8 +76,22 @@ def validate_X(
     return X, xp, array_device(X)
 
 
+def _is_complex(X):
+    """Complex NumPy arrays and lists (converted with a float dtype, complex
+    entries would fail with "float() argument must be ...", which says
+    nothing)."""
+    if isinstance(X, np.ndarray):
+        return np.iscomplexobj(X)
+    if isinstance(X, list | tuple):
+        try:
+            return np.iscomplexobj(X)
+        except (TypeError, ValueError):  # ragged: validate_data says so
+            return False
+    return False
+
+
 def _validate_with_sklearn(estimator, X, prefix, reset, allow_nan, accept_sparse, copy):
-    if isinstance(X, np.ndarray) and np.iscomplexobj(X):
+    if _is_complex(X):
         raise ValueError(
             prefix + "Complex data not supported; pass the real part "
             "(X.real) or the magnitude (abs(X)) instead."
@@ -189,7 +203,13 @@ def validate_sample_weight(estimator, method, sample_weight, X, xp, device, dtyp
         # A scalar is one weight for every row: checked like any other.
         sw = xp.full((n_samples,), float(sample_weight), dtype=dtype, device=device)
     else:
-        sw = move_to_namespace(sample_weight, xp, device)
+        try:
+            sw = move_to_namespace(sample_weight, xp, device)
+        except (TypeError, ValueError) as exc:
+            raise TypeError(
+                prefix + f"sample_weight could not be converted to an array of "
+                f"real numbers ({exc}); pass one number per row of X."
+            ) from exc
     if sw.ndim != 1 or sw.shape[0] != n_samples:
         raise ValueError(
             prefix + f"sample_weight has shape {tuple(sw.shape)}, expected "
