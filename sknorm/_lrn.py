@@ -9,7 +9,7 @@ from sklearn.base import OneToOneFeatureMixin, _fit_context
 from sklearn.utils._param_validation import Interval
 
 from ._array_api import array_device, is_numpy_namespace
-from ._base import BaseNormalizer
+from ._base import BaseNormalizer, _name_the_call
 
 __all__ = ["LocalResponseNormalizer"]
 
@@ -171,6 +171,7 @@ class LocalResponseNormalizer(OneToOneFeatureMixin, BaseNormalizer):
         # are checked against (no statistics are kept).
         return {"_fitted_on_": xp.zeros((0,), dtype=X.dtype, device=device)}
 
+    @_name_the_call
     def transform(self, X):
         """Normalize each feature by its neighbourhood.
 
@@ -185,7 +186,7 @@ class LocalResponseNormalizer(OneToOneFeatureMixin, BaseNormalizer):
             Same namespace, device and float dtype as ``X`` (integers become
             float64).
         """
-        self._validate_params()
+        self._validate_params()  # stateless: no fit that would have done it
         X, xp, _ = self._check_transform_input(X, "transform", copy=False)
         size, alpha = int(self.size), float(self.alpha)
         beta, k = float(self.beta), float(self.k)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from numbers import Integral, Real
 
 import numpy as np
+from sklearn import get_config
 from sklearn.base import _fit_context
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted
@@ -16,7 +17,7 @@ from ._array_api import (
     move_to_namespace,
     namespace_of,
 )
-from ._base import AffineNormalizer, _may_alias
+from ._base import AffineNormalizer, _may_alias, _name_the_call
 from ._kernels import kernels_for
 from ._stats import moments_of_batch
 from ._validation import validate_sample_weight, validate_X, where
@@ -307,7 +308,7 @@ class MiniBatchNormalizer(AffineNormalizer):
             X, sample_weight, method="partial_fit", reset=not self._is_fitted()
         )
 
-    @_fit_context(prefer_skip_nested_validation=True)
+    @_name_the_call
     def normalize_batch(self, X, sample_weight=None):
         """Training-mode forward: normalize ``X`` with its own statistics.
 
@@ -330,6 +331,11 @@ class MiniBatchNormalizer(AffineNormalizer):
             float dtype as ``X``. The running statistics are unchanged if
             this call raised.
         """
+        # As partial_fit under _fit_context: the parameters are validated on
+        # the first step only (a per-call check would cost as much as the
+        # step itself on small batches).
+        if not self._is_fitted() and not get_config()["skip_parameter_validation"]:
+            self._validate_params()
         return self._transaction(
             X,
             sample_weight,
@@ -346,6 +352,7 @@ class MiniBatchNormalizer(AffineNormalizer):
         ``BaseNormalizer._update`` with two additions this estimator needs:
         ``fit`` takes several steps, and the training-mode step also returns
         an output.  If anything raises, ``__dict__`` is restored exactly.
+        (No ``_check_call`` hook: nothing here depends on the raw input kind.)
         """
         original = X
         saved = dict(self.__dict__)
@@ -355,11 +362,13 @@ class MiniBatchNormalizer(AffineNormalizer):
             )
             if not reset and self._is_fitted():
                 check_same_namespace(self, method, X, self.running_mean_)
-            if sample_weight is not None:
-                sample_weight = validate_sample_weight(
-                    self, method, sample_weight, X, xp, device, X.dtype
-                )
             dtype = accumulation_dtype(xp, device)
+            if sample_weight is not None:
+                # In the accumulation dtype, as the base class does: float32
+                # weights would round every weight to 7 digits.
+                sample_weight = validate_sample_weight(
+                    self, method, sample_weight, X, xp, device, dtype
+                )
             if reset:
                 self._check_affine_params(method, X.shape[1], xp, device, dtype)
             state = None if reset else self._running_state()

@@ -141,5 +141,8 @@ def test_dtypes(rng):
     "params", [{"size": 0}, {"alpha": -1.0}, {"k": 0.0}, {"size": 2.5}]
 )
 def test_parameters_are_validated(params):
-    with pytest.raises(InvalidParameterError):
+    prefix = r"^LocalResponseNormalizer\.{}\(\): "
+    with pytest.raises(InvalidParameterError, match=prefix.format("transform")):
         LocalResponseNormalizer(**params).transform(np.ones((2, 3)))
+    with pytest.raises(InvalidParameterError, match=prefix.format("fit")):
+        LocalResponseNormalizer(**params).fit(np.ones((2, 3)))

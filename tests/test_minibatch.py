@@ -351,8 +351,10 @@ def test_zero_scale_cannot_be_inverted(rng):
 def test_parameters_are_validated():
     X = np.ones((3, 2))
     for params in ({"momentum": 1.5}, {"eps": 0.0}, {"batch_size": 0}, {"init": "x"}):
-        with pytest.raises(InvalidParameterError):
-            MiniBatchNormalizer(**params).fit(X)
+        for method in ("fit", "partial_fit", "normalize_batch"):
+            match = rf"^MiniBatchNormalizer\.{method}\(\): "
+            with pytest.raises(InvalidParameterError, match=match):
+                getattr(MiniBatchNormalizer(**params), method)(X)
 
 
 # ------------------------------------------------- copies and dtypes --
