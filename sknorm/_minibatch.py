@@ -328,8 +328,9 @@ class MiniBatchNormalizer(AffineNormalizer):
         X_new : array of shape (n_samples, n_features)
             ``(x - mu_B) / sqrt(var_B + eps) * scale + shift`` with the
             batch's mean and biased variance; same namespace, device and
-            float dtype as ``X``. The running statistics are unchanged if
-            this call raised.
+            float dtype as ``X`` (a NumPy array for pandas/polars input:
+            ``set_output`` applies to ``transform`` only). The running
+            statistics are unchanged if this call raised.
         """
         # As partial_fit under _fit_context: the parameters are validated on
         # the first step only (a per-call check would cost as much as the

@@ -18,6 +18,8 @@ import sys
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from sklearn.utils._param_validation import InvalidParameterError
 
 from sknorm import MiniBatchNormalizer
@@ -100,7 +102,7 @@ def test_partial_fit_takes_the_same_step_as_normalize_batch(rng):
 
 
 @pytest.mark.parametrize("batch_size", [10, 30, 1000])
-def test_fit_walks_the_rows_in_batches_like_torch(batch_size, rng):
+def test_fit_walks_the_rows_in_batches_like_torch(backend, batch_size, rng):
     torch = pytest.importorskip("torch")
     X = _batches(rng, sizes=[100])[0]
     bn = _torch_bn(
@@ -109,12 +111,16 @@ def test_fit_walks_the_rows_in_batches_like_torch(batch_size, rng):
     for start in range(0, len(X), batch_size):
         bn.train()(torch.from_numpy(X[start : start + batch_size]))
     est = MiniBatchNormalizer(batch_size=batch_size, init="pytorch")
-    est.partial_fit(X[:5])  # fit must forget this
-    est.fit(X)
+    est.partial_fit(backend.asarray(X[:5]))  # fit must forget this
+    est.fit(backend.asarray(X))
     assert est.n_batches_seen_ == int(bn.num_batches_tracked)
     assert est.n_samples_seen_ == len(X)
-    np.testing.assert_allclose(est.running_mean_, bn.running_mean.numpy(), rtol=1e-12)
-    np.testing.assert_allclose(est.running_var_, bn.running_var.numpy(), rtol=1e-12)
+    np.testing.assert_allclose(
+        _to_np(backend, est.running_mean_), bn.running_mean.numpy(), rtol=1e-12
+    )
+    np.testing.assert_allclose(
+        _to_np(backend, est.running_var_), bn.running_var.numpy(), rtol=1e-12
+    )
 
 
 # ----------------------------------------------------- NumPy references --
@@ -169,6 +175,33 @@ def test_stream_matches_the_written_out_update(init, momentum, rng):
     mean, var = _reference_stream(batches, momentum, init == "first_batch")
     np.testing.assert_allclose(est.running_mean_, mean, rtol=1e-12)
     np.testing.assert_allclose(est.running_var_, var, rtol=1e-12)
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    seed=st.integers(0, 2**32 - 1),
+    sizes=st.lists(st.integers(1, 12), min_size=1, max_size=8),
+    momentum=st.sampled_from([None, 0.0, 0.1, 0.5, 1.0]),
+    init=st.sampled_from(["first_batch", "pytorch"]),
+)
+def test_any_stream_matches_the_written_out_update(seed, sizes, momentum, init):
+    rng = np.random.default_rng(seed)
+    batches = _batches(rng, sizes=sizes, n_features=3)
+    est = MiniBatchNormalizer(momentum=momentum, init=init)
+    for b in batches:
+        est.partial_fit(b)
+    mean, var = _reference_stream(batches, momentum, init == "first_batch")
+    np.testing.assert_allclose(est.running_mean_, mean, rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(est.running_var_, var, rtol=1e-12, atol=1e-12)
+    assert est.n_batches_seen_ == len(sizes)
+    # fit with batch_size walks the concatenation the same way when the
+    # batches are equal-sized.
+    fitted = MiniBatchNormalizer(momentum=momentum, init=init, batch_size=sizes[0])
+    fitted.fit(np.concatenate([b[: sizes[0]] for b in batches if len(b) >= sizes[0]]))
+    kept = [b[: sizes[0]] for b in batches if len(b) >= sizes[0]]
+    mean, var = _reference_stream(kept, momentum, init == "first_batch")
+    np.testing.assert_allclose(fitted.running_mean_, mean, rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(fitted.running_var_, var, rtol=1e-12, atol=1e-12)
 
 
 def test_first_batch_init_makes_fit_the_data_statistics(rng):
@@ -439,7 +472,11 @@ def test_state_dict_round_trip_through_batchnorm1d(rng):
     assert int(state["num_batches_tracked"]) == est.n_batches_seen_
     # The dict must not alias the estimator's arrays.
     state["running_mean"] += 1.0
+    as32 = est.to_torch_state_dict(dtype=torch.float32)
+    assert as32["running_var"].dtype == torch.float32
+    np.testing.assert_allclose(as32["running_var"].numpy(), est.running_var_, rtol=1e-7)
     state = est.to_torch_state_dict()
+    assert state["running_var"].dtype == torch.float64
     bn = torch.nn.BatchNorm1d(N_FEATURES, momentum=0.2, dtype=torch.float64)
     bn.load_state_dict(state)
     X_new = _batches(rng, sizes=[25])[0]
@@ -514,3 +551,15 @@ def test_import_sknorm_does_not_import_torch():
         [sys.executable, "-c", code], capture_output=True, text=True, check=True
     )
     assert out.stdout.strip() == "False"
+
+
+def test_fit_slices_the_weights_with_the_rows(rng):
+    X = _batches(rng, sizes=[23])[0]
+    w = rng.uniform(0.5, 2.0, size=23)
+    fitted = MiniBatchNormalizer(momentum=0.3, batch_size=5).fit(X, sample_weight=w)
+    manual = MiniBatchNormalizer(momentum=0.3)
+    for start in range(0, 23, 5):
+        manual.partial_fit(X[start : start + 5], sample_weight=w[start : start + 5])
+    np.testing.assert_array_equal(fitted.running_mean_, manual.running_mean_)
+    np.testing.assert_array_equal(fitted.running_var_, manual.running_var_)
+    assert fitted.n_batches_seen_ == manual.n_batches_seen_ == 5
