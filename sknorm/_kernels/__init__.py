@@ -15,17 +15,44 @@ reference implementation that is correct on every Array API namespace):
 ``linear(X, center, matrix, copy)``
     ``(X - center) @ matrix.T``.
 
-Fast paths (NumPy in cache-sized blocks, CuPy fused kernels) register
-themselves in :func:`kernels_for` and must give the generic path's numbers
-within float rounding.
+Fast paths, selected by namespace, give the generic path's numbers within
+float rounding (``tests/test_kernels.py``):
+
+* :mod:`.numpy_blocked` -- NumPy: cache-sized row blocks read once, on a few
+  threads;
+* :mod:`.matmul` -- CuPy, and torch on a CUDA device: column sums as
+  matrix-vector products (cuBLAS), no host synchronisation.
 """
 
 from __future__ import annotations
 
-from .._array_api import is_numpy_namespace
+from .._array_api import is_cupy_namespace, is_numpy_namespace
 from . import generic
 
 __all__ = ["kernels_for"]
+
+
+class _ByDevice:
+    """torch: :mod:`.matmul` for CUDA arrays, :mod:`.generic` otherwise.
+
+    The device is an attribute of the array, known on the host: choosing
+    costs no synchronisation.
+    """
+
+    def __getattr__(self, name):
+        from . import matmul
+
+        fast, slow = getattr(matmul, name), getattr(generic, name)
+
+        def kernel(X, *args, **kwargs):
+            on_gpu = getattr(getattr(X, "device", None), "type", None) == "cuda"
+            return (fast if on_gpu else slow)(X, *args, **kwargs)
+
+        kernel.__name__ = name
+        return kernel
+
+
+_by_device = _ByDevice()
 
 
 def kernels_for(xp):
@@ -34,4 +61,10 @@ def kernels_for(xp):
         from . import numpy_blocked
 
         return numpy_blocked
+    if is_cupy_namespace(xp):
+        from . import matmul
+
+        return matmul
+    if xp.__name__ in {"torch", "array_api_compat.torch"}:
+        return _by_device
     return generic

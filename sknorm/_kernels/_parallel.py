@@ -39,9 +39,11 @@ class Plan(NamedTuple):
     fold: int
 
 
-def plan_for(n_features, itemsize=8, target=BLOCK_BYTES):
-    """Block rows and fold factor for rows of ``n_features`` items."""
+def plan_for(n_features, itemsize=8, target=None):
+    """Block rows and fold factor for rows of ``n_features`` items
+    (``target`` bytes per block, default :data:`BLOCK_BYTES`)."""
     n_features = max(1, int(n_features))
+    target = BLOCK_BYTES if target is None else target
     fold = max(1, FOLD_WIDTH // n_features)
     rows = max(1, target // (n_features * itemsize))
     rows = max(fold, rows - rows % fold)
