@@ -11,12 +11,14 @@ from ._lrn import LocalResponseNormalizer
 from ._minibatch import MiniBatchNormalizer
 from ._minmax import MinMax
 from ._version import __version__
+from ._whitening import ZCAWhitening
 from ._zscore import ZScore
 
 __all__ = [
     "LocalResponseNormalizer",
     "MinMax",
     "MiniBatchNormalizer",
+    "ZCAWhitening",
     "ZScore",
     "__version__",
 ]

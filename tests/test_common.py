@@ -19,6 +19,11 @@ ESTIMATORS = [
     sknorm.MiniBatchNormalizer(momentum=None, init="pytorch", scale=2.0, shift=-1.0),
     sknorm.LocalResponseNormalizer(),
     sknorm.LocalResponseNormalizer(size=4, alpha=1.0, beta=0.5, k=1.0),
+    sknorm.ZCAWhitening(),
+    sknorm.ZCAWhitening(method="pca", n_components=2),
+    sknorm.ZCAWhitening(method="pca-cor"),
+    sknorm.ZCAWhitening(method="cholesky"),
+    sknorm.ZCAWhitening(method="zca-cor", shrinkage="ledoit-wolf"),
 ]
 
 

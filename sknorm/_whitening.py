@@ -1,0 +1,529 @@
+"""ZCAWhitening: decorrelate the features and give them unit variance."""
+
+from __future__ import annotations
+
+import warnings
+from numbers import Integral, Real
+
+import numpy as np
+from sklearn.base import _fit_context
+from sklearn.utils._param_validation import Interval, StrOptions
+from sklearn.utils.validation import (
+    _check_feature_names_in,
+    _generate_get_feature_names_out,
+    check_array,
+    check_is_fitted,
+)
+
+from ._array_api import (
+    accumulation_dtype,
+    array_device,
+    check_same_namespace,
+    is_array_api_input,
+    namespace_of,
+    output_float_dtype,
+)
+from ._base import BaseNormalizer
+from ._kernels import kernels_for
+from ._stats import update_comoments
+from ._validation import where
+from ._whitening_matrices import (
+    METHODS,
+    PCA_METHODS,
+    shrink_towards_diagonal,
+    whitening_matrices,
+)
+from ._whitening_shrinkage import (
+    ledoit_wolf_diagonal_shrinkage,
+    update_fourth_moments,
+)
+
+__all__ = ["ZCAWhitening"]
+
+
+class _LazyWhitening:
+    """The whitening matrices of one fitted state, computed on first use.
+
+    ``partial_fit`` stores a fresh one (no eigendecomposition per batch);
+    the first ``transform`` (or read of ``whitening_``) fills it.  The object
+    itself never changes identity after ``partial_fit`` assigned it, so a
+    transform neither changes the estimator's ``__dict__`` nor interferes
+    with the transactional restore of a failing ``partial_fit``.  It holds
+    the parameters the state was fitted with: ``set_params`` after fitting
+    takes effect at the next ``fit``/``partial_fit``, as in scikit-learn.
+    """
+
+    def __init__(self, covariance, method, eps, n_components):
+        self.covariance = covariance
+        self.method = method
+        self.eps = eps
+        self.n_components = n_components
+        self.result = None
+
+    def get(self, estimator, method):
+        if self.result is None:
+            result = whitening_matrices(
+                self.covariance,
+                self.method,
+                eps=self.eps,
+                n_components=self.n_components,
+            )
+            if result.depends_on_eps:
+                p = self.covariance.shape[0]
+                warnings.warn(
+                    where(estimator, method) + f"the covariance is singular "
+                    f"({result.n_null} of {p} directions have no variance: "
+                    "duplicated or constant features, or fewer samples than "
+                    "features). Along them the output is scaled by "
+                    f"1/sqrt(eps * largest eigenvalue) with eps={self.eps}, so "
+                    "it depends on eps. Use eps=0 to give them weight 0 "
+                    "(pseudo-inverse), shrinkage to make the covariance "
+                    "definite, or remove the redundant features.",
+                    UserWarning,
+                    stacklevel=3,
+                )
+            self.result = result
+        return self.result
+
+
+class ZCAWhitening(BaseNormalizer):
+    """Whiten features: decorrelate them and give them unit variance.
+
+    ``z = W (x - mean)`` with a whitening matrix ``W`` such that
+    ``Wᵀ W = Σ^-1``, so that the covariance of ``z`` is the identity.  The
+    five optimal whitening matrices of Kessy, Lewin & Strimmer (2018) are
+    available, on streaming data (``partial_fit``), on any Array API backend
+    (NumPy, CuPy, torch, array-api-strict) with the fitted state and the
+    linear algebra on the input's device.
+
+    Parameters
+    ----------
+    method : {"zca", "zca-cor", "pca", "pca-cor", "cholesky"}, default="zca"
+        Which whitening matrix; see Notes for what each one optimizes and
+        when to choose it.
+    n_components : int, default=None
+        Number of components kept by ``"pca"`` and ``"pca-cor"``
+        (dimensionality reduction, as ``PCA(n_components, whiten=True)``);
+        None keeps all.  The other methods are one-to-one maps of the
+        features and ignore it (see Notes).
+    eps : float, default=0.0
+        Regularization added to the eigenvalues, relative to the largest
+        one: ``λ + eps * λ_max``.  0 is exact whitening.
+    shrinkage : float in [0, 1], "ledoit-wolf" or None, default=None
+        Shrink the covariance towards its diagonal before whitening:
+        ``(1 - α) Σ + α diag(Σ)`` (correlations multiplied by ``1 - α``),
+        for when ``n_samples`` is close to or below ``n_features``.
+        ``"ledoit-wolf"`` estimates the optimal ``α`` from the data (see
+        Notes); it must be set before the first ``partial_fit``.  None means
+        no shrinkage.
+
+    Attributes
+    ----------
+    mean_ : array of shape (n_features,)
+        Per-feature (weighted) mean, in the fitting namespace and on its
+        device, float64 where the device has it.
+    covariance_ : array of shape (n_features, n_features)
+        Population covariance (ddof=0), after shrinkage: the matrix the
+        whitening is computed from.
+    shrinkage_ : float
+        The shrinkage intensity used (0.0 without shrinkage).
+    whitening_ : array of shape (n_components_, n_features)
+        ``W``: ``transform(X) = (X - mean_) @ whitening_.T``.  Computed at
+        its first use after a ``fit``/``partial_fit`` and cached.
+    dewhitening_ : array of shape (n_features, n_components_)
+        ``W``'s inverse (its pseudo-inverse for singular covariances or
+        ``n_components < n_features``):
+        ``inverse_transform(Z) = Z @ dewhitening_.T + mean_``.
+    explained_variance_ : array of shape (n_components_,)
+        Only for ``"pca"`` (eigenvalues of ``covariance_``) and
+        ``"pca-cor"`` (eigenvalues of the correlation matrix), in decreasing
+        order, before regularization, ddof=0.
+    n_components_ : int
+        Number of output features.
+    n_samples_seen_ : int or float
+        Number of rows seen (sum of ``sample_weight`` when weights were
+        given).
+    n_features_in_ : int
+        Number of features seen during fit.
+    feature_names_in_ : ndarray of shape (n_features_in_,)
+        Names of features seen during fit, when X had string column names.
+
+    See Also
+    --------
+    ZScore : standardize each feature without decorrelating.
+    sklearn.decomposition.PCA : ``PCA(whiten=True)`` is ``method="pca"``
+        with the ddof=1 covariance.
+
+    Notes
+    -----
+    With ``Σ`` the covariance, ``V`` its diagonal, ``P = V^-1/2 Σ V^-1/2``
+    the correlation, ``Σ = U Λ Uᵀ`` and ``P = G Θ Gᵀ``
+    (Kessy, Lewin & Strimmer, "Optimal Whitening and Decorrelation", The
+    American Statistician 72(4), 2018):
+
+    - ``"zca"``: ``W = Σ^-1/2`` (Mahalanobis or ZCA whitening).  Minimizes
+      ``E ||z - x||²``, i.e. maximizes the trace of the cross-covariance
+      ``Cov(z, x)``: each whitened feature stays as close as possible to its
+      original.  ``W`` is symmetric.  The default, for whitened data that
+      still looks like the input (image patches keep their edges).
+    - ``"zca-cor"``: ``W = P^-1/2 V^-1/2``.  Maximizes the trace of the
+      cross-correlation ``Cor(z, x)``: ZCA on standardized features, so the
+      result does not depend on the units of each feature.  Choose it when
+      features have different units or scales.
+    - ``"pca"``: ``W = Λ^-1/2 Uᵀ`` (eigenvalues in decreasing order).
+      Maximal compression: the first ``k`` components carry the largest
+      possible share of the cross-covariance with ``x``.  For dimensionality
+      reduction with ``n_components``, like ``PCA(whiten=True)``.
+    - ``"pca-cor"``: ``W = Θ^-1/2 Gᵀ V^-1/2``: the same on the correlation
+      scale (unit-free compression).
+    - ``"cholesky"``: ``W = Lᵀ`` with ``L Lᵀ = Σ^-1``; ``W`` is upper
+      triangular with a positive diagonal and ``Cov(z, x) = L^-1`` lower
+      triangular: ``z_p`` is ``x_p`` standardized, ``z_{p-1}`` the
+      standardized residual of ``x_{p-1}`` given ``x_p``, and so on.  The
+      only method that depends on the order of the features; choose it
+      when that order means something (lags, a causal order).
+
+    All five satisfy ``Wᵀ W = Σ^-1`` and differ by a rotation.
+
+    *Regularization.* ``eps`` is relative to the largest eigenvalue of the
+    decomposed matrix (``Σ``, or ``P`` for the ``-cor`` methods) because
+    whitening is scale-equivariant: the output does not change when the
+    data is multiplied by a constant, and a relative ``eps`` keeps that
+    (an absolute one would mean different things for data in metres and in
+    millimetres) and bounds the condition number of the regularized
+    matrix by ``(1 + eps) / eps``.  Eigenvalues below
+    ``n_features * machine_eps * λ_max`` are rounding noise (a singular
+    covariance: duplicated or constant features, linear dependencies,
+    ``n_samples <= n_features``).  With ``eps=0`` their directions get
+    weight 0, the Moore-Penrose convention: the output is whitened on the
+    span of the data, ``dewhitening_`` is the pseudo-inverse, and nothing
+    depends on a tuning constant.  With ``eps > 0`` they are scaled by
+    ``1/sqrt(eps * λ_max)`` (ridge), the result depends on ``eps``, and a
+    ``UserWarning`` says so.  Output is never NaN or infinite.  A constant
+    feature is a null direction; for the ``-cor`` methods it gets the
+    standard deviation 1, as in :class:`ZScore`.
+
+    *Covariance.* Population covariance (ddof=0), as :class:`ZScore`: on a
+    single feature ``ZCAWhitening`` equals ``ZScore``, and ``"zca-cor"`` on
+    uncorrelated features equals ``ZScore``.  scikit-learn's
+    ``PCA(whiten=True)`` divides by the ddof=1 variances:
+    ``PCA(n_components=k, whiten=True).transform(X)`` equals
+    ``ZCAWhitening(method="pca", n_components=k).transform(X)`` times
+    ``sqrt((n - 1) / n)``, up to the sign of each component (sknorm's signs
+    are fixed: the largest entry of each eigenvector is positive).
+
+    *Shrinkage.* ``"ledoit-wolf"`` uses Ledoit & Wolf's (2004) estimator of
+    the optimal intensity with the diagonal as target (Schäfer & Strimmer's
+    target D): ``α = Σ_{j≠k} π_jk / n / Σ_{j≠k} s_jk²`` clipped to [0, 1],
+    ``π_jk = mean_i ((x_ij - m_j)(x_ik - m_k) - s_jk)²``.  It is streamed
+    with a few extra moments (weights count as frequencies).
+
+    *Streaming.* ``partial_fit`` merges each batch's weighted mean and
+    co-moment matrix into the state with the shifted pairwise update of
+    Chan, Golub & LeVeque, so any split of the rows gives ``fit``'s result
+    to float64 rounding, in memory independent of the number of rows.  The
+    eigendecomposition runs once, at the first ``transform`` (or read of
+    ``whitening_``) after a change, in float64, with the input's linear
+    algebra (CuPy's on the GPU).
+
+    *n_components and the one-to-one methods.* ``"zca"``, ``"zca-cor"`` and
+    ``"cholesky"`` map each feature to one output feature and ignore
+    ``n_components`` instead of raising: scikit-learn's estimator checks
+    set ``n_components=1`` on every estimator that has the parameter and
+    expect ``fit`` to succeed silently.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sknorm import ZCAWhitening
+    >>> rng = np.random.default_rng(0)
+    >>> mixing = np.array([[2.0, 0.0, 0.0], [1.0, 1.0, 0.0], [0.5, 0.3, 0.2]])
+    >>> X = rng.normal(size=(500, 3)) @ mixing + 10.0
+    >>> zca = ZCAWhitening().fit(X)
+    >>> Z = zca.transform(X)
+    >>> bool(np.allclose(np.cov(Z, rowvar=False, bias=True), np.eye(3)))
+    True
+    >>> bool(np.allclose(zca.whitening_, zca.whitening_.T))  # Σ^-1/2
+    True
+    >>> bool(np.allclose(zca.inverse_transform(Z), X))
+    True
+
+    PCA whitening with dimensionality reduction, and Cholesky whitening:
+
+    >>> pca = ZCAWhitening(method="pca", n_components=2).fit(X)
+    >>> pca.transform(X).shape
+    (500, 2)
+    >>> pca.get_feature_names_out()
+    array(['zcawhitening0', 'zcawhitening1'], dtype=object)
+    >>> W = ZCAWhitening(method="cholesky").fit(X).whitening_
+    >>> bool(np.allclose(W, np.triu(W)))
+    True
+
+    Streaming gives the same whitening as one fit:
+
+    >>> s = ZCAWhitening()
+    >>> for batch in np.array_split(X, 7):
+    ...     s = s.partial_fit(batch)
+    >>> bool(np.allclose(s.whitening_, zca.whitening_, rtol=1e-12))
+    True
+    """
+
+    _parameter_constraints: dict = {
+        "method": [StrOptions(set(METHODS))],
+        "n_components": [Interval(Integral, 1, None, closed="left"), None],
+        "eps": [Interval(Real, 0, None, closed="left")],
+        "shrinkage": [
+            Interval(Real, 0, 1, closed="both"),
+            StrOptions({"ledoit-wolf"}),
+            None,
+        ],
+    }
+    _anchor_ = "mean_"
+    _allow_nan = False
+
+    def __init__(self, method="zca", *, n_components=None, eps=0.0, shrinkage=None):
+        self.method = method
+        self.n_components = n_components
+        self.eps = eps
+        self.shrinkage = shrinkage
+
+    @_fit_context(prefer_skip_nested_validation=True)
+    def fit(self, X, y=None, sample_weight=None):
+        """Compute the mean and covariance of ``X`` (whitening deferred).
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Training data (any Array API array, or NumPy/pandas/polars).
+        y : None
+            Ignored.
+        sample_weight : array-like of shape (n_samples,), default=None
+            Non-negative weight of each row.
+
+        Returns
+        -------
+        self : ZCAWhitening
+            The fitted estimator.
+        """
+        return self._fit(X, sample_weight)
+
+    @_fit_context(prefer_skip_nested_validation=True)
+    def partial_fit(self, X, y=None, sample_weight=None):
+        """Merge one batch of rows into the mean and covariance.
+
+        Cheap: no eigendecomposition; the whitening matrix is recomputed at
+        the next ``transform``.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            One batch. Later batches must have the same features, namespace
+            and device.
+        y : None
+            Ignored.
+        sample_weight : array-like of shape (n_samples,), default=None
+            Non-negative weight of each row.
+
+        Returns
+        -------
+        self : ZCAWhitening
+            The updated estimator (unchanged if this call raised).
+        """
+        return self._partial_fit(X, sample_weight)
+
+    # ------------------------------------------------------------ state
+    def _is_fitted(self):
+        return hasattr(self, "_comoments_")
+
+    def _updated_state(self, X, xp, device, sample_weight):
+        call = "partial_fit" if self._is_fitted() else "fit"
+        n_features = X.shape[1]
+        reduces = self.method in PCA_METHODS and self.n_components is not None
+        if reduces and self.n_components > n_features:
+            raise ValueError(
+                where(self, call) + f"n_components={self.n_components} must be "
+                f"at most n_features={n_features}; lower it or pass "
+                "n_components=None to keep every component."
+            )
+        dtype = accumulation_dtype(xp, device)
+        previous = getattr(self, "_comoments_", None)
+        ledoit_wolf = self.shrinkage == "ledoit-wolf"
+        fourth = getattr(self, "_fourth_moments_", None)
+        if ledoit_wolf and previous is not None and fourth is None:
+            raise ValueError(
+                where(self, call) + "shrinkage='ledoit-wolf' needs statistics "
+                "of every batch, but it was set after the first one. Call fit "
+                "(or partial_fit after a fresh clone) with it set from the "
+                "start."
+            )
+        comoments = update_comoments(previous, X, sample_weight, dtype)
+        if ledoit_wolf:
+            fourth = update_fourth_moments(
+                fourth, X, sample_weight, dtype, comoments.shift
+            )
+            alpha = float(
+                ledoit_wolf_diagonal_shrinkage(fourth, comoments.mean, comoments.cov)
+            )
+        else:
+            fourth = None
+            alpha = 0.0 if self.shrinkage is None else float(self.shrinkage)
+        covariance = shrink_towards_diagonal(comoments.cov, alpha)
+        weighted = getattr(self, "_weighted_", False) or sample_weight is not None
+        if weighted:
+            n_seen = float(comoments.count)
+        else:
+            n_seen = getattr(self, "n_samples_seen_", 0) + X.shape[0]
+        return {
+            "_comoments_": comoments,
+            "_fourth_moments_": fourth,
+            "_weighted_": weighted,
+            "_whitening_cache_": _LazyWhitening(
+                covariance,
+                self.method,
+                float(self.eps),
+                self.n_components if reduces else None,
+            ),
+            "n_samples_seen_": n_seen,
+            "mean_": comoments.location,
+            "covariance_": covariance,
+            "shrinkage_": alpha,
+            "n_components_": self.n_components if reduces else n_features,
+        }
+
+    def _matrices(self, method, attribute=None):
+        cache = self.__dict__.get("_whitening_cache_")
+        if cache is None:
+            if attribute is not None:
+                # AttributeError: hasattr(est, "whitening_") is False unfitted.
+                raise AttributeError(
+                    f"{type(self).__name__} has no attribute {attribute!r} "
+                    "before fit or partial_fit."
+                )
+            check_is_fitted(self)
+        return cache.get(self, method)
+
+    @property
+    def whitening_(self):
+        return self._matrices("whitening_", "whitening_").whitening
+
+    @property
+    def dewhitening_(self):
+        return self._matrices("dewhitening_", "dewhitening_").dewhitening
+
+    @property
+    def explained_variance_(self):
+        result = self._matrices("explained_variance_", "explained_variance_")
+        if result.explained_variance is None:
+            raise AttributeError(
+                f"{type(self).__name__}.explained_variance_ exists only for "
+                f"method='pca' or 'pca-cor' (fitted with "
+                f"method={self._whitening_cache_.method!r})."
+            )
+        return result.explained_variance
+
+    def _reduces(self):
+        return self._whitening_cache_.method in PCA_METHODS
+
+    # -------------------------------------------------------- transform
+    def transform(self, X):
+        """Whiten ``X``: ``(X - mean_) @ whitening_.T``.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Data in the namespace and on the device the estimator was fitted
+            on.
+
+        Returns
+        -------
+        Z : array of shape (n_samples, n_components_)
+            Same namespace, device and float dtype as ``X``.
+        """
+        X, xp, _ = self._check_transform_input(X, "transform", copy=False)
+        W = self._matrices("transform").whitening
+        return kernels_for(xp).linear(X, self.mean_, W, False)
+
+    def inverse_transform(self, X):
+        """Map whitened data back: ``X @ dewhitening_.T + mean_``.
+
+        The exact inverse of ``transform`` for a non-singular covariance
+        and all components; with ``n_components`` (or a singular
+        covariance) the projection back onto the kept components.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_components_)
+            Whitened data.
+
+        Returns
+        -------
+        X_original : array of shape (n_samples, n_features)
+        """
+        if self._is_fitted() and self._reduces():
+            Z, xp = self._check_components_input(X, "inverse_transform")
+        else:
+            Z, xp, _ = self._check_transform_input(X, "inverse_transform", copy=False)
+        kernels = kernels_for(xp)
+        D = self._matrices("inverse_transform").dewhitening
+        X_back = kernels.linear(Z, None, D, False)
+        return kernels.affine(X_back, None, None, self.mean_, False)
+
+    def _check_components_input(self, X, method):
+        """Validate whitened input of the PCA variants.
+
+        Its columns are components, not the input features: there are
+        ``n_components_`` of them and their names are not
+        ``feature_names_in_``, so ``validate_X`` (which checks both) is not
+        the right check.
+        """
+        prefix = where(self, method)
+        if is_array_api_input(X):
+            xp = namespace_of(X)
+            if X.ndim != 2 or not xp.isdtype(X.dtype, ("real floating", "integral")):
+                raise ValueError(
+                    prefix + f"Expected a 2D array of real numbers, got shape "
+                    f"{tuple(X.shape)} and dtype {X.dtype}."
+                )
+            check_same_namespace(self, method, X, self.mean_)
+            dtype = output_float_dtype(xp, array_device(X), X.dtype)
+            Z = X if X.dtype == dtype else xp.astype(X, dtype)
+            if not bool(xp.all(xp.isfinite(Z))):
+                raise ValueError(prefix + "Input X contains NaN or infinity.")
+        else:
+            try:
+                Z = check_array(
+                    X, dtype=[np.float64, np.float32], ensure_all_finite=True
+                )
+            except (ValueError, TypeError) as exc:
+                raise type(exc)(prefix + str(exc)) from exc
+            xp = namespace_of(Z)
+            check_same_namespace(self, method, Z, self.mean_)
+        if Z.shape[1] != self.n_components_:
+            raise ValueError(
+                prefix + f"X has {Z.shape[1]} columns, but {type(self).__name__} "
+                f"outputs {self.n_components_} components; pass the output of "
+                "transform."
+            )
+        return Z, xp
+
+    def get_feature_names_out(self, input_features=None):
+        """Output feature names.
+
+        Parameters
+        ----------
+        input_features : array-like of str, default=None
+            Input feature names; only used by the one-to-one methods (and
+            checked against ``feature_names_in_``).
+
+        Returns
+        -------
+        feature_names_out : ndarray of str
+            The input names for ``"zca"``, ``"zca-cor"`` and ``"cholesky"``;
+            ``zcawhitening0``, ``zcawhitening1``, ... for the PCA variants.
+        """
+        check_is_fitted(self, "n_features_in_")
+        if self._reduces():
+            return _generate_get_feature_names_out(
+                self, self.n_components_, input_features=input_features
+            )
+        return _check_feature_names_in(self, input_features)

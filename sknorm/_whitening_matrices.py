@@ -1,0 +1,271 @@
+"""The five whitening matrices of Kessy, Lewin & Strimmer (2018).
+
+Pure functions from a covariance matrix to ``(W, W^+)``, written against the
+Array API standard and its ``linalg`` extension: they run in the namespace
+and on the device of the covariance (CuPy's cuSOLVER on the GPU, LAPACK on
+the CPU, torch's own), always in the dtype of the covariance (the
+accumulation dtype, float64 where the device has it).
+
+Notation: ``Σ`` the covariance, ``V = diag(Σ)``, ``P = V^-1/2 Σ V^-1/2`` the
+correlation, ``Σ = U Λ Uᵀ`` and ``P = G Θ Gᵀ`` their eigendecompositions.
+
+==========  =======================  ==============================
+method      W                        W^+ (the "dewhitening" matrix)
+==========  =======================  ==============================
+zca         Σ^-1/2 = U Λ^-1/2 Uᵀ     U Λ^1/2 Uᵀ
+zca-cor     P^-1/2 V^-1/2            V^1/2 P^1/2
+pca         Λ^-1/2 Uᵀ                U Λ^1/2
+pca-cor     Θ^-1/2 Gᵀ V^-1/2         V^1/2 G Θ^1/2
+cholesky    Lᵀ, L Lᵀ = Σ^-1          W^-1
+==========  =======================  ==============================
+
+Regularisation and rank (the same rules for every method):
+
+* ``eps`` is relative: the eigenvalues become ``λ + eps * λ_max``.
+* An eigenvalue ``λ <= n_features * machine_eps * λ_max`` is numerically
+  zero: rounding noise, not variance.  With ``eps = 0`` such a direction
+  gets weight 0 in ``W`` (the Moore-Penrose convention, ``1/0 := 0``): no
+  NaN, no inf, and ``W^+`` is the pseudo-inverse, so ``W^+ W`` projects onto
+  the span of the data.  With ``eps > 0`` it gets ``1/sqrt(eps * λ_max)``
+  (ridge) and the result is flagged as depending on ``eps``.
+"""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+from ._array_api import array_device, namespace_of
+
+__all__ = [
+    "METHODS",
+    "PCA_METHODS",
+    "Whitening",
+    "shrink_towards_diagonal",
+    "whitening_matrices",
+]
+
+METHODS = ("zca", "zca-cor", "pca", "pca-cor", "cholesky")
+PCA_METHODS = ("pca", "pca-cor")
+
+
+class Whitening(NamedTuple):
+    """The result of :func:`whitening_matrices`.
+
+    whitening : (k, p) array, ``z = W (x - mean)``
+    dewhitening : (p, k) array, the inverse (pseudo-inverse when singular)
+    explained_variance : (k,) eigenvalues kept (PCA variants), else None
+    n_null : number of numerically null directions of the decomposed matrix
+    depends_on_eps : True when null directions were scaled by ``eps`` (ridge)
+    """
+
+    whitening: object
+    dewhitening: object
+    explained_variance: object
+    n_null: int
+    depends_on_eps: bool
+
+
+def shrink_towards_diagonal(cov, alpha):
+    """``(1 - alpha) Σ + alpha diag(Σ)``: correlations shrunk by ``1 - alpha``."""
+    xp = namespace_of(cov)
+    if alpha == 0:
+        return cov
+    eye = xp.eye(cov.shape[0], dtype=cov.dtype, device=array_device(cov))
+    return (1.0 - alpha) * cov + alpha * (cov * eye)
+
+
+def whitening_matrices(cov, method, *, eps=0.0, n_components=None):
+    """``W`` and ``W^+`` of ``method`` for the covariance ``cov``.
+
+    Parameters
+    ----------
+    cov : (p, p) symmetric positive semi-definite array
+    method : one of :data:`METHODS`
+    eps : float >= 0, regularisation relative to the largest eigenvalue
+    n_components : int or None, rows kept by the PCA variants
+
+    Returns
+    -------
+    Whitening
+    """
+    if method not in METHODS:  # pragma: no cover - validated by the estimator
+        raise ValueError(f"unknown whitening method {method!r}")
+    if method == "cholesky":
+        return _cholesky(cov, eps)
+    xp = namespace_of(cov)
+    correlation = method.endswith("-cor")
+    if correlation:
+        sd = _safe_sd(xp, cov)
+        S = cov / sd[:, None] / sd[None, :]
+    else:
+        S = cov
+    lam, U = xp.linalg.eigh(0.5 * (S + S.T))
+    inv_sqrt, sqrt, null, depends = _spectrum(xp, lam, eps)
+    if method in PCA_METHODS:
+        # Descending eigenvalues, deterministic signs: the same output on
+        # every backend and every run.
+        lam, U = xp.flip(lam), xp.flip(U, axis=1)
+        inv_sqrt, sqrt = xp.flip(inv_sqrt), xp.flip(sqrt)
+        U = _fix_signs(xp, U)
+        k = U.shape[1] if n_components is None else n_components
+        U, inv_sqrt, sqrt = U[:, :k], inv_sqrt[:k], sqrt[:k]
+        W = (U * inv_sqrt[None, :]).T
+        D = U * sqrt[None, :]
+        explained = xp.where(xp.flip(null)[:k], 0.0, lam[:k])
+        # Only the kept components matter for the warning.
+        n_null = int(xp.sum(xp.astype(xp.flip(null)[:k], xp.int32)))
+        depends = depends and n_null > 0
+    else:
+        W = _symmetric((U * inv_sqrt[None, :]) @ U.T)
+        D = _symmetric((U * sqrt[None, :]) @ U.T)
+        explained = None
+        n_null = int(xp.sum(xp.astype(null, xp.int32)))
+    if correlation:
+        W = W / sd[None, :]
+        D = D * sd[:, None]
+    return Whitening(W, D, explained, n_null, depends)
+
+
+# ------------------------------------------------------------- helpers ----
+def _tolerance(xp, p, dtype):
+    """Relative size below which an eigenvalue or pivot is rounding noise."""
+    return p * xp.finfo(dtype).eps
+
+
+def _safe_sd(xp, cov):
+    """Per-feature standard deviation, 1 for constant features (as ZScore).
+
+    A constant feature has a zero row in ``Σ``; it becomes a null direction
+    of ``P`` and is handled by the rank rules, never divided by zero.
+    """
+    var = xp.linalg.diagonal(cov)
+    return xp.sqrt(xp.where(var > 0, var, 1.0))
+
+
+def _spectrum(xp, lam, eps):
+    """``(λ~^-1/2, λ~^1/2, null, depends_on_eps)`` for eigenvalues ``lam``.
+
+    ``λ~ = λ + eps λ_max``; null eigenvalues (below the rank tolerance,
+    negative ones included) count as 0.  Where ``λ~`` is 0 (null with
+    ``eps = 0``, or all-constant data) both factors are 0.
+    """
+    lam_max = xp.max(lam)
+    lam_max = xp.where(lam_max > 0, lam_max, 0.0)
+    null = lam <= _tolerance(xp, lam.shape[0], lam.dtype) * lam_max
+    reg = xp.where(null, 0.0, lam) + eps * lam_max
+    keep = reg > 0
+    safe = xp.where(keep, reg, 1.0)
+    root = xp.sqrt(safe)
+    inv_sqrt = xp.where(keep, 1.0 / root, 0.0)
+    sqrt = xp.where(keep, root, 0.0)
+    depends = eps > 0 and bool(xp.any(null)) and bool(lam_max > 0)
+    return inv_sqrt, sqrt, null, depends
+
+
+def _fix_signs(xp, U):
+    """Make the largest-magnitude entry of every column positive."""
+    p = U.shape[0]
+    idx = xp.argmax(xp.abs(U), axis=0)
+    rows = xp.arange(p, device=array_device(U))
+    picked = xp.sum(xp.where(rows[:, None] == idx[None, :], U, 0.0), axis=0)
+    return xp.where(picked[None, :] < 0, -U, U)
+
+
+def _symmetric(A):
+    return 0.5 * (A + A.T)
+
+
+def _reverse(xp, A):
+    """``J A J``, J the exchange matrix: reverses rows and columns."""
+    return xp.flip(xp.flip(A, axis=0), axis=1)
+
+
+# ------------------------------------------------------------ cholesky ----
+def _cholesky(cov, eps):
+    """``W = Lᵀ`` with ``L Lᵀ = Σ~^-1``: upper triangular, positive diagonal.
+
+    ``Σ~ = Σ + eps λ_max I`` (the same ``Σ~`` as ``"zca"``: with equal
+    ``eps`` the two differ by a rotation).  Computed as ``W = J C^-1 J
+    V^-1/2`` with ``C`` the lower Cholesky factor of ``J P J`` (``P`` the
+    correlation of ``Σ~``, ``J`` the exchange matrix): then ``W Σ~ Wᵀ = I``
+    and ``W`` is upper triangular, so ``Wᵀ`` is the (unique) Cholesky factor
+    of ``Σ~^-1``.  ``W^+ = V^1/2 J C J``.
+    """
+    xp = namespace_of(cov)
+    p = cov.shape[0]
+    lam = xp.linalg.eigvalsh(_symmetric(cov))
+    _, _, null, depends = _spectrum(xp, lam, eps)
+    n_null = int(xp.sum(xp.astype(null, xp.int32)))
+    lam_max = xp.where(xp.max(lam) > 0, xp.max(lam), 0.0)
+    eye = xp.eye(p, dtype=cov.dtype, device=array_device(cov))
+    S = cov + (eps * lam_max) * eye
+    sd = _safe_sd(xp, S)
+    P = _reverse(xp, _symmetric(S / sd[:, None] / sd[None, :]))
+    definite = n_null == 0 or eps > _tolerance(xp, p, cov.dtype)
+    C = None
+    if definite:
+        # All pivots are at least the smallest eigenvalue of P: the
+        # backend's Cholesky is exact here.  It can still fail on the edge
+        # (NumPy and torch raise, CuPy returns NaN): then the careful path.
+        try:
+            C = xp.linalg.cholesky(P)
+        except Exception:  # the backend's LinAlgError, whatever its class
+            C = None
+        if C is not None and not bool(xp.all(xp.isfinite(C))):
+            C = None
+    if C is None:
+        C = _rank_revealing_cholesky(xp, P)
+    independent = xp.linalg.diagonal(C) > 0
+    # A dependent feature has a zero column in C; a unit diagonal there
+    # makes C invertible without changing the rows of C^-1 that belong to
+    # the independent features (that column feeds no later row).
+    C_unit = C + xp.astype(~independent, C.dtype)[:, None] * eye
+    C_inv = xp.where(independent[:, None], xp.tril(xp.linalg.inv(C_unit)), 0.0)
+    W = _reverse(xp, C_inv) / sd[None, :]
+    D = sd[:, None] * _reverse(xp, C)
+    return Whitening(W, D, None, n_null, depends)
+
+
+def _rank_revealing_cholesky(xp, P):
+    """Lower ``C`` with ``C Cᵀ = P`` for a singular correlation matrix ``P``.
+
+    A feature that is a linear combination of the earlier ones gets a zero
+    diagonal and column (its output is 0: there is nothing left to
+    whiten); its row holds its coefficients on the earlier directions.  Cholesky
+    pivots cannot tell such a feature from a nearly dependent one (a pivot
+    is a squared residual computed by subtraction: its rounding error is of
+    the order of machine epsilon, i.e. the residual itself is only known to
+    ~1e-8), so the residuals are computed by orthogonalization instead:
+    ``P = Fᵀ F`` with ``F = Θ^1/2 Gᵀ`` restricted to the numerical range of
+    ``P``, and the columns of ``F`` are orthogonalized in order (classical
+    Gram-Schmidt, twice), skipping those whose residual is below the rank
+    tolerance.  ``C[k, j]`` is the coefficient of feature ``k`` on the
+    direction that feature ``j`` contributed.  ``p`` steps of array
+    operations, only for singular input.
+    """
+    p = P.shape[0]
+    device = array_device(P)
+    theta, G = xp.linalg.eigh(P)
+    theta_max = xp.where(xp.max(theta) > 0, xp.max(theta), 0.0)
+    tol = _tolerance(xp, p, P.dtype) * theta_max
+    in_range = theta > tol
+    F = (G * xp.sqrt(xp.where(in_range, theta, 0.0))[None, :]).T
+    Q = xp.zeros((p, p), dtype=P.dtype, device=device)
+    rows = []
+    positions = xp.arange(p, device=device)
+    for k in range(p):
+        b = F[:, k]
+        c = Q.T @ b
+        v = b - Q @ c
+        c2 = Q.T @ v
+        v, c = v - Q @ c2, c + c2
+        rho2 = xp.sum(v * v)
+        if bool(rho2 > tol):
+            rho = xp.sqrt(rho2)
+            here = xp.astype(positions == k, P.dtype)
+            Q = Q + (v / rho)[:, None] * here[None, :]
+            c = c + rho * here
+        # else: only noise remains; the feature adds no direction and keeps
+        # its coefficients on the earlier ones (what W^+ rebuilds it from).
+        rows.append(c)
+    return xp.tril(xp.stack(rows, axis=0))

@@ -1,0 +1,533 @@
+"""ZCAWhitening: the five whitening matrices against independent NumPy/SciPy
+formulas, their optimality properties, streaming, regularization and rank
+deficiency, on every backend."""
+
+import array_api_compat
+import numpy as np
+import pytest
+import scipy.linalg
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from sklearn.decomposition import PCA
+from sklearn.utils._param_validation import InvalidParameterError
+
+from sknorm import ZCAWhitening, ZScore
+
+METHODS = ["zca", "zca-cor", "pca", "pca-cor", "cholesky"]
+
+
+# ------------------------------------------------------------ data ------
+def correlated(rng, n=400, p=5, loc=10.0):
+    """Correlated features with different scales and non-zero means."""
+    mixing = rng.normal(size=(p, p)) + 2.0 * np.eye(p)
+    scales = np.geomspace(0.5, 20.0, p)
+    return rng.normal(size=(n, p)) @ mixing * scales + loc * rng.uniform(-1, 1, p)
+
+
+def pop_cov(X, w=None):
+    return np.cov(X, rowvar=False, bias=True, aweights=w)
+
+
+# -------------------------------------------------------- references ----
+def flip_signs(U):
+    """The sign convention under test, written independently: the entry of
+    largest magnitude of each column is positive."""
+    idx = np.argmax(np.abs(U), axis=0)
+    return U * np.sign(U[idx, np.arange(U.shape[1])])
+
+
+def reference_whitening(cov, method, eps=0.0, k=None):
+    """Kessy, Lewin & Strimmer's W, with SciPy's sqrtm/eigh/cholesky."""
+    p = cov.shape[0]
+    v = np.diag(cov)
+    corr = cov / np.sqrt(np.outer(v, v))
+    if method in ("zca", "pca", "cholesky"):
+        S = cov + eps * scipy.linalg.eigvalsh(cov).max() * np.eye(p)
+    else:
+        S = corr + eps * scipy.linalg.eigvalsh(corr).max() * np.eye(p)
+    if method == "zca":
+        return np.real(scipy.linalg.inv(scipy.linalg.sqrtm(S)))
+    if method == "zca-cor":
+        return np.real(scipy.linalg.inv(scipy.linalg.sqrtm(S))) / np.sqrt(v)
+    if method == "cholesky":
+        return scipy.linalg.cholesky(scipy.linalg.inv(S), lower=True).T
+    lam, U = scipy.linalg.eigh(S)
+    lam, U = lam[::-1], flip_signs(U[:, ::-1])
+    k = p if k is None else k
+    W = np.diag(lam[:k] ** -0.5) @ U[:, :k].T
+    return W if method == "pca" else W / np.sqrt(v)
+
+
+def fitted_W(X, method, **params):
+    return np.asarray(ZCAWhitening(method=method, **params).fit(X).whitening_)
+
+
+# ------------------------------------------------- the five matrices ----
+@pytest.mark.parametrize("method", METHODS)
+def test_whitening_matrix_equals_the_formula(method, rng):
+    X = correlated(rng)
+    est = ZCAWhitening(method=method).fit(X)
+    ref = reference_whitening(pop_cov(X), method)
+    np.testing.assert_allclose(est.whitening_, ref, rtol=1e-9, atol=1e-12)
+    np.testing.assert_allclose(est.mean_, X.mean(axis=0), rtol=1e-12)
+    np.testing.assert_allclose(est.covariance_, pop_cov(X), rtol=1e-10)
+    # Full rank: the dewhitening matrix is the exact inverse.
+    np.testing.assert_allclose(
+        est.dewhitening_ @ est.whitening_, np.eye(X.shape[1]), atol=1e-10
+    )
+
+
+@pytest.mark.parametrize("method", METHODS)
+def test_regularized_matrix_equals_the_formula(method, rng):
+    X = correlated(rng)
+    est = ZCAWhitening(method=method, eps=0.05).fit(X)
+    ref = reference_whitening(pop_cov(X), method, eps=0.05)
+    np.testing.assert_allclose(est.whitening_, ref, rtol=1e-9, atol=1e-12)
+
+
+def test_every_method_satisfies_wt_w_equals_inverse_covariance(rng):
+    X = correlated(rng)
+    inv_cov = np.linalg.inv(pop_cov(X))
+    for method in METHODS:
+        W = fitted_W(X, method)
+        np.testing.assert_allclose(W.T @ W, inv_cov, rtol=1e-9, atol=1e-12)
+
+
+def test_zca_and_cholesky_share_the_regularized_covariance(rng):
+    # Both whiten Σ + eps λ_max I: they differ by a rotation only.
+    X = correlated(rng)
+    Wz, Wc = (fitted_W(X, m, eps=0.3) for m in ("zca", "cholesky"))
+    np.testing.assert_allclose(Wz.T @ Wz, Wc.T @ Wc, rtol=1e-9)
+
+
+def test_zca_and_zca_cor_are_optimal(rng):
+    """Kessy et al.: ZCA maximizes tr Cov(z, x), ZCA-cor tr Cor(z, x)."""
+    X = correlated(rng)
+    cov = pop_cov(X)
+    sd = np.sqrt(np.diag(cov))
+    cross_cov, cross_cor = {}, {}
+    for method in METHODS:
+        Z = ZCAWhitening(method=method).fit_transform(X)
+        Zc, Xc = Z - Z.mean(axis=0), X - X.mean(axis=0)
+        C = Zc.T @ Xc / len(X)  # Cov(z, x); z has unit variance
+        cross_cov[method] = np.trace(C)
+        cross_cor[method] = np.trace(C / sd[None, :])
+    for method in METHODS:
+        if method != "zca":
+            assert cross_cov["zca"] > cross_cov[method] + 1e-6, method
+        if method != "zca-cor":
+            assert cross_cor["zca-cor"] > cross_cor[method] + 1e-6, method
+
+
+def test_cholesky_whitening_is_upper_triangular(rng):
+    X = correlated(rng)
+    W = fitted_W(X, "cholesky")
+    np.testing.assert_array_equal(W, np.triu(W))
+    assert np.all(np.diag(W) > 0)
+    # ... and its cross-covariance Cov(z, x) = W Σ = L^-1 is lower triangular.
+    cross = W @ pop_cov(X)
+    np.testing.assert_allclose(np.triu(cross, 1), 0.0, atol=1e-10 * np.abs(cross).max())
+
+
+def test_zca_matrix_is_symmetric_and_pca_rows_are_orthogonal(rng):
+    X = correlated(rng)
+    W = fitted_W(X, "zca")
+    np.testing.assert_array_equal(W, W.T)
+    est = ZCAWhitening(method="pca").fit(X)
+    lam = est.explained_variance_
+    assert np.all(np.diff(lam) < 0)
+    scaled = est.whitening_ * np.sqrt(lam)[:, None]  # = Uᵀ
+    np.testing.assert_allclose(scaled @ scaled.T, np.eye(5), atol=1e-10)
+
+
+def test_pca_equals_sklearn_pca_whiten_up_to_signs_and_ddof(rng):
+    X = correlated(rng, n=300, p=6)
+    n = len(X)
+    for k in (2, 6):
+        ours = ZCAWhitening(method="pca", n_components=k).fit(X)
+        theirs = PCA(n_components=k, whiten=True, svd_solver="covariance_eigh").fit(X)
+        Z_ours, Z_theirs = ours.transform(X), theirs.transform(X)
+        signs = np.sign(np.sum(Z_ours * Z_theirs, axis=0))
+        np.testing.assert_allclose(
+            Z_ours * np.sqrt((n - 1) / n) * signs, Z_theirs, rtol=1e-7, atol=1e-9
+        )
+        np.testing.assert_allclose(
+            ours.explained_variance_ * n / (n - 1),
+            theirs.explained_variance_,
+            rtol=1e-10,
+        )
+        assert ours.whitening_.shape == (k, 6)
+        assert ours.dewhitening_.shape == (6, k)
+        np.testing.assert_allclose(
+            ours.inverse_transform(Z_ours), theirs.inverse_transform(Z_theirs)
+        )
+
+
+@pytest.mark.parametrize("method", ["zca", "zca-cor", "pca", "pca-cor", "cholesky"])
+def test_on_a_single_feature_every_method_is_zscore(method, rng):
+    X = rng.normal(3.0, 2.0, size=(200, 1))
+    np.testing.assert_allclose(
+        ZCAWhitening(method=method).fit_transform(X),
+        ZScore().fit_transform(X),
+        rtol=1e-12,
+    )
+
+
+def test_zca_cor_on_uncorrelated_features_is_zscore(rng):
+    # Exactly uncorrelated columns: an orthonormal basis of centred data
+    # (still centred), then scaled and shifted.
+    A = rng.normal(size=(100, 4))
+    Q, _ = np.linalg.qr(A - A.mean(axis=0))
+    X = Q * np.array([1.0, 30.0, 0.01, 5.0]) + np.array([5.0, -2.0, 100.0, 0.0])
+    assert np.abs(np.corrcoef(X, rowvar=False) - np.eye(4)).max() < 1e-12
+    expected = ZScore().fit_transform(X)
+    for method in ("zca-cor", "zca", "cholesky"):
+        np.testing.assert_allclose(
+            ZCAWhitening(method=method).fit_transform(X), expected, atol=1e-9
+        )
+
+
+# ----------------------------------------------------------- backends ----
+@pytest.mark.parametrize("method", METHODS)
+@pytest.mark.parametrize("dtype", ["float64", "float32"])
+def test_output_covariance_is_identity_on_every_backend(backend, method, dtype, rng):
+    X = correlated(rng, n=500, p=4)
+    Xb = backend.asarray(X, dtype=dtype)
+    est = ZCAWhitening(method=method).fit(Xb)
+    Z = est.transform(Xb)
+    xp = array_api_compat.array_namespace(Xb)
+    assert array_api_compat.array_namespace(Z) is xp
+    assert Z.dtype == Xb.dtype
+    assert array_api_compat.device(Z) == array_api_compat.device(Xb)
+    for name in ("mean_", "covariance_", "whitening_", "dewhitening_"):
+        attr = getattr(est, name)
+        assert array_api_compat.array_namespace(attr) is xp, name
+        assert array_api_compat.device(attr) == array_api_compat.device(Xb)
+        assert attr.dtype == xp.float64, name  # accumulation dtype
+    tol = 1e-9 if dtype == "float64" else 2e-4
+    np.testing.assert_allclose(pop_cov(backend.to_numpy(Z)), np.eye(4), atol=tol)
+    back = backend.to_numpy(est.inverse_transform(Z))
+    np.testing.assert_allclose(back, X, rtol=tol, atol=tol * np.abs(X).max())
+
+
+@pytest.mark.parametrize("method", METHODS)
+def test_same_matrix_and_signs_on_every_backend(backend, method, rng):
+    X = correlated(rng, n=300, p=5)
+    est = ZCAWhitening(method=method).fit(backend.asarray(X))
+    ref = reference_whitening(pop_cov(X), method)
+    np.testing.assert_allclose(
+        backend.to_numpy(est.whitening_), ref, rtol=1e-9, atol=1e-12
+    )
+
+
+@pytest.mark.parametrize("method", METHODS)
+def test_rank_deficient_input_on_every_backend(backend, method, rng):
+    base = correlated(rng, n=60, p=3)
+    combo = base @ np.array([[1.0], [-2.0], [0.5]])
+    X = np.hstack([base, base[:, :1], np.full((60, 1), 7.0), combo])
+    est = ZCAWhitening(method=method).fit(backend.asarray(X))
+    Z = backend.to_numpy(est.transform(backend.asarray(X)))
+    assert np.all(np.isfinite(Z))
+    # Whitened on the span of the data: unit variance in rank(X) = 3
+    # directions, nothing elsewhere.
+    np.testing.assert_allclose(
+        np.sort(np.linalg.eigvalsh(pop_cov(Z))), [0, 0, 0, 1, 1, 1], atol=1e-8
+    )
+    back = est.inverse_transform(est.transform(backend.asarray(X)))
+    np.testing.assert_allclose(backend.to_numpy(back), X, atol=1e-8)
+
+
+# ---------------------------------------------------------- streaming ----
+@settings(max_examples=12, deadline=None)
+@given(
+    cuts=st.lists(st.integers(1, 199), max_size=6, unique=True),
+    method=st.sampled_from(METHODS),
+    weighted=st.booleans(),
+)
+def test_any_batch_split_equals_one_fit(cuts, method, weighted):
+    rng = np.random.default_rng(1)
+    X = correlated(rng, n=200, p=4, loc=1e4)
+    w = rng.uniform(0.1, 3.0, 200) if weighted else None
+    one = ZCAWhitening(method=method).fit(X, sample_weight=w)
+    streamed = ZCAWhitening(method=method)
+    for part in np.split(np.arange(200), sorted(cuts)):
+        streamed.partial_fit(X[part], sample_weight=None if w is None else w[part])
+    for name in ("mean_", "covariance_", "whitening_", "dewhitening_"):
+        a, b = getattr(streamed, name), getattr(one, name)
+        np.testing.assert_allclose(a, b, rtol=1e-10, atol=1e-10 * np.abs(b).max())
+    assert streamed.n_samples_seen_ == pytest.approx(one.n_samples_seen_)
+
+
+def test_integer_weights_equal_repeated_rows(rng):
+    X = correlated(rng, n=50, p=3)
+    w = rng.integers(0, 4, 50)
+    for method in METHODS:
+        weighted = ZCAWhitening(method=method).fit(X, sample_weight=w)
+        repeated = ZCAWhitening(method=method).fit(np.repeat(X, w, axis=0))
+        np.testing.assert_allclose(weighted.whitening_, repeated.whitening_, rtol=1e-10)
+    assert weighted.n_samples_seen_ == w.sum()
+
+
+def test_whitening_is_computed_lazily_and_cached(rng, monkeypatch):
+    import sknorm._whitening as module
+
+    calls = []
+    original = module.whitening_matrices
+
+    def counting(*args, **kwargs):
+        calls.append(1)
+        return original(*args, **kwargs)
+
+    monkeypatch.setattr(module, "whitening_matrices", counting)
+    X = correlated(rng)
+    est = ZCAWhitening()
+    for batch in np.array_split(X, 10):
+        est.partial_fit(batch)
+    assert calls == []  # no eigendecomposition per batch
+    before = dict(vars(est))
+    est.transform(X)
+    est.transform(X)
+    W = est.whitening_
+    assert len(calls) == 1
+    # transform leaves the estimator's __dict__ as it was (same objects).
+    assert vars(est).keys() == before.keys()
+    assert all(vars(est)[k] is before[k] for k in before)
+    est.partial_fit(X[:10])
+    assert not np.array_equal(est.whitening_, W)
+    assert len(calls) == 2
+
+
+def test_params_take_effect_at_the_next_fit(rng):
+    X = correlated(rng)
+    est = ZCAWhitening().fit(X)
+    est.set_params(method="pca", n_components=2)
+    assert est.whitening_.shape == (5, 5)  # still the fitted ZCA
+    assert list(est.get_feature_names_out()) == [f"x{i}" for i in range(5)]
+    assert est.fit(X).whitening_.shape == (2, 5)
+
+
+# ------------------------------------------- rank and regularization ----
+@pytest.mark.parametrize("method", METHODS)
+def test_fewer_samples_than_features_stays_finite(method, rng):
+    X = rng.normal(size=(6, 10))
+    est = ZCAWhitening(method=method).fit(X)
+    Z = est.transform(X)
+    assert np.all(np.isfinite(Z))
+    assert np.all(np.isfinite(est.transform(rng.normal(size=(3, 10)))))
+    # Rank n - 1 = 5: the whitened data fill 5 directions with unit variance.
+    eig = np.linalg.eigvalsh(pop_cov(Z))
+    np.testing.assert_allclose(np.sort(eig)[-5:], 1.0, atol=1e-8)
+    np.testing.assert_allclose(np.sort(eig)[:-5], 0.0, atol=1e-8)
+    np.testing.assert_allclose(est.inverse_transform(Z), X, atol=1e-8)
+
+
+@pytest.mark.parametrize("method", METHODS)
+def test_eps_on_singular_covariance_warns_and_stays_finite(method, rng):
+    base = correlated(rng, n=80, p=3)
+    X = np.hstack([base, base[:, :1]])
+    est = ZCAWhitening(method=method, eps=1e-3).fit(X)
+    with pytest.warns(UserWarning, match="depends on eps"):
+        Z = est.transform(X)
+    assert np.all(np.isfinite(Z))
+    est.transform(X)  # warned once: the matrix is cached
+
+
+def test_eps_on_definite_covariance_does_not_warn(rng):
+    X = correlated(rng)
+    for method in METHODS:
+        ZCAWhitening(method=method, eps=1e-3).fit(X).transform(X)  # no warning
+
+
+def test_eps_is_relative_so_whitening_is_scale_equivariant(rng):
+    X = correlated(rng)
+    for method in METHODS:
+        Z1 = ZCAWhitening(method=method, eps=0.1).fit_transform(X)
+        Z2 = ZCAWhitening(method=method, eps=0.1).fit_transform(X * 1e-6)
+        np.testing.assert_allclose(Z1, Z2, rtol=1e-7, atol=1e-9)
+
+
+def test_eps_shrinks_the_output_variance_as_documented(rng):
+    X = correlated(rng)
+    lam = np.linalg.eigvalsh(pop_cov(X))
+    Z = ZCAWhitening(method="pca", eps=0.5).fit_transform(X)
+    expected = np.sort(lam / (lam + 0.5 * lam.max()))[::-1]
+    np.testing.assert_allclose(np.var(Z, axis=0), expected, rtol=1e-9)
+
+
+def test_ill_conditioned_input_stays_finite_and_whitened(rng):
+    X = correlated(rng, n=2000, p=4)
+    X = np.hstack([X, X[:, :1] + 1e-3 * rng.normal(size=(2000, 1))])
+    X = X * np.array([0.1, 1.0, 10.0, 1.0, 0.1])
+    assert np.linalg.cond(pop_cov(X)) > 1e11
+    for method in METHODS:
+        Z = ZCAWhitening(method=method).fit_transform(X)
+        assert np.all(np.isfinite(Z))
+        np.testing.assert_allclose(pop_cov(Z), np.eye(5), atol=1e-3)
+
+
+def test_features_in_wildly_different_units(rng):
+    # Standard deviations 1e-9 and 1e6: the covariance's eigenvalues span
+    # far more than float64 resolves, so zca/pca treat the smallest
+    # directions as null (finite output, documented); the correlation-scale
+    # methods and cholesky are unit-free and whiten everything.
+    X = correlated(rng, n=300, p=3) * np.array([1e-9, 1.0, 1e6])
+    for method in METHODS:
+        Z = ZCAWhitening(method=method).fit_transform(X)
+        assert np.all(np.isfinite(Z))
+        if method in ("zca-cor", "pca-cor", "cholesky"):
+            np.testing.assert_allclose(pop_cov(Z), np.eye(3), atol=1e-8)
+
+
+def test_constant_data_and_a_single_row_give_zeros(rng):
+    X = np.full((5, 3), 2.5)
+    for method in METHODS:
+        for data in (X, X[:1]):
+            est = ZCAWhitening(method=method).fit(data)
+            np.testing.assert_array_equal(est.transform(data), 0.0)
+            np.testing.assert_array_equal(est.whitening_, 0.0)
+
+
+def test_n_components_is_ignored_by_the_one_to_one_methods(rng):
+    X = correlated(rng)
+    for method in ("zca", "zca-cor", "cholesky"):
+        np.testing.assert_array_equal(
+            fitted_W(X, method, n_components=1), fitted_W(X, method)
+        )
+
+
+def test_pca_cor_projection_back(rng):
+    X = correlated(rng)
+    est = ZCAWhitening(method="pca-cor", n_components=2).fit(X)
+    # Reference: project the standardized data on the top-2 eigenvectors of
+    # the correlation matrix, then undo the standardization.
+    mean, sd = X.mean(axis=0), X.std(axis=0)
+    _, G = np.linalg.eigh(np.corrcoef(X, rowvar=False))
+    G = G[:, ::-1][:, :2]
+    expected = ((X - mean) / sd) @ G @ G.T * sd + mean
+    np.testing.assert_allclose(est.inverse_transform(est.transform(X)), expected)
+    assert est.explained_variance_.shape == (2,)
+
+
+# ---------------------------------------------------------- shrinkage ----
+def test_float_shrinkage_shrinks_correlations_towards_zero(rng):
+    X = correlated(rng)
+    cov = pop_cov(X)
+    est = ZCAWhitening(shrinkage=0.3).fit(X)
+    expected = 0.7 * cov + 0.3 * np.diag(np.diag(cov))
+    np.testing.assert_allclose(est.covariance_, expected, rtol=1e-10)
+    assert est.shrinkage_ == 0.3
+    np.testing.assert_allclose(est.whitening_, reference_whitening(expected, "zca"))
+
+
+def ledoit_wolf_diagonal_reference(X, w=None):
+    """Ledoit-Wolf's intensity with diag(S) as target, pair by pair."""
+    w = np.ones(len(X)) if w is None else np.asarray(w, float)
+    n = w.sum()
+    Y = X - np.average(X, axis=0, weights=w)
+    S = (Y * w[:, None]).T @ Y / n
+    pi = np.einsum("i,ij,ik->jk", w, Y**2, Y**2) / n - S**2
+    off = ~np.eye(X.shape[1], dtype=bool)
+    alpha = pi[off].sum() / n / (S[off] ** 2).sum()
+    return min(max(alpha, 0.0), 1.0)
+
+
+def test_ledoit_wolf_intensity_matches_the_direct_formula(rng):
+    X = correlated(rng, n=40, p=6, loc=50.0)
+    w = rng.uniform(0.5, 2.0, 40)
+    for weights in (None, w):
+        est = ZCAWhitening(shrinkage="ledoit-wolf").fit(X, sample_weight=weights)
+        alpha = ledoit_wolf_diagonal_reference(X, weights)
+        assert 0 < alpha < 1
+        assert est.shrinkage_ == pytest.approx(alpha, rel=1e-9)
+        cov = pop_cov(X, weights)
+        np.testing.assert_allclose(
+            est.covariance_, (1 - alpha) * cov + alpha * np.diag(np.diag(cov))
+        )
+
+
+def test_ledoit_wolf_streams_and_rescues_fewer_samples_than_features(rng):
+    X = rng.normal(size=(12, 20)) @ (np.eye(20) + 0.3)
+    one = ZCAWhitening(shrinkage="ledoit-wolf").fit(X)
+    streamed = ZCAWhitening(shrinkage="ledoit-wolf")
+    for batch in np.array_split(X, 5):
+        streamed.partial_fit(batch)
+    assert streamed.shrinkage_ == pytest.approx(one.shrinkage_, rel=1e-10)
+    assert one.shrinkage_ == pytest.approx(ledoit_wolf_diagonal_reference(X), rel=1e-9)
+    # The shrunk covariance is definite: every direction is whitened.
+    assert np.linalg.eigvalsh(one.covariance_).min() > 0
+    assert np.all(np.isfinite(one.transform(X)))
+
+
+def test_ledoit_wolf_set_after_the_first_batch_is_an_error(rng):
+    X = correlated(rng)
+    est = ZCAWhitening().partial_fit(X)
+    est.set_params(shrinkage="ledoit-wolf")
+    with pytest.raises(ValueError, match=r"ZCAWhitening.partial_fit\(\): .*fit"):
+        est.partial_fit(X)
+    est.fit(X)  # a fresh fit is fine
+    assert 0 <= est.shrinkage_ <= 1
+
+
+# ------------------------------------------------- names, errors, state --
+def test_feature_names(rng):
+    pd = pytest.importorskip("pandas")
+    X = pd.DataFrame(correlated(rng, p=3), columns=["a", "b", "c"])
+    for method in ("zca", "zca-cor", "cholesky"):
+        est = ZCAWhitening(method=method).set_output(transform="pandas").fit(X)
+        assert list(est.transform(X).columns) == ["a", "b", "c"]
+    est = ZCAWhitening(method="pca", n_components=2).set_output(transform="pandas")
+    Z = est.fit(X).transform(X)
+    assert list(Z.columns) == ["zcawhitening0", "zcawhitening1"]
+    # Components go back in, whatever their names.
+    assert est.inverse_transform(Z).shape == (len(X), 3)
+    assert list(ZCAWhitening(method="pca-cor").fit(X).get_feature_names_out()) == [
+        "zcawhitening0",
+        "zcawhitening1",
+        "zcawhitening2",
+    ]
+
+
+def test_bad_input_and_parameters(rng):
+    X = correlated(rng)
+    with pytest.raises(ValueError, match=r"^ZCAWhitening.fit\(\): .*NaN"):
+        ZCAWhitening().fit(np.where(X > 20, np.nan, X))
+    with pytest.raises(ValueError, match=r"^ZCAWhitening.fit\(\): n_components=9"):
+        ZCAWhitening(method="pca", n_components=9).fit(X)
+    with pytest.raises(InvalidParameterError, match="method"):
+        ZCAWhitening(method="whiten").fit(X)
+    with pytest.raises(InvalidParameterError, match="eps"):
+        ZCAWhitening(eps=-1.0).fit(X)
+    with pytest.raises(InvalidParameterError, match="shrinkage"):
+        ZCAWhitening(shrinkage=1.5).fit(X)
+    est = ZCAWhitening(method="pca", n_components=2).fit(X)
+    with pytest.raises(ValueError, match=r"^ZCAWhitening.inverse_transform\(\): .*2"):
+        est.inverse_transform(X)
+    with pytest.raises(ValueError, match=r"^ZCAWhitening.transform\(\): "):
+        est.transform(X[:, :3])
+    assert not hasattr(ZCAWhitening(), "whitening_")
+    assert not hasattr(ZCAWhitening().fit(X), "explained_variance_")
+
+
+@pytest.mark.parametrize("computed", [False, True])
+def test_failing_partial_fit_leaves_the_state_bit_identical(computed, rng):
+    X = correlated(rng)
+    est = ZCAWhitening(method="pca-cor").fit(X)
+    if computed:
+        est.transform(X)
+    before = {
+        k: (v, np.array(v, copy=True) if hasattr(v, "shape") else v)
+        for k, v in vars(est).items()
+    }
+    W = np.array(est.whitening_, copy=True)
+    bad = [X[:, :3], np.where(X > 20, np.nan, X), X[:0]]
+    for batch in bad:
+        with pytest.raises(ValueError, match=r"^ZCAWhitening.partial_fit\(\): "):
+            est.partial_fit(batch)
+    with pytest.raises(ValueError):
+        est.partial_fit(X, sample_weight=-np.ones(len(X)))
+    assert vars(est).keys() == before.keys()
+    for key, (obj, copy) in before.items():
+        assert vars(est)[key] is obj, key
+        if hasattr(copy, "shape"):
+            np.testing.assert_array_equal(vars(est)[key], copy)
+    np.testing.assert_array_equal(est.whitening_, W)
