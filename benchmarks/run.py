@@ -387,10 +387,11 @@ def header():
 
 
 # ------------------------------------------------------------ discovery ----
-def discover(only=None):
-    """``bench_*.py`` modules next to this script, as (family, path)."""
+def discover(only=None, directory=HERE):
+    """``bench_*.py`` modules in ``directory`` (this script's), as
+    (family, path)."""
     found = []
-    for path in sorted(HERE.glob("bench_*.py")):
+    for path in sorted(Path(directory).glob("bench_*.py")):
         family = path.stem[len("bench_") :]
         if only and family not in only:
             continue
@@ -478,6 +479,9 @@ def parse_args(argv=None):
         help="where to write the rows (default benchmarks/results-<backend>.json)",
     )
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument(
+        "--dir", default=str(HERE), help="where to look for bench_*.py modules"
+    )
     return p.parse_args(argv)
 
 
@@ -494,7 +498,7 @@ def main(argv=None):
     n_features = args.n_features or n_features
     repeat = args.repeat or repeat
     dtypes = ["float64", "float32"] if args.dtype == "both" else [args.dtype]
-    families = discover(args.only)
+    families = discover(args.only, args.dir)
 
     info = machine(device)
     print(
