@@ -42,9 +42,10 @@ def ref_min_max(X):
 @pytest.mark.parametrize("nan_fraction", [0.0, 0.1])
 @pytest.mark.parametrize("feature_range", [(0, 1), (-1, 1), (2.5, 7)])
 @pytest.mark.parametrize("clip", [False, True])
-def test_matches_min_max_scaler(rng, dtype, nan_fraction, feature_range, clip):
+@pytest.mark.parametrize("copy", [True, False])
+def test_matches_min_max_scaler(rng, dtype, nan_fraction, feature_range, clip, copy):
     X = make_X(rng, dtype=dtype, nan_fraction=nan_fraction)
-    params = dict(feature_range=feature_range, clip=clip)
+    params = dict(feature_range=feature_range, clip=clip, copy=copy)
     ours = MinMax(**params).fit(X[:100])
     ref = MinMaxScaler(**params).fit(X[:100])
     rtol = 1e-13 if dtype == np.float64 else 1e-6
@@ -55,9 +56,10 @@ def test_matches_min_max_scaler(rng, dtype, nan_fraction, feature_range, clip):
     assert ours.n_samples_seen_ == ref.n_samples_seen_ == 100
     # Rows 100: lie partly outside the fitted range: that is what clip is for.
     atol = 1e-13 if dtype == np.float64 else 1e-5
-    Xt = ours.transform(X)
+    # Each side gets its own copy: with copy=False both work in place.
+    Xt = ours.transform(X.copy())
     assert Xt.dtype == dtype
-    np.testing.assert_allclose(Xt, ref.transform(X), rtol=rtol, atol=atol)
+    np.testing.assert_allclose(Xt, ref.transform(X.copy()), rtol=rtol, atol=atol)
     if clip:
         lo, hi = feature_range
         assert np.nanmin(Xt) >= lo and np.nanmax(Xt) <= hi
@@ -258,3 +260,25 @@ def test_pipeline_and_grid_search(rng):
         {"minmax__feature_range": [(0, 1), (-1, 1)], "minmax__clip": [False, True]},
     ).fit(X, y)
     assert grid.best_score_ > 0.8
+
+
+@settings(max_examples=25, deadline=None)
+@given(
+    seed=st.integers(0, 2**32 - 1),
+    n=st.integers(1, 50),
+    loc=st.sampled_from([0.0, -3e5, 1e9]),
+    log_spread=st.integers(-4, 6),
+    feature_range=st.sampled_from([(0, 1), (-1, 1), (-1e3, 1e-3)]),
+)
+def test_round_trip(seed, n, loc, log_spread, feature_range):
+    """inverse_transform(transform(X)) == X to rounding, constant features
+    (n=1) included; the fitted rows land inside feature_range."""
+    rng = np.random.default_rng(seed)
+    X = loc + rng.normal(size=(n, 3)) * 10.0**log_spread
+    m = MinMax(feature_range=feature_range).fit(X)
+    Xt = m.transform(X)
+    lo, hi = feature_range
+    slack = 1e-12 * (hi - lo)
+    assert Xt.min() >= lo - slack and Xt.max() <= hi + slack
+    back = m.inverse_transform(Xt)
+    np.testing.assert_allclose(back, X, rtol=1e-12, atol=1e-12 * np.abs(X).max())

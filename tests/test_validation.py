@@ -82,13 +82,33 @@ BAD_X = {
 
 @pytest.mark.parametrize("est", ESTIMATORS, ids=_ids(ESTIMATORS))
 @pytest.mark.parametrize("case", list(BAD_X))
-@pytest.mark.parametrize("method", ["fit", "partial_fit", "transform"])
+@pytest.mark.parametrize(
+    "method", ["fit", "partial_fit", "transform", "inverse_transform"]
+)
 def test_bad_input_numpy(est, case, method):
     est = clone(est)
-    if method == "transform":
+    if method.endswith("transform"):
         est.fit(_good())
     with _expect(est, method):
         getattr(est, method)(BAD_X[case])
+
+
+@pytest.mark.parametrize("est", ESTIMATORS, ids=_ids(ESTIMATORS))
+@pytest.mark.parametrize("method", ["fit", "partial_fit", "transform"])
+def test_sparse_only_where_accepted(est, method):
+    import scipy.sparse as sp
+
+    est = clone(est)
+    X = sp.csr_matrix(np.abs(_good()))
+    if method == "transform":
+        est.fit(np.abs(_good()))
+    if est.__sklearn_tags__().input_tags.sparse:
+        out = getattr(est, method)(X)
+        assert method != "transform" or sp.issparse(out)
+    else:
+        with _expect(est, method) as info:
+            getattr(est, method)(X)
+        assert "sparse" in str(info.value).lower()
 
 
 @pytest.mark.parametrize("est", ESTIMATORS, ids=_ids(ESTIMATORS))
@@ -260,6 +280,10 @@ def _failing_batches(xp, device, est):
     }
     if xp is not np:
         batches["other namespace"] = (X, None)  # NumPy into a non-NumPy fit
+        if est.__sklearn_tags__().input_tags.sparse:
+            import scipy.sparse as sp
+
+            batches["sparse"] = (sp.csr_matrix(X), None)  # lives in NumPy
     else:
         import array_api_strict as xs
 
