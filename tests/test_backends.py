@@ -144,12 +144,17 @@ def test_minmax_data_range_without_fit_on_backend(backend):
     assert str(out32.dtype).endswith("float32")
 
 
-def test_integer_input_gives_float64(backend):
-    Xi = backend.asarray(np.arange(12).reshape(4, 3), dtype="int32")
+@pytest.mark.parametrize("dtype", ["int32", "uint8", "bool"])
+def test_integer_and_bool_input_give_float64(backend, dtype):
+    values = np.arange(12).reshape(4, 3) % (2 if dtype == "bool" else 7)
+    Xi = backend.asarray(values, dtype=dtype)
     for est in (ZScore(), MinMax()):
         out = est.fit_transform(Xi)
         same_place(out, Xi)
         assert str(out.dtype).endswith("float64")
+        assert str(est.fit(Xi).transform(Xi).dtype).endswith("float64")
+    mean = backend.to_numpy(ZScore().fit(Xi).mean_)
+    np.testing.assert_allclose(mean, values.astype(np.float64).mean(0), rtol=1e-15)
 
 
 @pytest.mark.parametrize("est", [ZScore(), MinMax()], ids=["ZScore", "MinMax"])
