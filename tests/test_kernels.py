@@ -255,16 +255,18 @@ def test_numpy_default_geometry_matches_generic(rng):
 # ----------------------------------------- numerically hard inputs ----
 @pytest.mark.parametrize("kernels", [numpy_blocked, matmul], ids=lambda m: m.__name__)
 def test_shift_far_from_the_data(kernels):
-    """A shift 1e6 standard deviations away (a zero-weight first row, or a
-    stream whose level moved): the one-pass sums must be redone around the
-    data, not lose 12 digits to cancellation."""
+    """A shift 1e6 standard deviations away (the caller's shift is a value
+    of the feature, but any value is allowed), and the first rows missing so
+    that nothing near the data is seen first: the sums must be redone around
+    the data, not lose 12 digits to cancellation."""
     rng = np.random.default_rng(5)
     X = 1e3 + rng.normal(size=(500, 3))
+    X[:40] = np.nan
     shift = np.full(3, 1e3 + 1e6)
     ref = generic.moments(X, shift, None, np.float64)
     with small_blocks(3):
         got = kernels.moments(X, shift, None, np.float64)
-    np.testing.assert_allclose(got[3], X.var(axis=0), rtol=1e-10)
+    np.testing.assert_allclose(got[3], np.nanvar(X, axis=0), rtol=1e-10)
     assert_moments_close(got, ref, X, shift)
 
 

@@ -25,6 +25,7 @@ a 64-element row is too short to reach memory speed.
 
 from __future__ import annotations
 
+import threading
 from functools import reduce
 from typing import NamedTuple
 
@@ -40,8 +41,23 @@ __all__ = ["affine", "comoments", "linear", "min_max", "moments"]
 # segment is summed again around its mean.  The error of the one-pass form
 # grows like eps * (1 + (mean - shift)^2 / var).
 CANCELLATION = 1.0
-# Rows of later segments, in blocks: the shift is updated once per segment.
+# Rows of a segment, in blocks: the shift follows the mean once per segment.
 SEGMENT_BLOCKS = 16
+# Rows whose mean is the first shift of each thread's part.
+HEAD_ROWS = 32
+
+_local = threading.local()
+
+
+def _workspace(name, shape, dtype):
+    """A per-thread scratch array, kept between calls: fresh block-sized
+    buffers would be page-faulted in again on every call (a large share of a
+    small ``partial_fit`` batch).  A few MiB per thread at most."""
+    cache = _local.__dict__
+    buf = cache.get(name)
+    if buf is None or buf.dtype != dtype or buf.size < np.prod(shape):
+        buf = cache[name] = np.empty(shape, dtype)
+    return buf.reshape(-1)[: int(np.prod(shape))].reshape(shape)
 
 
 class _Moments(NamedTuple):
@@ -74,8 +90,12 @@ def _sums(X, lo, hi, c, w_all, plan, buf, wbuf, nan_aware):
     [lo, hi) with ``d = x - c``; NaN entries skipped when ``nan_aware``."""
     f = X.shape[1]
     dtype = buf.dtype
-    s1 = np.zeros(plan.fold * f, dtype)
-    s2 = np.zeros(plan.fold * f, dtype)
+    s1, s2 = (
+        _workspace("s1", (plan.fold * f,), dtype),
+        _workspace("s2", (plan.fold * f,), dtype),
+    )
+    s1.fill(0.0)
+    s2.fill(0.0)
     count = np.zeros(f, dtype)
     n_obs = np.zeros(f, dtype)
     for start, stop in blocks(lo, hi, plan.rows):
@@ -134,33 +154,49 @@ def _segment(X, lo, hi, c, w_all, plan, buf, wbuf):
         var = s2 / safe - mean * mean
         far = seen & ~(mean * mean <= CANCELLATION * var)
         if _attempt < 2 and far.any():
-            # Sum again around the segment's own mean (rows still in cache
-            # for a one-block segment); the new shift is as good as any value
-            # of the feature's own magnitude.
+            # Sum again around the segment's own mean: rare (a shift far
+            # from the data: an outlier among the first rows, a level that
+            # moved); any value of the feature's own magnitude is a shift.
             c = c + np.where(far, mean, 0.0)
             continue
         return c, _Moments(count, n_obs, mean, np.maximum(var, 0.0))
     return c, _generic_segment(X, lo, hi, c, w_all, plan, buf.dtype)
 
 
+def _head_mean(X, lo, hi, shift, w_all, dtype):
+    """Weighted mean of the first observed rows of [lo, hi) (``shift`` where
+    there are none): a starting shift within a fraction of a standard
+    deviation of the mean, so that the first segment is rarely summed twice.
+    Rows of weight 0 do not count (a zero-weight outlier must not pull it).
+    """
+    stop = min(hi, lo + HEAD_ROWS)
+    head = np.asarray(X[lo:stop], dtype)
+    observed = ~np.isnan(head)
+    w = np.ones(stop - lo, dtype) if w_all is None else w_all[lo:stop]
+    weight = np.einsum("i,ij->j", w, observed, dtype=dtype)
+    total = np.einsum("i,ij->j", w, np.where(observed, head, 0.0))
+    mean = total / np.where(weight > 0, weight, 1.0)
+    # No weight, or a sum beyond the float range (values near the maximum):
+    # the caller's shift is as good a start.
+    return np.where((weight > 0) & np.isfinite(mean), mean, shift)
+
+
 def _moments_part(X, lo, hi, shift, w_all, plan):
     f = X.shape[1]
     dtype = shift.dtype
-    buf = np.empty((min(plan.rows, hi - lo), f), dtype)
-    wbuf = None if w_all is None else np.empty_like(buf)
+    buf = _workspace("d", (min(plan.rows, hi - lo), f), dtype)
+    wbuf = None if w_all is None else _workspace("wd", buf.shape, dtype)
     state = None
-    c = shift
-    start, seg_rows = lo, plan.rows  # the first segment is one block
+    seg_rows = plan.rows * SEGMENT_BLOCKS
     with np.errstate(all="ignore"):  # non-finite sums are detected and redone
-        while start < hi:
-            stop = min(hi, start + seg_rows)
+        c = _head_mean(X, lo, hi, shift, w_all, dtype)
+        for start, stop in blocks(lo, hi, seg_rows):
             c_used, seg = _segment(X, start, stop, c, w_all, plan, buf, wbuf)
             # Moments around the caller's shift: c_used - shift is exact
             # (both are values of the feature's own magnitude).
             seg = seg._replace(mean=seg.mean + (c_used - shift))
             state = seg if state is None else _chan(state, seg)
-            c = np.where(state.count > 0, shift + state.mean, shift)
-            start, seg_rows = stop, plan.rows * SEGMENT_BLOCKS
+            c = np.where(state.count > 0, shift + state.mean, c)
     return state
 
 
