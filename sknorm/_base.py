@@ -24,7 +24,7 @@ from sklearn.utils._param_validation import InvalidParameterError
 from sklearn.utils.validation import check_is_fitted
 
 from ._array_api import accumulation_dtype, check_same_namespace
-from ._kernels import kernels_for
+from ._kernels import NonFiniteError, kernels_for
 from ._validation import validate_sample_weight, validate_X, where
 
 __all__ = ["AffineNormalizer", "BaseNormalizer"]
@@ -99,6 +99,9 @@ class BaseNormalizer(TransformerMixin, BaseEstimator):
     _anchor_ = None
     _allow_nan = True
     _accept_sparse = False
+    # "kernel": fit/partial_fit leave the search for infinite values in dense
+    # NumPy input to the NumPy kernel's own pass (see validate_X).
+    _finite_check = "validate"
 
     def __init_subclass__(cls, **kwargs):
         super().__init_subclass__(**kwargs)
@@ -138,6 +141,7 @@ class BaseNormalizer(TransformerMixin, BaseEstimator):
                 reset=reset,
                 allow_nan=self._allow_nan,
                 accept_sparse=self._accept_sparse,
+                finite_check=self._finite_check,
             )
             if not reset and self._is_fitted():
                 check_same_namespace(
@@ -157,7 +161,10 @@ class BaseNormalizer(TransformerMixin, BaseEstimator):
                     device,
                     accumulation_dtype(w_xp, device),
                 )
-            new_state = self._updated_state(X, xp, device, sample_weight)
+            try:
+                new_state = self._updated_state(X, xp, device, sample_weight)
+            except NonFiniteError as exc:
+                raise ValueError(where(self, method) + str(exc)) from exc
         except BaseException:
             self.__dict__.clear()
             self.__dict__.update(saved)

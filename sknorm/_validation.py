@@ -55,6 +55,7 @@ def validate_X(
     allow_nan=True,
     accept_sparse=False,
     copy=False,
+    finite_check="validate",
 ):
     """Validate ``X`` for ``estimator.method``; return ``(X, xp, device)``.
 
@@ -62,13 +63,21 @@ def validate_X(
     ``n_features_in_`` and ``feature_names_in_``; otherwise the feature count
     is checked against them.  Integer and boolean input becomes float64
     (float32 on devices without float64); float32 and float64 are kept.
+
+    ``finite_check="kernel"`` (with ``allow_nan``) leaves the search for
+    infinite values in a dense NumPy ``X`` to the caller's NumPy kernel,
+    which finds them in its own pass over X and raises
+    :class:`~sknorm._kernels.NonFiniteError` (scikit-learn's check is a
+    separate full pass, nearly the cost of the statistics themselves).
+    Sparse and non-NumPy input are always checked here.
     """
     prefix = where(estimator, method)
     if is_array_api_input(X):
         X = _validate_array_api(estimator, X, prefix, reset, allow_nan, copy)
     else:
+        skip = finite_check == "kernel" and allow_nan and not sp.issparse(X)
         X = _validate_with_sklearn(
-            estimator, X, prefix, reset, allow_nan, accept_sparse, copy
+            estimator, X, prefix, reset, allow_nan, accept_sparse, copy, skip
         )
     if sp.issparse(X):
         return X, None, "cpu"
@@ -90,7 +99,9 @@ def _is_complex(X):
     return False
 
 
-def _validate_with_sklearn(estimator, X, prefix, reset, allow_nan, accept_sparse, copy):
+def _validate_with_sklearn(
+    estimator, X, prefix, reset, allow_nan, accept_sparse, copy, skip_finite=False
+):
     if _is_complex(X):
         raise ValueError(
             prefix + "Complex data not supported; pass the real part "
@@ -103,7 +114,9 @@ def _validate_with_sklearn(estimator, X, prefix, reset, allow_nan, accept_sparse
             reset=reset,
             accept_sparse=accept_sparse,
             dtype=[np.float64, np.float32],
-            ensure_all_finite="allow-nan" if allow_nan else True,
+            ensure_all_finite=(
+                False if skip_finite else "allow-nan" if allow_nan else True
+            ),
             copy=copy,
         )
     except (ValueError, TypeError) as exc:

@@ -122,6 +122,7 @@ class ZScore(AffineNormalizer):
     }
     _anchor_ = "_location_"
     _accept_sparse = ("csr", "csc")
+    _finite_check = "kernel"  # the moments kernel finds inf in its own pass
 
     def __init__(self, *, with_mean=True, with_std=True, copy=True):
         self.with_mean = with_mean

@@ -18,7 +18,14 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from sknorm._kernels import _parallel, generic, kernels_for, matmul, numpy_blocked
+from sknorm._kernels import (
+    NonFiniteError,
+    _parallel,
+    generic,
+    kernels_for,
+    matmul,
+    numpy_blocked,
+)
 
 HAS_TORCH = importlib.util.find_spec("torch") is not None
 HAS_STRICT = importlib.util.find_spec("array_api_strict") is not None
@@ -297,20 +304,28 @@ def test_values_near_float_max(kernels):
     assert np.all(np.isposinf(got[3])) and np.all(np.isposinf(ref[3]))
 
 
-def test_numpy_moments_with_infinity_are_not_finite():
-    """Validation rejects inf before the kernels; should one get through,
-    the fast path must not return a finite variance for that feature (the
-    generic kernel clips its NaN variance to 0 there), and the other
-    features keep the reference's numbers."""
-    X = np.arange(60.0).reshape(20, 3)
-    X[7, 1] = np.inf
-    shift = X[0].copy()
-    with np.errstate(invalid="ignore"), small_blocks(3):
-        got = numpy_blocked.moments(X, shift, None, np.float64)
-        ref = generic.moments(X, shift, None, np.float64)
-    assert not np.isfinite(got[3][1])
-    np.testing.assert_allclose(got[3][[0, 2]], ref[3][[0, 2]], rtol=1e-13)
-    np.testing.assert_allclose(got[3][[0, 2]], X[:, [0, 2]].var(axis=0))
+@pytest.mark.parametrize("where", ["first row", "middle", "zero weight"])
+@pytest.mark.parametrize("sign", [1.0, -1.0])
+def test_numpy_reductions_raise_on_infinity(where, sign):
+    """ZScore and MinMax leave the search for inf to these kernels (one pass
+    over X instead of two): any infinite value, wherever it is, raises."""
+    rng = np.random.default_rng(8)
+    X = rng.normal(size=(100, 3))
+    X[5, 0] = np.nan
+    row = {"first row": 0, "middle": 57, "zero weight": 80}[where]
+    X[row, 1] = sign * np.inf
+    w = np.ones(100)
+    w[80] = 0.0
+    shift = first_observed(X, np.float64)
+    with small_blocks(3):
+        for weights in (None, w):
+            with pytest.raises(NonFiniteError, match="infinity"):
+                numpy_blocked.moments(X, np.nan_to_num(shift), weights, np.float64)
+            with pytest.raises(NonFiniteError, match="infinity"):
+                numpy_blocked.moments(X, shift, weights, np.float64)
+        with pytest.raises(NonFiniteError, match="infinity"):
+            numpy_blocked.min_max(X)
+    assert issubclass(NonFiniteError, ValueError)
 
 
 def test_numpy_fit_memory_is_block_sized():

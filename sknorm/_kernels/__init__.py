@@ -29,7 +29,20 @@ from __future__ import annotations
 from .._array_api import is_cupy_namespace, is_numpy_namespace
 from . import generic
 
-__all__ = ["kernels_for"]
+__all__ = ["NonFiniteError", "kernels_for"]
+
+
+class NonFiniteError(ValueError):
+    """X holds +-inf, found by a fast kernel during its own pass.
+
+    Estimators that leave the finiteness check to the kernel (validation's
+    ``finite_check="kernel"``: one pass over X instead of two) turn it into
+    their usual ``"Estimator.method(): Input X contains infinity ..."``.
+    """
+
+    @classmethod
+    def for_dtype(cls, dtype):
+        return cls(f"Input X contains infinity or a value too large for {dtype!r}.")
 
 
 class _ByDevice:

@@ -18,6 +18,10 @@ Moments: one pass per block, with a shift that follows the data.
     again with them masked out) or overflows (values near the float maximum:
     it goes to the generic kernel, whose normalised sums cannot overflow).
 
+Infinite values raise :class:`~sknorm._kernels.NonFiniteError` (moments and
+min/max find them in their own pass at no cost, which lets ZScore and MinMax
+skip validation's separate finiteness pass over X).
+
 Column reductions run on ``(rows / fold, fold * n_features)`` views of a
 block: NumPy reduces over axis 0 of a C-ordered array one row at a time, and
 a 64-element row is too short to reach memory speed.
@@ -31,7 +35,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from . import generic
+from . import NonFiniteError, generic
 from ._parallel import blocks, map_parts, plan_for
 
 __all__ = ["affine", "comoments", "linear", "min_max", "moments"]
@@ -144,10 +148,12 @@ def _segment(X, lo, hi, c, w_all, plan, buf, wbuf):
     for _attempt in range(3):
         count, n_obs, s1, s2 = _sums(X, lo, hi, c, w_all, plan, buf, wbuf, nan_aware)
         if not (np.isfinite(s1).all() and np.isfinite(s2).all()):
-            if nan_aware:
-                break  # infinite values or overflow: the generic kernel
-            nan_aware = True
-            continue
+            if not nan_aware:
+                nan_aware = True
+                continue
+            if np.isinf(X[lo:hi]).any():
+                raise NonFiniteError.for_dtype(X.dtype)
+            break  # finite values near the float maximum: the generic kernel
         seen = count > 0
         safe = np.where(seen, count, 1.0)
         mean = s1 / safe
@@ -205,6 +211,10 @@ def moments(X, shift, weights, dtype):
     dtype = np.dtype(dtype)
     n, f = X.shape
     shift = np.asarray(shift, dtype)
+    if not np.isfinite(shift).all():
+        # The shift is a value of the data (the first one observed): inf - inf
+        # would make the infinite value look missing below.
+        raise NonFiniteError.for_dtype(X.dtype)
     w_all = None if weights is None else np.asarray(weights, dtype)
     if n == 0:
         zeros = np.zeros(f, dtype)
@@ -251,6 +261,10 @@ def min_max(X):
     )
     low = reduce(np.fmin, [p[0] for p in parts])
     high = reduce(np.fmax, [p[1] for p in parts])
+    if np.isinf(low).any() or np.isinf(high).any():
+        # An infinite extreme is an infinite value: the finiteness check of
+        # the input, for free.
+        raise NonFiniteError.for_dtype(X.dtype)
     return low, high
 
 
