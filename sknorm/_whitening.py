@@ -60,7 +60,7 @@ class _LazyWhitening:
         self.n_components = n_components
         self.result = None
 
-    def get(self, estimator, method):
+    def get(self, estimator, method, stacklevel):
         if self.result is None:
             result = whitening_matrices(
                 self.covariance,
@@ -80,7 +80,7 @@ class _LazyWhitening:
                     "(pseudo-inverse), shrinkage to make the covariance "
                     "definite, or remove the redundant features.",
                     UserWarning,
-                    stacklevel=3,
+                    stacklevel=stacklevel,
                 )
             self.result = result
         return self.result
@@ -204,8 +204,8 @@ class ZCAWhitening(BaseNormalizer):
     standard deviation 1, as in :class:`ZScore`.
 
     *Covariance.* Population covariance (ddof=0), as :class:`ZScore`: on a
-    single feature ``ZCAWhitening`` equals ``ZScore``, and ``"zca-cor"`` on
-    uncorrelated features equals ``ZScore``.  scikit-learn's
+    single (non-constant) feature every method equals ``ZScore``, and
+    ``"zca-cor"`` on uncorrelated features equals ``ZScore``.  scikit-learn's
     ``PCA(whiten=True)`` divides by the ddof=1 variances:
     ``PCA(n_components=k, whiten=True).transform(X)`` equals
     ``ZCAWhitening(method="pca", n_components=k).transform(X)`` times
@@ -390,7 +390,9 @@ class ZCAWhitening(BaseNormalizer):
             "n_components_": self.n_components if reduces else n_features,
         }
 
-    def _matrices(self, method, attribute=None):
+    def _matrices(self, method, attribute=None, stacklevel=4):
+        # stacklevel 4: user code -> property or method -> _matrices -> get
+        # (transform is wrapped once more by scikit-learn's set_output).
         cache = self.__dict__.get("_whitening_cache_")
         if cache is None:
             if attribute is not None:
@@ -400,7 +402,7 @@ class ZCAWhitening(BaseNormalizer):
                     "before fit or partial_fit."
                 )
             check_is_fitted(self)
-        return cache.get(self, method)
+        return cache.get(self, method, stacklevel)
 
     @property
     def whitening_(self):
@@ -440,7 +442,7 @@ class ZCAWhitening(BaseNormalizer):
             Same namespace, device and float dtype as ``X``.
         """
         X, xp, _ = self._check_transform_input(X, "transform", copy=False)
-        W = self._matrices("transform").whitening
+        W = self._matrices("transform", stacklevel=5).whitening
         return kernels_for(xp).linear(X, self.mean_, W, False)
 
     def inverse_transform(self, X):
