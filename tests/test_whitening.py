@@ -319,6 +319,10 @@ def test_fewer_samples_than_features_stays_finite(method, rng):
     np.testing.assert_allclose(np.sort(eig)[-5:], 1.0, atol=1e-8)
     np.testing.assert_allclose(np.sort(eig)[:-5], 0.0, atol=1e-8)
     np.testing.assert_allclose(est.inverse_transform(Z), X, atol=1e-8)
+    # With eps > 0 the missing directions are scaled by eps: a warning.
+    with pytest.warns(UserWarning, match="depends on eps"):
+        Z = ZCAWhitening(method=method, eps=1e-2).fit(X).transform(X)
+    assert np.all(np.isfinite(Z))
 
 
 @pytest.mark.parametrize("method", METHODS)
@@ -405,7 +409,8 @@ def test_pca_cor_projection_back(rng):
     G = G[:, ::-1][:, :2]
     expected = ((X - mean) / sd) @ G @ G.T * sd + mean
     np.testing.assert_allclose(est.inverse_transform(est.transform(X)), expected)
-    assert est.explained_variance_.shape == (2,)
+    theta = np.linalg.eigvalsh(np.corrcoef(X, rowvar=False))[::-1]
+    np.testing.assert_allclose(est.explained_variance_, theta[:2], rtol=1e-10)
 
 
 # ---------------------------------------------------------- shrinkage ----
