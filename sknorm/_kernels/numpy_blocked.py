@@ -29,6 +29,7 @@ a 64-element row is too short to reach memory speed.
 
 from __future__ import annotations
 
+import math
 import threading
 from functools import reduce
 from typing import NamedTuple
@@ -58,10 +59,11 @@ def _workspace(name, shape, dtype):
     buffers would be page-faulted in again on every call (a large share of a
     small ``partial_fit`` batch).  A few MiB per thread at most."""
     cache = _local.__dict__
+    size = math.prod(shape)
     buf = cache.get(name)
-    if buf is None or buf.dtype != dtype or buf.size < np.prod(shape):
-        buf = cache[name] = np.empty(shape, dtype)
-    return buf.reshape(-1)[: int(np.prod(shape))].reshape(shape)
+    if buf is None or buf.dtype != dtype or buf.size < size:
+        buf = cache[name] = np.empty(size, dtype)
+    return buf[:size].reshape(shape)
 
 
 class _Moments(NamedTuple):
@@ -312,6 +314,9 @@ def _terms(X, *arrays):
     return [None if a is None else np.asarray(a, dtype=X.dtype) for a in arrays]
 
 
+_AFFINE_UFUNCS = (np.subtract, np.multiply, np.add)
+
+
 def affine(X, center, scale, offset, copy):
     X = np.asarray(X)
     center, scale, offset = _terms(X, center, scale, offset)
@@ -320,21 +325,29 @@ def affine(X, center, scale, offset, copy):
     out = np.empty_like(X) if copy else X
     n, f = X.shape
     plan = plan_for(f, X.dtype.itemsize)
+    width = plan.fold * f
+    # The per-feature vectors repeated ``fold`` times, for the folded views.
+    folded = [
+        None if a is None else np.tile(np.broadcast_to(a, (f,)), plan.fold)
+        for a in (center, scale, offset)
+    ]
 
     def part(lo, hi):
         # The first operation reads the block from memory and writes the
         # output block; the others run on it while it is in cache.
         for start, stop in blocks(lo, hi, plan.rows):
             src, dst = X[start:stop], out[start:stop]
-            if center is not None:
-                np.subtract(src, center, out=dst)
-                src = dst
-            if scale is not None:
-                np.multiply(src, scale, out=dst)
-                src = dst
-            if offset is not None:
-                np.add(src, offset, out=dst)
-                src = dst
+            m = stop - start
+            terms = (center, scale, offset)
+            if m % plan.fold == 0 and src.flags.c_contiguous and dst.flags.c_contiguous:
+                # Rows of fold * n_features: long inner loops.
+                src = src.reshape(m // plan.fold, width)
+                dst = dst.reshape(m // plan.fold, width)
+                terms = folded
+            for ufunc, term in zip(_AFFINE_UFUNCS, terms, strict=True):
+                if term is not None:
+                    ufunc(src, term, out=dst)
+                    src = dst
             if src is not dst:
                 dst[...] = src
 
