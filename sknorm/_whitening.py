@@ -70,8 +70,14 @@ class _LazyWhitening:
             )
             if result.depends_on_eps:
                 p = self.covariance.shape[0]
+                # Reading an attribute is not a call: no "()" after it.
+                prefix = (
+                    f"{type(estimator).__name__}.{method}: "
+                    if method.endswith("_")
+                    else where(estimator, method)
+                )
                 warnings.warn(
-                    where(estimator, method) + f"the covariance is singular "
+                    prefix + f"the covariance is singular "
                     f"({result.n_null} of {p} directions have no variance: "
                     "duplicated or constant features, or fewer samples than "
                     "features). Along them the output is scaled by "
