@@ -3,8 +3,12 @@ Array API backend.
 
 Estimators
 ----------
-MinMax       scale each feature to a range (learned, or fixed like 1/255)
-ZScore       standardize to zero mean, unit variance
+MinMax                   scale each feature to a range (learned, or fixed 1/255)
+ZScore                   standardize to zero mean, unit variance
+ZCAWhitening             decorrelate to unit covariance (zca, zca-cor, pca,
+                         pca-cor, cholesky)
+MiniBatchNormalizer      Batch Normalization statistics (torch BatchNorm1d)
+LocalResponseNormalizer  AlexNet's local response normalization
 """
 
 from ._lrn import LocalResponseNormalizer

@@ -22,6 +22,16 @@ def _estimators():
     return [
         ("ZScore()", sknorm.ZScore()),
         ("MinMax()", sknorm.MinMax()),
+        ("ZCAWhitening()", sknorm.ZCAWhitening()),
+        (
+            "ZCAWhitening(method='pca-cor', n_components=10)",
+            sknorm.ZCAWhitening(method="pca-cor", n_components=10),
+        ),
+        (
+            "MiniBatchNormalizer(batch_size=64)",
+            sknorm.MiniBatchNormalizer(batch_size=64),
+        ),
+        ("LocalResponseNormalizer()", sknorm.LocalResponseNormalizer()),
     ]
 
 
@@ -116,5 +126,5 @@ def main(argv=None):
     for label, estimator in rows:
         mean, std, converged = _cv_accuracy(estimator, X, y, args.folds)
         note = "" if converged else "  (solver did not converge)"
-        print(f"  {label:<40} {mean:.4f} +/- {std:.4f}{note}")
+        print(f"  {label:<50} {mean:.4f} +/- {std:.4f}{note}")
     return 0
