@@ -11,6 +11,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import functools
 
 import array_api_compat.numpy
@@ -130,46 +131,71 @@ class BaseNormalizer(TransformerMixin, BaseEstimator):
     def _is_fitted(self):
         return self._anchor_ is not None and hasattr(self, self._anchor_)
 
-    def _update(self, X, sample_weight, *, method, reset):
+    @contextlib.contextmanager
+    def _transaction(self, method):
+        """All-or-nothing changes to the fitted state.
+
+        Everything assigned to ``self`` inside the block stays only if the
+        block completes; if anything raises, ``__dict__`` is restored to the
+        very objects it held before (bit-identical fitted arrays).  A
+        non-finite value found by a kernel becomes the usual prefixed
+        ``ValueError``.
+        """
         saved = dict(self.__dict__)
         try:
-            self._check_call(X, method)
-            X, xp, device = validate_X(
-                self,
-                X,
-                method=method,
-                reset=reset,
-                allow_nan=self._allow_nan,
-                accept_sparse=self._accept_sparse,
-                finite_check=self._finite_check,
-            )
-            if not reset and self._is_fitted():
-                check_same_namespace(
-                    self, method, _namespace_probe(X, xp), getattr(self, self._anchor_)
-                )
-            if sample_weight is not None:
-                w_xp = xp if xp is not None else array_api_compat.numpy
-                # Weights are accumulated with the data: in float64 where the
-                # device has it, whatever X's dtype (float32 weights would
-                # round every weight to 7 digits).
-                sample_weight = validate_sample_weight(
-                    self,
-                    method,
-                    sample_weight,
-                    X,
-                    w_xp,
-                    device,
-                    accumulation_dtype(w_xp, device),
-                )
             try:
-                new_state = self._updated_state(X, xp, device, sample_weight)
+                yield
             except NonFiniteError as exc:
                 raise ValueError(where(self, method) + str(exc)) from exc
         except BaseException:
             self.__dict__.clear()
             self.__dict__.update(saved)
             raise
-        self.__dict__.update(new_state)
+
+    def _validated_batch(self, X, sample_weight, *, method, reset):
+        """Check one training batch: ``(X, xp, device, sample_weight)``.
+
+        Runs ``_check_call``, ``validate_X`` (which records
+        ``n_features_in_`` when ``reset``), the same-namespace check against
+        the fitted state, and puts ``sample_weight`` in X's namespace in the
+        accumulation dtype.  Call it inside :meth:`_transaction`.
+        """
+        self._check_call(X, method)
+        X, xp, device = validate_X(
+            self,
+            X,
+            method=method,
+            reset=reset,
+            allow_nan=self._allow_nan,
+            accept_sparse=self._accept_sparse,
+            finite_check=self._finite_check,
+        )
+        if not reset and self._is_fitted():
+            check_same_namespace(
+                self, method, _namespace_probe(X, xp), getattr(self, self._anchor_)
+            )
+        if sample_weight is not None:
+            w_xp = xp if xp is not None else array_api_compat.numpy
+            # Weights are accumulated with the data: in float64 where the
+            # device has it, whatever X's dtype (float32 weights would round
+            # every weight to 7 digits).
+            sample_weight = validate_sample_weight(
+                self,
+                method,
+                sample_weight,
+                X,
+                w_xp,
+                device,
+                accumulation_dtype(w_xp, device),
+            )
+        return X, xp, device, sample_weight
+
+    def _update(self, X, sample_weight, *, method, reset):
+        with self._transaction(method):
+            X, xp, device, sample_weight = self._validated_batch(
+                X, sample_weight, method=method, reset=reset
+            )
+            self.__dict__.update(self._updated_state(X, xp, device, sample_weight))
         return self
 
     def _fit(self, X, sample_weight):

@@ -13,14 +13,13 @@ from sklearn.utils.validation import check_is_fitted
 from ._array_api import (
     accumulation_dtype,
     array_device,
-    check_same_namespace,
     move_to_namespace,
     namespace_of,
 )
 from ._base import AffineNormalizer, _may_alias, _name_the_call
 from ._kernels import kernels_for
 from ._stats import moments_of_batch
-from ._validation import validate_sample_weight, validate_X, where
+from ._validation import where
 
 __all__ = ["MiniBatchNormalizer"]
 
@@ -281,7 +280,7 @@ class MiniBatchNormalizer(AffineNormalizer):
             The fitted estimator.
         """
         self._reset()
-        return self._transaction(
+        return self._steps(
             X, sample_weight, method="fit", reset=True, rows=self.batch_size
         )
 
@@ -304,7 +303,7 @@ class MiniBatchNormalizer(AffineNormalizer):
         self : MiniBatchNormalizer
             The updated estimator (unchanged if this call raised).
         """
-        return self._transaction(
+        return self._steps(
             X, sample_weight, method="partial_fit", reset=not self._is_fitted()
         )
 
@@ -337,7 +336,7 @@ class MiniBatchNormalizer(AffineNormalizer):
         # step itself on small batches).
         if not self._is_fitted() and not get_config()["skip_parameter_validation"]:
             self._validate_params()
-        return self._transaction(
+        return self._steps(
             X,
             sample_weight,
             method="normalize_batch",
@@ -345,31 +344,21 @@ class MiniBatchNormalizer(AffineNormalizer):
             training_output=True,
         )
 
-    def _transaction(
+    def _steps(
         self, X, sample_weight, *, method, reset, rows=None, training_output=False
     ):
-        """Validate, compute the new state without touching ``self``, assign.
+        """Validate, take one step per ``rows`` rows, assign (transactional).
 
-        ``BaseNormalizer._update`` with two additions this estimator needs:
+        The base class's update with two additions this estimator needs:
         ``fit`` takes several steps, and the training-mode step also returns
-        an output.  If anything raises, ``__dict__`` is restored exactly.
-        (No ``_check_call`` hook: nothing here depends on the raw input kind.)
+        an output.
         """
         original = X
-        saved = dict(self.__dict__)
-        try:
-            X, xp, device = validate_X(
-                self, X, method=method, reset=reset, allow_nan=True
+        with self._transaction(method):
+            X, xp, device, sample_weight = self._validated_batch(
+                X, sample_weight, method=method, reset=reset
             )
-            if not reset and self._is_fitted():
-                check_same_namespace(self, method, X, self.running_mean_)
             dtype = accumulation_dtype(xp, device)
-            if sample_weight is not None:
-                # In the accumulation dtype, as the base class does: float32
-                # weights would round every weight to 7 digits.
-                sample_weight = validate_sample_weight(
-                    self, method, sample_weight, X, xp, device, dtype
-                )
             if reset:
                 self._check_affine_params(method, X.shape[1], xp, device, dtype)
             state = None if reset else self._running_state()
@@ -387,11 +376,7 @@ class MiniBatchNormalizer(AffineNormalizer):
                 out = self._training_output(
                     X, original, xp, device, dtype, mean_b, var_b, method
                 )
-        except BaseException:
-            self.__dict__.clear()
-            self.__dict__.update(saved)
-            raise
-        self.__dict__.update(state)
+            self.__dict__.update(state)
         return out
 
     def _check_affine_params(self, method, n_features, xp, device, dtype):
