@@ -43,6 +43,7 @@ def small_blocks(n_features, threads=3, segment_blocks=2):
         _parallel.FOLD_WIDTH,
         _parallel.PARALLEL_MIN_ELEMENTS,
         numpy_blocked.SEGMENT_BLOCKS,
+        numpy_blocked.COMOMENT_BLOCK_BYTES,
         matmul.BLOCK_ELEMENTS,
         matmul.FOLD_OUTPUTS,
         os.environ.get("SKNORM_NUM_THREADS"),
@@ -51,6 +52,7 @@ def small_blocks(n_features, threads=3, segment_blocks=2):
     _parallel.FOLD_WIDTH = 8
     _parallel.PARALLEL_MIN_ELEMENTS = 0
     numpy_blocked.SEGMENT_BLOCKS = segment_blocks
+    numpy_blocked.COMOMENT_BLOCK_BYTES = SMALL_ROWS * 8 * n_features
     matmul.BLOCK_ELEMENTS = SMALL_ROWS * n_features
     matmul.FOLD_OUTPUTS = 4 * n_features
     os.environ["SKNORM_NUM_THREADS"] = str(threads)
@@ -62,6 +64,7 @@ def small_blocks(n_features, threads=3, segment_blocks=2):
             _parallel.FOLD_WIDTH,
             _parallel.PARALLEL_MIN_ELEMENTS,
             numpy_blocked.SEGMENT_BLOCKS,
+            numpy_blocked.COMOMENT_BLOCK_BYTES,
             matmul.BLOCK_ELEMENTS,
             matmul.FOLD_OUTPUTS,
             env,
@@ -275,6 +278,27 @@ def test_shift_far_from_the_data(kernels):
         got = kernels.moments(X, shift, None, np.float64)
     np.testing.assert_allclose(got[3], np.nanvar(X, axis=0), rtol=1e-10)
     assert_moments_close(got, ref, X, shift)
+
+
+def test_numpy_comoments_shift_far_from_the_data():
+    """Co-moments with the first rows zero-weight outliers 1e9 away and the
+    caller's shift among them: the covariance of the weighted rows must
+    not suffer cancellation against them.  (The generic and matmul kernels
+    form ``X - shift`` first and lose 7 digits here; _stats never hands them
+    such a shift.)"""
+    kernels = numpy_blocked
+    rng = np.random.default_rng(9)
+    X = 1e3 + rng.normal(size=(500, 3)) @ np.array([[1, 0.5, 0], [0, 1, 0], [0, 0, 2]])
+    X[:40] = 1e9
+    w = np.ones(500)
+    w[:40] = 0.0
+    shift = X[0].copy()
+    with small_blocks(3):
+        count, mean, cov = kernels.comoments(X, shift, w, np.float64)
+    np.testing.assert_allclose(count, 460.0)
+    # around a shift 1e9 away the mean itself carries ~1e9 * eps absolutely
+    np.testing.assert_allclose(mean, X[40:].mean(axis=0) - shift, rtol=1e-14)
+    np.testing.assert_allclose(cov, np.cov(X[40:].T, bias=True), rtol=1e-10)
 
 
 @pytest.mark.parametrize("kernels", [numpy_blocked, matmul], ids=lambda m: m.__name__)

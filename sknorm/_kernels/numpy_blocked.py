@@ -50,6 +50,10 @@ CANCELLATION = 1.0
 SEGMENT_BLOCKS = 16
 # Rows whose mean is the first shift of each thread's part.
 HEAD_ROWS = 32
+# Blocks of the co-moment and linear kernels: large enough for BLAS to run
+# its threads at full speed, small enough to stay in L3 (measured: 4 MiB
+# beats 1 and 16 MiB on the 2-core development machine).
+COMOMENT_BLOCK_BYTES = 1 << 22
 
 _local = threading.local()
 
@@ -271,42 +275,56 @@ def min_max(X):
 
 
 # ------------------------------------------------------------ co-moments ----
+def _comoment_sums(X, c, w_all, rows, buf, wbuf):
+    """Total weight, ``sum w d`` and ``sum w d d^T`` of ``d = x - c``."""
+    f = X.shape[1]
+    dtype = buf.dtype
+    total = 0.0
+    s1 = np.zeros(f, dtype)
+    gram = np.zeros((f, f), dtype)
+    for start, stop in blocks(0, X.shape[0], rows):
+        m = stop - start
+        d = buf[:m]
+        np.subtract(X[start:stop], c, out=d, dtype=dtype)
+        if w_all is None:
+            total += m
+            s1 += np.add.reduce(d, axis=0)
+            gram += d.T @ d  # a symmetric rank-k update (BLAS syrk)
+        else:
+            w = w_all[start:stop]
+            wd = wbuf[:m]
+            np.multiply(d, w[:, None], out=wd)
+            total += np.add.reduce(w)
+            s1 += np.add.reduce(wd, axis=0)
+            gram += wd.T @ d
+    return total, s1, gram
+
+
 def comoments(X, shift, weights, dtype):
+    """One pass: the Gram matrix of ``X - c`` block by block (BLAS), with
+    ``c`` the mean of the first rows; summed again around the mean in the
+    rare case that ``c`` turns out far from it (see :data:`CANCELLATION`)."""
     X = np.asarray(X)
     n, f = X.shape
     dtype = np.dtype(dtype)
-    rows = max(plan_for(f, dtype.itemsize, 4 << 20).rows, 4 * f)
-    buf = np.empty((min(rows, n), f), dtype=dtype)
-    count = np.zeros((), dtype)
-    mean = np.zeros(f, dtype)
-    cov = np.zeros((f, f), dtype)
-    for start, stop in blocks(0, n, rows):
-        d = buf[: stop - start]
-        np.subtract(X[start:stop], shift, out=d, dtype=dtype)
-        w = None if weights is None else np.asarray(weights[start:stop], dtype)
-        local = d[0].copy()
-        d -= local
-        if w is None:
-            b_count = np.asarray(float(stop - start), dtype)
-            s1 = d.sum(axis=0)
-            s2 = d.T @ d
-        else:
-            b_count = np.asarray(w.sum(), dtype)
-            s1 = w @ d
-            s2 = (d * w[:, None]).T @ d
-        safe = b_count if b_count > 0 else 1.0
-        b_mean = s1 / safe
-        b_cov = s2 / safe - np.outer(b_mean, b_mean)
-        b_mean = b_mean + local
-        total = count + b_count
-        safe_total = total if total > 0 else 1.0
-        fa, fb = count / safe_total, b_count / safe_total
-        delta = b_mean - mean
-        mean = mean + fb * delta
-        cov = fa * cov + fb * b_cov + (fa * fb) * np.outer(delta, delta)
-        count = total
+    shift = np.asarray(shift, dtype)
+    w_all = None if weights is None else np.asarray(weights, dtype)
+    rows = plan_for(f, dtype.itemsize, COMOMENT_BLOCK_BYTES).rows
+    buf = np.empty((min(rows, n), f), dtype)
+    wbuf = None if w_all is None else np.empty_like(buf)
+    with np.errstate(all="ignore"):
+        c = _head_mean(X, 0, n, shift, w_all, dtype)
+        for attempt in range(2):
+            total, s1, gram = _comoment_sums(X, c, w_all, rows, buf, wbuf)
+            safe = total if total > 0 else 1.0
+            mean = s1 / safe
+            cov = gram / safe - np.outer(mean, mean)
+            far = ~(mean * mean <= CANCELLATION * np.diagonal(cov))
+            if attempt or not far.any() or not np.isfinite(mean).all():
+                break
+            c = c + np.where(far, mean, 0.0)
     cov = 0.5 * (cov + cov.T)
-    return count, mean, cov
+    return np.asarray(total, dtype), mean + (c - shift), cov
 
 
 # ------------------------------------------------------------ transforms ----
@@ -364,7 +382,7 @@ def linear(X, center, matrix, copy):
     if center is None:
         return np.matmul(X, matrix.T, out=out)
     center = np.asarray(center, dtype=X.dtype)
-    rows = max(plan_for(f, X.dtype.itemsize, 4 << 20).rows, 256)
+    rows = plan_for(f, X.dtype.itemsize, COMOMENT_BLOCK_BYTES).rows
     buf = np.empty((min(rows, n), f), dtype=X.dtype)
     for start, stop in blocks(0, n, rows):
         c = buf[: stop - start]
