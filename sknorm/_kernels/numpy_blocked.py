@@ -108,10 +108,22 @@ def _sums(X, lo, hi, c, w_all, plan, buf, wbuf, nan_aware):
     s2.fill(0.0)
     count = np.zeros(f, dtype)
     n_obs = np.zeros(f, dtype)
+    c_folded = np.tile(c, plan.fold)
     for start, stop in blocks(lo, hi, plan.rows):
         m = stop - start
         d = buf[:m]
-        np.subtract(X[start:stop], c, out=d, dtype=dtype)
+        block = X[start:stop]
+        if m % plan.fold == 0 and block.flags.c_contiguous:
+            # (rows / fold, fold * n_features) views: long inner loops
+            k = plan.fold
+            np.subtract(
+                block.reshape(m // k, k * f),
+                c_folded,
+                out=d.reshape(m // k, k * f),
+                dtype=dtype,
+            )
+        else:
+            np.subtract(block, c, out=d, dtype=dtype)
         w = None if w_all is None else w_all[start:stop]
         if nan_aware:
             missing = np.isnan(d)
