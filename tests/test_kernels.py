@@ -36,8 +36,9 @@ SMALL_ROWS = 16
 
 
 @contextlib.contextmanager
-def small_blocks(n_features, threads=3, segment_blocks=2):
-    """Tiny blocks, short segments and several threads for small arrays."""
+def small_blocks(n_features, threads=3, segment_blocks=2, fused=True):
+    """Tiny blocks, short segments and several threads for small arrays;
+    ``fused=False`` switches the compiled (numba) loops off."""
     saved = (
         _parallel.BLOCK_BYTES,
         _parallel.FOLD_WIDTH,
@@ -47,6 +48,7 @@ def small_blocks(n_features, threads=3, segment_blocks=2):
         matmul.BLOCK_ELEMENTS,
         matmul.FOLD_OUTPUTS,
         os.environ.get("SKNORM_NUM_THREADS"),
+        os.environ.get("SKNORM_NUMBA"),
     )
     _parallel.BLOCK_BYTES = SMALL_ROWS * 8 * n_features
     _parallel.FOLD_WIDTH = 8
@@ -56,6 +58,7 @@ def small_blocks(n_features, threads=3, segment_blocks=2):
     matmul.BLOCK_ELEMENTS = SMALL_ROWS * n_features
     matmul.FOLD_OUTPUTS = 4 * n_features
     os.environ["SKNORM_NUM_THREADS"] = str(threads)
+    os.environ["SKNORM_NUMBA"] = "1" if fused else "0"
     try:
         yield
     finally:
@@ -67,12 +70,17 @@ def small_blocks(n_features, threads=3, segment_blocks=2):
             numpy_blocked.COMOMENT_BLOCK_BYTES,
             matmul.BLOCK_ELEMENTS,
             matmul.FOLD_OUTPUTS,
-            env,
+            threads_env,
+            numba_env,
         ) = saved
-        if env is None:
-            os.environ.pop("SKNORM_NUM_THREADS", None)
-        else:
-            os.environ["SKNORM_NUM_THREADS"] = env
+        for key, value in (
+            ("SKNORM_NUM_THREADS", threads_env),
+            ("SKNORM_NUMBA", numba_env),
+        ):
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
 
 
 # ----------------------------------------------------------------- data ----
@@ -139,28 +147,31 @@ CASES = dict(
     loc=st.sampled_from([0.0, 1e3, -1e8]),
     layout=st.sampled_from(["C", "F", "strided"]),
     weights=st.sampled_from(["none", "positive", "with zeros"]),
+    fused=st.booleans(),
 )
 
 
 # ------------------------------------------------------- numpy_blocked ----
 @settings(max_examples=80, deadline=None)
 @given(**CASES)
-def test_numpy_moments_match_generic(seed, n, f, dtype, nan, loc, layout, weights):
+def test_numpy_moments_match_generic(
+    seed, n, f, dtype, nan, loc, layout, weights, fused
+):
     X = make_X(seed, n, f, dtype, nan, loc, layout)
     w = make_weights(seed, n, weights)
     shift = first_observed(X, np.float64)
     ref = generic.moments(X, shift, w, np.float64)
-    with small_blocks(f):
+    with small_blocks(f, fused=fused):
         got = numpy_blocked.moments(X, shift, w, np.float64)
     assert_moments_close(got, ref, X, shift)
 
 
 @settings(max_examples=60, deadline=None)
 @given(**{k: v for k, v in CASES.items() if k != "weights"})
-def test_numpy_min_max_match_generic(seed, n, f, dtype, nan, loc, layout):
+def test_numpy_min_max_match_generic(seed, n, f, dtype, nan, loc, layout, fused):
     X = make_X(seed, n, f, dtype, nan, loc, layout)
     ref = generic.min_max(X)
-    with small_blocks(f):
+    with small_blocks(f, fused=fused):
         got = numpy_blocked.min_max(X)
     for a, b in zip(got, ref, strict=True):
         assert a.dtype == X.dtype
@@ -177,8 +188,11 @@ def test_numpy_min_max_match_generic(seed, n, f, dtype, nan, loc, layout):
     layout=st.sampled_from(["C", "F", "strided"]),
     terms=st.sampled_from(["csz", "cs", "c", "s", "o", "", "cso"]),
     copy=st.booleans(),
+    fused=st.booleans(),
 )
-def test_numpy_affine_matches_generic(seed, n, f, dtype, nan, layout, terms, copy):
+def test_numpy_affine_matches_generic(
+    seed, n, f, dtype, nan, layout, terms, copy, fused
+):
     """Same operations in the same order: the same bits."""
     X = make_X(seed, n, f, dtype, nan, 5.0, layout)
     rng = np.random.default_rng(seed)
@@ -191,7 +205,7 @@ def test_numpy_affine_matches_generic(seed, n, f, dtype, nan, layout, terms, cop
         offset = np.zeros(())  # MinMax's default offset: skipped
     ref = generic.affine(X.copy(), center, scale, offset, True)
     original = X.copy()
-    with small_blocks(f):
+    with small_blocks(f, fused=fused):
         got = numpy_blocked.affine(X, center, scale, offset, copy)
     assert got.dtype == X.dtype
     np.testing.assert_array_equal(got, ref)
@@ -263,8 +277,15 @@ def test_numpy_default_geometry_matches_generic(rng):
 
 
 # ----------------------------------------- numerically hard inputs ----
-@pytest.mark.parametrize("kernels", [numpy_blocked, matmul], ids=lambda m: m.__name__)
-def test_shift_far_from_the_data(kernels):
+KERNEL_PATHS = [
+    pytest.param(numpy_blocked, True, id="numpy_blocked-fused"),
+    pytest.param(numpy_blocked, False, id="numpy_blocked-numpy"),
+    pytest.param(matmul, True, id="matmul"),
+]
+
+
+@pytest.mark.parametrize(("kernels", "fused"), KERNEL_PATHS)
+def test_shift_far_from_the_data(kernels, fused):
     """A shift 1e6 standard deviations away (the caller's shift is a value
     of the feature, but any value is allowed), and the first rows missing so
     that nothing near the data is seen first: the sums must be redone around
@@ -274,13 +295,13 @@ def test_shift_far_from_the_data(kernels):
     X[:40] = np.nan
     shift = np.full(3, 1e3 + 1e6)
     ref = generic.moments(X, shift, None, np.float64)
-    with small_blocks(3):
+    with small_blocks(3, fused=fused):
         got = kernels.moments(X, shift, None, np.float64)
     np.testing.assert_allclose(got[3], np.nanvar(X, axis=0), rtol=1e-10)
     assert_moments_close(got, ref, X, shift)
 
 
-def test_numpy_comoments_shift_far_from_the_data():
+def test_numpy_comoments_shift_far_from_the_data():  # BLAS, no fused loop
     """Co-moments with the first rows zero-weight outliers 1e9 away and the
     caller's shift among them: the covariance of the weighted rows must
     not suffer cancellation against them.  (The generic and matmul kernels
@@ -301,26 +322,26 @@ def test_numpy_comoments_shift_far_from_the_data():
     np.testing.assert_allclose(cov, np.cov(X[40:].T, bias=True), rtol=1e-10)
 
 
-@pytest.mark.parametrize("kernels", [numpy_blocked, matmul], ids=lambda m: m.__name__)
-def test_drifting_data_across_segments(kernels):
+@pytest.mark.parametrize(("kernels", "fused"), KERNEL_PATHS)
+def test_drifting_data_across_segments(kernels, fused):
     """A level that moves by 1e6 over the rows: every segment is far from
     the first row."""
     rng = np.random.default_rng(6)
     n = 600
     X = np.linspace(0, 1e6, n)[:, None] + rng.normal(size=(n, 2))
     shift = X[0].copy()
-    with small_blocks(2):
+    with small_blocks(2, fused=fused):
         got = kernels.moments(X, shift, None, np.float64)
     assert_moments_close(got, generic.moments(X, shift, None, np.float64), X, shift)
 
 
-@pytest.mark.parametrize("kernels", [numpy_blocked, matmul], ids=lambda m: m.__name__)
-def test_values_near_float_max(kernels):
+@pytest.mark.parametrize(("kernels", "fused"), KERNEL_PATHS)
+def test_values_near_float_max(kernels, fused):
     """Raw sums would overflow; the mean must not, the variance is +inf."""
     rng = np.random.default_rng(7)
     X = 1e307 * (1.0 + rng.uniform(0, 4, size=(300, 2)))
     shift = X[0].copy()
-    with np.errstate(over="ignore", invalid="ignore"), small_blocks(2):
+    with np.errstate(over="ignore", invalid="ignore"), small_blocks(2, fused=fused):
         got = kernels.moments(X, shift, None, np.float64)
         ref = generic.moments(X, shift, None, np.float64)
     np.testing.assert_allclose(got[2], ref[2], rtol=1e-13)
@@ -328,9 +349,10 @@ def test_values_near_float_max(kernels):
     assert np.all(np.isposinf(got[3])) and np.all(np.isposinf(ref[3]))
 
 
+@pytest.mark.parametrize("fused", [True, False])
 @pytest.mark.parametrize("where", ["first row", "middle", "zero weight"])
 @pytest.mark.parametrize("sign", [1.0, -1.0])
-def test_numpy_reductions_raise_on_infinity(where, sign):
+def test_numpy_reductions_raise_on_infinity(where, sign, fused):
     """ZScore and MinMax leave the search for inf to these kernels (one pass
     over X instead of two): any infinite value, wherever it is, raises."""
     rng = np.random.default_rng(8)
@@ -341,7 +363,7 @@ def test_numpy_reductions_raise_on_infinity(where, sign):
     w = np.ones(100)
     w[80] = 0.0
     shift = first_observed(X, np.float64)
-    with small_blocks(3):
+    with small_blocks(3, fused=fused):
         for weights in (None, w):
             with pytest.raises(NonFiniteError, match="infinity"):
                 numpy_blocked.moments(X, np.nan_to_num(shift), weights, np.float64)
@@ -433,7 +455,7 @@ def _convert(name):
 
 @pytest.mark.parametrize("name", _namespaces())
 @settings(max_examples=25, deadline=None)
-@given(**{k: v for k, v in CASES.items() if k != "layout"})
+@given(**{k: v for k, v in CASES.items() if k not in ("layout", "fused")})
 def test_matmul_kernels_match_generic(name, seed, n, f, dtype, nan, loc, weights):
     to, back, f64 = _convert(name)
     X_np = make_X(seed, n, f, dtype, nan, loc, "C")

@@ -36,7 +36,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from . import NonFiniteError, generic
+from . import NonFiniteError, generic, numba_cpu
 from ._parallel import blocks, map_parts, plan_for
 
 __all__ = ["affine", "comoments", "linear", "min_max", "moments"]
@@ -68,6 +68,14 @@ def _workspace(name, shape, dtype):
     if buf is None or buf.dtype != dtype or buf.size < size:
         buf = cache[name] = np.empty(size, dtype)
     return buf[:size].reshape(shape)
+
+
+def _fused(*arrays):
+    """Use the compiled one-pass loops (:mod:`.numba_cpu`) for these arrays:
+    numba present and enabled, float arrays in C order."""
+    return numba_cpu.enabled() and all(
+        a.flags.c_contiguous and a.dtype in (np.float32, np.float64) for a in arrays
+    )
 
 
 class _Moments(NamedTuple):
@@ -160,11 +168,29 @@ def _generic_segment(X, lo, hi, c, w_all, plan, dtype):
     return state
 
 
+def _numba_sums(X, lo, hi, c, w_all):
+    """:func:`_sums` as one fused loop (always NaN-aware)."""
+    f = X.shape[1]
+    out = [np.zeros(f) for _ in range(4)]
+    weighted = w_all is not None
+    w = w_all if weighted else _NO_WEIGHTS
+    numba_cpu.kernels()["moment_sums"](X, lo, hi, c, w, weighted, *out)
+    return tuple(out)
+
+
+_NO_WEIGHTS = np.ones(1)
+
+
 def _segment(X, lo, hi, c, w_all, plan, buf, wbuf):
-    """Moments of rows [lo, hi) around ``c``."""
-    nan_aware = False
+    """Moments of rows [lo, hi) around ``c`` (``buf`` None: the numba loop)."""
+    nan_aware = buf is None
     for _attempt in range(3):
-        count, n_obs, s1, s2 = _sums(X, lo, hi, c, w_all, plan, buf, wbuf, nan_aware)
+        if buf is None:
+            count, n_obs, s1, s2 = _numba_sums(X, lo, hi, c, w_all)
+        else:
+            count, n_obs, s1, s2 = _sums(
+                X, lo, hi, c, w_all, plan, buf, wbuf, nan_aware
+            )
         if not (np.isfinite(s1).all() and np.isfinite(s2).all()):
             if not nan_aware:
                 nan_aware = True
@@ -184,7 +210,7 @@ def _segment(X, lo, hi, c, w_all, plan, buf, wbuf):
             c = c + np.where(far, mean, 0.0)
             continue
         return c, _Moments(count, n_obs, mean, np.maximum(var, 0.0))
-    return c, _generic_segment(X, lo, hi, c, w_all, plan, buf.dtype)
+    return c, _generic_segment(X, lo, hi, c, w_all, plan, c.dtype)
 
 
 def _head_mean(X, lo, hi, shift, w_all, dtype):
@@ -205,11 +231,13 @@ def _head_mean(X, lo, hi, shift, w_all, dtype):
     return np.where((weight > 0) & np.isfinite(mean), mean, shift)
 
 
-def _moments_part(X, lo, hi, shift, w_all, plan):
+def _moments_part(X, lo, hi, shift, w_all, plan, fused):
     f = X.shape[1]
     dtype = shift.dtype
-    buf = _workspace("d", (min(plan.rows, hi - lo), f), dtype)
-    wbuf = None if w_all is None else _workspace("wd", buf.shape, dtype)
+    buf = wbuf = None
+    if not fused:
+        buf = _workspace("d", (min(plan.rows, hi - lo), f), dtype)
+        wbuf = None if w_all is None else _workspace("wd", buf.shape, dtype)
     state = None
     seg_rows = plan.rows * SEGMENT_BLOCKS
     with np.errstate(all="ignore"):  # non-finite sums are detected and redone
@@ -233,13 +261,14 @@ def moments(X, shift, weights, dtype):
         # The shift is a value of the data (the first one observed): inf - inf
         # would make the infinite value look missing below.
         raise NonFiniteError.for_dtype(X.dtype)
-    w_all = None if weights is None else np.asarray(weights, dtype)
+    w_all = None if weights is None else np.ascontiguousarray(weights, dtype)
     if n == 0:
         zeros = np.zeros(f, dtype)
         return zeros, zeros.copy(), zeros.copy(), zeros.copy()
     plan = plan_for(f, dtype.itemsize)
+    fused = _fused(X) and dtype == np.float64
     parts = map_parts(
-        lambda lo, hi: _moments_part(X, lo, hi, shift, w_all, plan),
+        lambda lo, hi: _moments_part(X, lo, hi, shift, w_all, plan, fused),
         n,
         n * f,
         plan.rows,
@@ -270,13 +299,25 @@ def _min_max_part(X, lo, hi, plan):
     )
 
 
+def _numba_min_max_part(X, lo, hi):
+    low = np.full(X.shape[1], np.inf, X.dtype)
+    high = np.full(X.shape[1], -np.inf, X.dtype)
+    numba_cpu.kernels()["min_max"](X, lo, hi, low, high)
+    # +inf / -inf: nothing observed (an observed value v has low <= v <= high)
+    nothing = (low == np.inf) & (high == -np.inf)
+    low[nothing] = high[nothing] = np.nan
+    return low, high
+
+
 def min_max(X):
     X = np.asarray(X)
     n, f = X.shape
     plan = plan_for(f, X.dtype.itemsize)
-    parts = map_parts(
-        lambda lo, hi: _min_max_part(X, lo, hi, plan), n, n * f, plan.rows
-    )
+    if _fused(X):
+        part = lambda lo, hi: _numba_min_max_part(X, lo, hi)  # noqa: E731
+    else:
+        part = lambda lo, hi: _min_max_part(X, lo, hi, plan)  # noqa: E731
+    parts = map_parts(part, n, n * f, plan.rows)
     low = reduce(np.fmin, [p[0] for p in parts])
     high = reduce(np.fmax, [p[1] for p in parts])
     if np.isinf(low).any() or np.isinf(high).any():
@@ -361,6 +402,17 @@ def affine(X, center, scale, offset, copy):
         None if a is None else np.tile(np.broadcast_to(a, (f,)), plan.fold)
         for a in (center, scale, offset)
     ]
+
+    if _fused(X, out):
+        used = [a is not None for a in (center, scale, offset)]
+        vectors = [np.zeros(f, X.dtype) if a is None else a for a in folded]
+        loop = numba_cpu.kernels()["affine"]
+
+        def fused_part(lo, hi):
+            loop(X, out, lo, hi, *(v[:f] for v in vectors), *used)
+
+        map_parts(fused_part, n, n * f, plan.rows)
+        return out
 
     def part(lo, hi):
         # The first operation reads the block from memory and writes the
