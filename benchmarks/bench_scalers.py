@@ -9,9 +9,13 @@ Targets (issue 5): ``fit`` <= 2x one read on the CPU (2.5x on the GPU),
 
 from __future__ import annotations
 
+import contextlib
+import os
+
 from sklearn.preprocessing import MinMaxScaler, StandardScaler
 
 import sknorm
+from sknorm._kernels import numba_cpu
 
 FIT_TARGET = {"numpy": 2.0, "cupy": 2.5}
 GPU_BATCH_ROWS = 4_096
@@ -32,9 +36,46 @@ def _stream(est, batches):
     return go
 
 
+@contextlib.contextmanager
+def _without_numba():
+    """The NumPy fallback of the CPU kernels (numba switched off)."""
+    saved = os.environ.get("SKNORM_NUMBA")
+    os.environ["SKNORM_NUMBA"] = "0"
+    try:
+        yield
+    finally:
+        if saved is None:
+            del os.environ["SKNORM_NUMBA"]
+        else:
+            os.environ["SKNORM_NUMBA"] = saved
+
+
 def run(ctx):
     yield from _family(ctx, "ZScore", sknorm.ZScore, StandardScaler)
     yield from _family(ctx, "MinMax", sknorm.MinMax, MinMaxScaler)
+    if ctx.backend == "numpy" and numba_cpu.enabled():
+        # What the optional numba loops are worth: the same rows on the
+        # NumPy fallback.
+        with _without_numba():
+            yield from _numpy_fallback(ctx, "ZScore", sknorm.ZScore)
+            yield from _numpy_fallback(ctx, "MinMax", sknorm.MinMax)
+
+
+def _numpy_fallback(ctx, name, Est):
+    X = ctx.X
+    est = Est()
+    yield ctx.measure(
+        f"{name}.fit [no numba]",
+        lambda: est.fit(X),
+        target=FIT_TARGET[ctx.backend],
+        memory=True,
+    )
+    yield ctx.measure(
+        f"{name}.transform [no numba]",
+        lambda: est.transform(X),
+        floor="copy",
+        target=1.3,
+    )
 
 
 def _family(ctx, name, Est, Ref):
