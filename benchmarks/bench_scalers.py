@@ -106,16 +106,16 @@ def _family(ctx, name, Est, Ref):
         target=FIT_TARGET[ctx.backend],
         memory=True,
     )
-    rows = 500 if ctx.quick else 10_000
-    batches = _batches(X, rows)
-    yield ctx.measure(
-        f"{name}.partial_fit ({rows:,}-row batches)",
-        _stream(Est(), batches),
-        reference=ref("partial_fit batches", _stream(Ref(), batches)),
-        floor=(f"{name}.fit", lambda: est.fit(X)),
-        target=1.2,
-        memory=True,
-    )
+    for rows in (500, 1_000) if ctx.quick else (10_000, 100_000):
+        batches = _batches(X, rows)
+        yield ctx.measure(
+            f"{name}.partial_fit ({rows:,}-row batches)",
+            _stream(Est(), batches),
+            reference=ref("partial_fit batches", _stream(Ref(), batches)),
+            floor=(f"{name}.fit", lambda: est.fit(X)),
+            target=1.2,
+            memory=True,
+        )
 
     est.fit(X)
     with ctx.array_api_dispatch():

@@ -213,13 +213,17 @@ def _segment(X, lo, hi, c, w_all, plan, buf, wbuf):
     return c, _generic_segment(X, lo, hi, c, w_all, plan, c.dtype)
 
 
-def _head_mean(X, lo, hi, shift, w_all, dtype):
+def _head_mean(X, lo, hi, shift, w_all, dtype, fused=False):
     """Weighted mean of the first observed rows of [lo, hi) (``shift`` where
     there are none): a starting shift within a fraction of a standard
     deviation of the mean, so that the first segment is rarely summed twice.
     Rows of weight 0 do not count (a zero-weight outlier must not pull it).
     """
     stop = min(hi, lo + HEAD_ROWS)
+    if fused:
+        weight, _, total, _ = _numba_sums(X, lo, stop, shift, w_all)
+        mean = shift + total / np.where(weight > 0, weight, 1.0)
+        return np.where((weight > 0) & np.isfinite(mean), mean, shift)
     head = np.asarray(X[lo:stop], dtype)
     observed = ~np.isnan(head)
     w = np.ones(stop - lo, dtype) if w_all is None else w_all[lo:stop]
@@ -241,7 +245,7 @@ def _moments_part(X, lo, hi, shift, w_all, plan, fused):
     state = None
     seg_rows = plan.rows * SEGMENT_BLOCKS
     with np.errstate(all="ignore"):  # non-finite sums are detected and redone
-        c = _head_mean(X, lo, hi, shift, w_all, dtype)
+        c = _head_mean(X, lo, hi, shift, w_all, dtype, fused)
         for start, stop in blocks(lo, hi, seg_rows):
             c_used, seg = _segment(X, start, stop, c, w_all, plan, buf, wbuf)
             # Moments around the caller's shift: c_used - shift is exact
