@@ -326,7 +326,7 @@ class Context:
 
 # ---------------------------------------------------------------- table ----
 COLUMNS = [
-    ("operation", 40),
+    ("operation", 48),
     ("sknorm", 10),
     ("reference", 28),
     ("ref", 10),
@@ -356,7 +356,7 @@ def _fmt_bytes(b, fraction):
 
 def format_row(row):
     if row.get("error"):
-        return f"{row['operation']:<40} ERROR {row['error']}"
+        return f"{row['operation']:<48} ERROR {row['error']}"
     ratio = "-"
     if row["ratio"] is not None:
         ratio = f"{row['ratio']:.2f}x {row['floor']}"
@@ -377,6 +377,39 @@ def format_row(row):
         for i, (c, (_, w)) in enumerate(zip(cells, COLUMNS, strict=True))
     )
     return line + (f"  [{row['note']}]" if row.get("note") else "")
+
+
+def markdown_table(rows):
+    """The rows as a Markdown table (for docs/performance.md)."""
+    lines = [
+        "| operation | dtype | sknorm | reference | ref time | speedup "
+        "| floor | ratio | target | peak extra |",
+        "| --- | --- | ---: | --- | ---: | ---: | --- | ---: | --- | ---: |",
+    ]
+    for r in rows:
+        if r.get("error"):
+            lines.append(f"| {r['operation']} | {r['dtype']} | ERROR {r['error']} |")
+            continue
+        target = "-"
+        if r["target"] is not None and r["ok"] is not None:
+            target = f"<= {r['target']}: {'ok' if r['ok'] else 'MISS'}"
+        floor = "-"
+        if r["floor"] is not None:
+            floor = f"{r['floor']} {_fmt_time(r['floor_seconds'])}"
+        cells = [
+            r["operation"],
+            r["dtype"],
+            _fmt_time(r["seconds"]),
+            r["reference"] or "-",
+            _fmt_time(r["reference_seconds"]),
+            "-" if r["speedup"] is None else f"{r['speedup']:.1f}x",
+            floor,
+            "-" if r["ratio"] is None else f"{r['ratio']:.2f}x",
+            target,
+            _fmt_bytes(r["peak_bytes"], r["peak_fraction"]),
+        ]
+        lines.append("| " + " | ".join(str(c) for c in cells) + " |")
+    return "\n".join(lines)
 
 
 def header():
@@ -478,6 +511,16 @@ def parse_args(argv=None):
         default=None,
         help="where to write the rows (default benchmarks/results-<backend>.json)",
     )
+    p.add_argument(
+        "--markdown",
+        action="store_true",
+        help="also print the table in Markdown (docs/performance.md)",
+    )
+    p.add_argument(
+        "--from-json",
+        default=None,
+        help="print the Markdown table of an earlier run's JSON and exit",
+    )
     p.add_argument("--seed", type=int, default=0)
     p.add_argument(
         "--dir", default=str(HERE), help="where to look for bench_*.py modules"
@@ -487,6 +530,10 @@ def parse_args(argv=None):
 
 def main(argv=None):
     args = parse_args(argv)
+    if args.from_json:
+        payload = json.loads(Path(args.from_json).read_text())
+        print(markdown_table(payload["rows"]))
+        return 0
     device = _NumpyDevice() if args.backend == "numpy" else _CupyDevice()
     if args.quick:
         n_samples, n_features = QUICK_SHAPE
@@ -545,6 +592,8 @@ def main(argv=None):
         "rows": rows,
     }
     out.write_text(json.dumps(payload, indent=1, default=str))
+    if args.markdown:
+        print("\n" + markdown_table(rows))
     print(f"\nwrote {out}")
     failed = [r for r in rows if r.get("error")]
     return 1 if failed else 0

@@ -159,3 +159,22 @@ def test_format_row_shows_errors_and_misses():
     }
     line = run.format_row(row)
     assert "2.00x read MISS(<=1.5)" in line and "3.0 MiB (1.0%)" in line
+
+
+def test_markdown_table_of_a_json_run(tmp_path):
+    """``--from-json`` turns a run's JSON into the tables of the docs."""
+    out = tmp_path / "bench.json"
+    assert (
+        _run(
+            "--quick", "--dtype", "float32", "--only", "scalers", "--json", str(out)
+        ).returncode
+        == 0
+    )
+    proc = _run("--from-json", str(out))
+    assert proc.returncode == 0
+    lines = proc.stdout.strip().splitlines()
+    rows = json.loads(out.read_text())["rows"]
+    assert lines[0].startswith("| operation | dtype | sknorm |")
+    assert len(lines) == 2 + len(rows)
+    assert all(line.count("|") == 11 for line in lines[2:])
+    assert "| ZScore.fit | float32 |" in proc.stdout
