@@ -130,7 +130,7 @@ def _family(ctx, name, Est, Ref):
     )
     # In place: the values drift with each repeat (the map applied again and
     # again), which does not change the work done.
-    scratch = ctx.xp.asarray(X, copy=True)
+    scratch = X.copy()
     ref_inplace = Ref(copy=False)
     with ctx.array_api_dispatch():
         ref_inplace.fit(X)

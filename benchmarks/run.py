@@ -114,10 +114,13 @@ class _CupyDevice:
     name = "cupy"
 
     def __init__(self):
-        import cupy  # imported only when the GPU benchmark is asked for
+        import array_api_compat.cupy as xp  # only when the GPU is asked for
+        import cupy
 
         self.cupy = cupy
-        self.xp = cupy
+        # The Array API namespace (astype, asarray(copy=...), ... on any CuPy
+        # version); its functions take and return plain CuPy arrays.
+        self.xp = xp
 
     def sync(self):
         self.cupy.cuda.get_current_stream().synchronize()
