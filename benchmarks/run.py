@@ -537,7 +537,11 @@ def main(argv=None):
         payload = json.loads(Path(args.from_json).read_text())
         print(markdown_table(payload["rows"]))
         return 0
-    device = _NumpyDevice() if args.backend == "numpy" else _CupyDevice()
+    try:
+        device = _NumpyDevice() if args.backend == "numpy" else _CupyDevice()
+    except ImportError as exc:
+        print(f"--backend {args.backend}: {exc}; install CuPy on a GPU machine.")
+        return 2
     if args.quick:
         n_samples, n_features = QUICK_SHAPE
         repeat = 2
