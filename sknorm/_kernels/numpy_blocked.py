@@ -1,22 +1,24 @@
 """NumPy kernels that read X once, in cache-sized row blocks, on a few threads.
 
-Each reduction streams X from memory once: a block is converted into a
-float64 buffer that stays in L2, every further pass over it runs from cache,
-and only per-feature vectors survive the block.  The rows are split over
-worker threads (:mod:`._parallel`); no temporary is larger than a block.  The
-numbers match :mod:`.generic` within float rounding (tested in
+Each reduction streams X from memory once: the rows are split over worker
+threads (:mod:`._parallel`), each thread walks its part in blocks that stay
+in L2, and only per-feature vectors survive a block; no temporary is larger
+than a block.  With numba installed the work on a block is one compiled loop
+(:mod:`.numba_cpu`); without it, a few NumPy passes over the cached block.
+The numbers match :mod:`.generic` within float rounding (tested in
 ``tests/test_kernels.py``).
 
-Moments: one pass per block, with a shift that follows the data.
+Moments: one pass, with a shift that follows the data.
     The sums ``S1 = sum w d`` and ``S2 = sum w d^2`` of ``d = x - c`` give
-    the variance ``S2/W - (S1/W)^2``, which is exact to a few ulps as long as
-    ``c`` lies within about one standard deviation of the mean.  ``c`` starts
-    at the caller's shift, then follows the running mean, segment by
-    segment; a segment whose mean ends up farther than that from ``c`` (the
-    first one, usually) is summed again around its own mean while it is
-    still in cache.  A segment whose sums are not finite holds NaNs (summed
-    again with them masked out) or overflows (values near the float maximum:
-    it goes to the generic kernel, whose normalised sums cannot overflow).
+    the variance ``S2/W - (S1/W)^2``, exact to a few ulps as long as ``c``
+    lies within about one standard deviation of the mean.  ``c`` starts at
+    the weighted mean of the first rows of each thread's part, then follows
+    the running mean segment by segment; a segment whose mean ends up
+    farther than that from ``c`` (a far caller's shift with missing first
+    rows, a level that jumps) is summed again around its own mean.  A
+    segment whose sums are not finite holds NaNs (summed again with them
+    masked out), infinite values (an error, below) or values near the float
+    maximum (the generic kernel, whose normalised sums cannot overflow).
 
 Infinite values raise :class:`~sknorm._kernels.NonFiniteError` (moments and
 min/max find them in their own pass at no cost, which lets ZScore and MinMax
