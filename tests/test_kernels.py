@@ -248,14 +248,15 @@ def test_numpy_comoments_match_generic(seed, n, f, dtype, loc, layout, weights):
     dtype=st.sampled_from([np.float64, np.float32]),
     layout=st.sampled_from(["C", "F", "strided"]),
     centred=st.booleans(),
+    fused=st.booleans(),
 )
-def test_numpy_linear_matches_generic(seed, n, f, k, dtype, layout, centred):
+def test_numpy_linear_matches_generic(seed, n, f, k, dtype, layout, centred, fused):
     X = make_X(seed, n, f, dtype, "none", 10.0, layout)
     rng = np.random.default_rng(seed)
     matrix = rng.normal(size=(k, f))
     center = rng.normal(size=f) + 10.0 if centred else None
     ref = generic.linear(X, center, matrix, True)
-    with small_blocks(f):
+    with small_blocks(f, fused=fused):
         got = numpy_blocked.linear(X, center, matrix, True)
     assert got.dtype == X.dtype and got.shape == (n, k)
     rtol = 1e-12 if dtype == np.float64 else 1e-5
