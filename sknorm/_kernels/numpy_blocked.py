@@ -170,9 +170,14 @@ def _generic_segment(X, lo, hi, c, w_all, plan, dtype):
     return state
 
 
-def _numba_sums(X, lo, hi, c, w_all):
-    """:func:`_sums` as one fused loop (always NaN-aware)."""
+def _numba_sums(X, lo, hi, c, w_all, nan_aware=True):
+    """:func:`_sums` as one fused loop."""
     f = X.shape[1]
+    if w_all is None and not nan_aware:
+        s1, s2 = np.zeros(f), np.zeros(f)
+        numba_cpu.kernels()["plain_sums"](X, lo, hi, c, s1, s2)
+        rows = np.full(f, float(hi - lo))
+        return rows, rows.copy(), s1, s2
     out = [np.zeros(f) for _ in range(4)]
     weighted = w_all is not None
     w = w_all if weighted else _NO_WEIGHTS
@@ -185,10 +190,10 @@ _NO_WEIGHTS = np.ones(1)
 
 def _segment(X, lo, hi, c, w_all, plan, buf, wbuf):
     """Moments of rows [lo, hi) around ``c`` (``buf`` None: the numba loop)."""
-    nan_aware = buf is None
+    nan_aware = buf is None and w_all is not None  # weighted: one loop does both
     for _attempt in range(3):
         if buf is None:
-            count, n_obs, s1, s2 = _numba_sums(X, lo, hi, c, w_all)
+            count, n_obs, s1, s2 = _numba_sums(X, lo, hi, c, w_all, nan_aware)
         else:
             count, n_obs, s1, s2 = _sums(
                 X, lo, hi, c, w_all, plan, buf, wbuf, nan_aware
