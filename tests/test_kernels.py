@@ -264,6 +264,23 @@ def test_numpy_linear_matches_generic(seed, n, f, k, dtype, layout, centred, fus
     np.testing.assert_allclose(got, ref, rtol=rtol, atol=rtol * scale)
 
 
+@pytest.mark.parametrize("fused", [True, False])
+@pytest.mark.parametrize("weighted", [False, True])
+@pytest.mark.parametrize("nan", ["none", "scattered"])
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_numpy_moments_every_path(fused, weighted, nan, dtype):
+    """Each code path of the moments kernel (compiled or NumPy; with or
+    without weights; with or without NaN) on C-ordered data across many
+    blocks, segments and threads."""
+    X = make_X(11, 230, 3, dtype, nan, 1e3, "C")
+    w = make_weights(11, 230, "with zeros" if weighted else "none")
+    shift = first_observed(X, np.float64)
+    ref = generic.moments(X, shift, w, np.float64)
+    with small_blocks(3, fused=fused):
+        got = numpy_blocked.moments(X, shift, w, np.float64)
+    assert_moments_close(got, ref, X, shift)
+
+
 def test_numpy_default_geometry_matches_generic(rng):
     """Unpatched block sizes: several full blocks, a tail, two threads."""
     plan = _parallel.plan_for(64)
