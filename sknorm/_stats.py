@@ -18,7 +18,7 @@ from __future__ import annotations
 
 from typing import NamedTuple
 
-from ._array_api import array_device, namespace_of
+from ._array_api import array_device, is_numpy_namespace, namespace_of
 from ._kernels import kernels_for
 
 __all__ = [
@@ -60,6 +60,14 @@ def _initial_shift(xp, X, dtype):
     rows, then the whole batch, are searched (0 remains only for a feature
     that is NaN throughout the batch).
     """
+    if not is_numpy_namespace(xp):
+        # On a device, deciding whether to look further needs a host read
+        # (a synchronisation per partial_fit): take the first observed value
+        # of the head rows, which is device-only work on 1024 rows.  A
+        # feature NaN in every head row keeps 0 as its shift; the kernels'
+        # compensated variance keeps it accurate unless its mean is huge
+        # compared with its spread.
+        return _first_observed(xp, X[: min(X.shape[0], 1024), :], dtype)
     first = xp.astype(X[0, :], dtype)
     missing = xp.isnan(first)
     if not bool(xp.any(missing)):
@@ -79,7 +87,7 @@ def _batch_shift(xp, state, X, dtype):
     if state is None:
         return _initial_shift(xp, X, dtype)
     seen = state.count > 0
-    if bool(xp.all(seen)):
+    if is_numpy_namespace(xp) and bool(xp.all(seen)):
         return state.shift
     return xp.where(seen, state.shift, _initial_shift(xp, X, dtype))
 

@@ -18,6 +18,7 @@ import warnings
 
 import numpy as np
 import scipy.sparse as sp
+from sklearn import get_config
 from sklearn.utils.validation import validate_data
 
 from ._array_api import (
@@ -161,7 +162,9 @@ def _validate_array_api(estimator, X, prefix, reset, allow_nan, copy):
         X = xp.astype(X, out_dtype)
     elif copy:
         X = xp.asarray(X, copy=True)
-    if allow_nan:
+    if _skip_value_checks():
+        pass
+    elif allow_nan:
         if bool(xp.any(xp.isinf(X))):
             raise ValueError(
                 prefix + "Input X contains infinity; replace it (NaN is "
@@ -175,6 +178,19 @@ def _validate_array_api(estimator, X, prefix, reset, allow_nan, copy):
         )
     _check_n_features_and_names(estimator, n_features, prefix, reset)
     return X
+
+
+def _skip_value_checks():
+    """scikit-learn's ``assume_finite`` also switches off sknorm's checks of
+    the values of Array API inputs.
+
+    Those checks read a device value on the host (``bool(xp.any(...))``),
+    i.e. synchronise with the GPU on every call; a streaming GPU user who
+    vouches for the data sets ``sklearn.set_config(assume_finite=True)`` (or
+    uses ``sklearn.config_context``) and ``partial_fit`` then queues its work
+    without waiting for the device.
+    """
+    return get_config()["assume_finite"]
 
 
 def _check_n_features_and_names(estimator, n_features, prefix, reset):
@@ -233,6 +249,8 @@ def validate_sample_weight(estimator, method, sample_weight, X, xp, device, dtyp
             prefix + f"sample_weight has dtype {sw.dtype}; pass real numbers."
         )
     sw = xp.astype(sw, dtype)
+    if _skip_value_checks():
+        return sw
     if not bool(xp.all(xp.isfinite(sw))) or bool(xp.any(sw < 0)):
         raise ValueError(
             prefix + "sample_weight must be finite and non-negative; drop the "

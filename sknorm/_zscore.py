@@ -130,7 +130,30 @@ class ZScore(AffineNormalizer):
         self.copy = copy
 
     def _is_fitted(self):
-        return hasattr(self, "n_samples_seen_")
+        return hasattr(self, "_moments_")
+
+    @property
+    def n_samples_seen_(self):
+        """Samples seen per feature: an int (a float sum of weights when
+        ``sample_weight`` was given) when every feature saw the same number,
+        else an array in the fitting namespace.
+
+        Derived from the running moments on access: reading a device array's
+        extremes synchronises with the device, so ``partial_fit`` does not.
+        """
+        moments = self.__dict__.get("_moments_")
+        if moments is None:
+            raise AttributeError(
+                f"{type(self).__name__} has no attribute 'n_samples_seen_' "
+                "before fit or partial_fit."
+            )
+        weighted = self._weighted_
+        counts = moments.count if weighted else moments.n_obs
+        xp = namespace_of(counts)
+        lo, hi = float(xp.min(counts)), float(xp.max(counts))
+        if lo == hi:
+            return lo if weighted else int(lo)
+        return counts if weighted else xp.astype(counts, xp.int64)
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
@@ -223,18 +246,12 @@ class ZScore(AffineNormalizer):
 
     def _public_attributes(self, xp, moments, weighted, dtype):
         counts = moments.count if weighted else moments.n_obs
-        lo, hi = float(xp.min(counts)), float(xp.max(counts))
-        if lo == hi:
-            n_seen = lo if weighted else int(lo)
-        else:
-            n_seen = counts if weighted else xp.astype(counts, xp.int64)
         # A feature with no observation (all NaN, or all weights 0) has no
         # statistics: NaN, as in scikit-learn, rather than a made-up 0.
         seen = moments.count > 0
         nan = xp.full_like(moments.var, float("nan"))
         mean = xp.where(seen, moments.location, nan)
         attrs = {
-            "n_samples_seen_": n_seen,
             "_location_": moments.location,
             "mean_": mean if (self.with_mean or self.with_std) else None,
             "var_": xp.where(seen, moments.var, nan) if self.with_std else None,
