@@ -42,6 +42,19 @@ def _may_alias(original, validated):
     return not isinstance(original, list | tuple)
 
 
+def needs_copy(copy, original, validated):
+    """Whether a transform must write into new memory.
+
+    With ``copy=True`` when writing into ``validated`` could change the
+    caller's data; and always when ``validated`` is read-only (a ``copy=False``
+    request on a read-only array is honoured the way scikit-learn's is: the
+    result goes to new memory instead of failing).
+    """
+    if isinstance(validated, np.ndarray) and not validated.flags.writeable:
+        return True
+    return bool(copy) and _may_alias(original, validated)
+
+
 def _namespace_probe(X, xp):
     """What stands for ``X`` in the same-namespace check: SciPy sparse
     matrices live in NumPy on the CPU."""
@@ -79,7 +92,7 @@ class BaseNormalizer(TransformerMixin, BaseEstimator):
 
     ``_reset()``
         drop the fitted state (``fit`` calls it before updating);
-    ``_updated_state(X, xp, device, sample_weight)``
+    ``_updated_state(X, xp, device, sample_weight, method)``
         the new fitted attributes after seeing batch ``X``, as a dict, without
         touching ``self`` (pure: this is what makes updates transactional);
     ``_anchor_``
@@ -195,7 +208,9 @@ class BaseNormalizer(TransformerMixin, BaseEstimator):
             X, xp, device, sample_weight = self._validated_batch(
                 X, sample_weight, method=method, reset=reset
             )
-            self.__dict__.update(self._updated_state(X, xp, device, sample_weight))
+            self.__dict__.update(
+                self._updated_state(X, xp, device, sample_weight, method)
+            )
         return self
 
     def _fit(self, X, sample_weight):
@@ -229,7 +244,7 @@ class BaseNormalizer(TransformerMixin, BaseEstimator):
                 _namespace_probe(validated, xp),
                 getattr(self, self._anchor_),
             )
-        must_copy = bool(copy) and _may_alias(X, validated)
+        must_copy = needs_copy(copy, X, validated)
         return validated, xp, must_copy
 
 

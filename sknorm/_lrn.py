@@ -166,7 +166,7 @@ class LocalResponseNormalizer(OneToOneFeatureMixin, BaseNormalizer):
         """
         return self._fit(X, None)
 
-    def _updated_state(self, X, xp, device, sample_weight):
+    def _updated_state(self, X, xp, device, sample_weight, method):
         # An empty array in X's namespace and on its device: what later calls
         # are checked against (no statistics are kept).
         return {"_fitted_on_": xp.zeros((0,), dtype=X.dtype, device=device)}

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from numbers import Integral, Real
 
+import array_api_compat
 import numpy as np
 from sklearn import get_config
 from sklearn.base import _fit_context
@@ -16,7 +17,7 @@ from ._array_api import (
     move_to_namespace,
     namespace_of,
 )
-from ._base import AffineNormalizer, _may_alias, _name_the_call
+from ._base import AffineNormalizer, _name_the_call, needs_copy
 from ._kernels import kernels_for
 from ._stats import moments_of_batch
 from ._validation import where
@@ -37,7 +38,9 @@ def _per_feature(estimator, method, value, name, n_features, xp, device, dtype):
         if not np.isfinite(value):
             raise ValueError(prefix + f"{name}={value!r} must be finite.")
         return value
-    if not hasattr(value, "__array_namespace__"):
+    if hasattr(value, "detach"):
+        value = value.detach()  # a torch parameter: its values, not its graph
+    if not array_api_compat.is_array_api_obj(value):
         value = np.asarray(value)
         if value.dtype.kind not in "biuf":
             raise TypeError(
@@ -458,7 +461,7 @@ class MiniBatchNormalizer(AffineNormalizer):
     def _training_output(self, X, original, xp, device, dtype, mean_b, var_b, method):
         gamma, beta = self._gamma_beta(method, X.shape[1], xp, device, dtype)
         scale = gamma * (1.0 / xp.sqrt(var_b + float(self.eps)))
-        must_copy = bool(self.copy) and _may_alias(original, X)
+        must_copy = needs_copy(self.copy, original, X)
         return kernels_for(xp).affine(X, mean_b, scale, beta, must_copy)
 
     # ----------------------------------------------------------- transform

@@ -176,7 +176,7 @@ class MinMax(AffineNormalizer):
         if self.data_range is not None:
             _check_range(self, method, self.data_range, "data_range")
 
-    def _updated_state(self, X, xp, device, sample_weight):
+    def _updated_state(self, X, xp, device, sample_weight, method):
         # Both ranges were checked by _check_call, with the calling method.
         lo, hi = (float(v) for v in self.feature_range)
         dtype = accumulation_dtype(xp, device)

@@ -74,17 +74,23 @@ def validate_X(
     Sparse and non-NumPy input are always checked here.
     """
     prefix = where(estimator, method)
+    names = method != "inverse_transform"
     if is_array_api_input(X):
-        X = _validate_array_api(estimator, X, prefix, reset, allow_nan, copy)
+        X = _validate_array_api(estimator, X, prefix, reset, allow_nan, copy, names)
     elif _is_plain_float_matrix(X):
         X = _validate_plain_float_matrix(
-            estimator, X, prefix, reset, allow_nan, copy, finite_check
+            estimator, X, prefix, reset, allow_nan, copy, finite_check, names
         )
     else:
         skip = finite_check == "kernel" and allow_nan and not sp.issparse(X)
-        X = _validate_with_sklearn(
-            estimator, X, prefix, reset, allow_nan, accept_sparse, copy, skip
-        )
+        with warnings.catch_warnings():
+            if not names:
+                warnings.filterwarnings(
+                    "ignore", message="X does not have valid feature names"
+                )
+            X = _validate_with_sklearn(
+                estimator, X, prefix, reset, allow_nan, accept_sparse, copy, skip
+            )
     if sp.issparse(X):
         return X, None, "cpu"
     xp = namespace_of(X)
@@ -110,7 +116,7 @@ def _is_plain_float_matrix(X):
 
 
 def _validate_plain_float_matrix(
-    estimator, X, prefix, reset, allow_nan, copy, finite_check
+    estimator, X, prefix, reset, allow_nan, copy, finite_check, names
 ):
     if not (finite_check == "kernel" and allow_nan) and not _skip_value_checks():
         try:
@@ -122,7 +128,7 @@ def _validate_plain_float_matrix(
             )
         except ValueError as exc:
             raise _prefixed(exc, prefix) from exc
-    _check_n_features_and_names(estimator, X.shape[1], prefix, reset)
+    _check_n_features_and_names(estimator, X.shape[1], prefix, reset, names)
     return X.copy() if copy else X
 
 
@@ -164,7 +170,7 @@ def _validate_with_sklearn(
         raise _prefixed(exc, prefix) from exc
 
 
-def _validate_array_api(estimator, X, prefix, reset, allow_nan, copy):
+def _validate_array_api(estimator, X, prefix, reset, allow_nan, copy, names):
     xp = namespace_of(X)
     device = array_device(X)
     name = type(estimator).__name__
@@ -216,7 +222,7 @@ def _validate_array_api(estimator, X, prefix, reset, allow_nan, copy):
             "not accept missing values. Impute them first (e.g. "
             "sklearn.impute.SimpleImputer) or drop those rows."
         )
-    _check_n_features_and_names(estimator, n_features, prefix, reset)
+    _check_n_features_and_names(estimator, n_features, prefix, reset, names)
     return X
 
 
@@ -233,8 +239,14 @@ def _skip_value_checks():
     return get_config()["assume_finite"]
 
 
-def _check_n_features_and_names(estimator, n_features, prefix, reset):
-    """The Array API counterpart of validate_data's bookkeeping."""
+def _check_n_features_and_names(estimator, n_features, prefix, reset, names=True):
+    """The Array API counterpart of validate_data's bookkeeping.
+
+    ``names=False`` skips the feature-name warning: the input of
+    ``inverse_transform`` is the output of ``transform``, an array without
+    names even when the estimator was fitted on a frame (scikit-learn does
+    not check names there either).
+    """
     name = type(estimator).__name__
     if reset:
         estimator.n_features_in_ = n_features
@@ -248,7 +260,7 @@ def _check_n_features_and_names(estimator, n_features, prefix, reset):
             f"{expected} features as input. Pass X with the columns it was "
             "fitted on, or refit."
         )
-    if hasattr(estimator, "feature_names_in_"):
+    if names and hasattr(estimator, "feature_names_in_"):
         warnings.warn(
             f"X does not have valid feature names, but {name} was fitted with "
             "feature names",

@@ -341,8 +341,8 @@ class ZCAWhitening(BaseNormalizer):
     def _is_fitted(self):
         return hasattr(self, "_comoments_")
 
-    def _updated_state(self, X, xp, device, sample_weight):
-        call = "partial_fit" if self._is_fitted() else "fit"
+    def _updated_state(self, X, xp, device, sample_weight, method):
+        call = method
         n_features = X.shape[1]
         reduces = self.method in PCA_METHODS and self.n_components is not None
         if reduces and self.n_components > n_features:

@@ -26,9 +26,14 @@ def _constant_feature_scale(xp, var, mean_offset, n_samples, dtype):
     lets a feature like ``1e8 + N(0, 1e-3)`` keep its true scale (scikit-
     learn declares it constant).
     """
-    eps = xp.finfo(dtype).eps
-    bound = n_samples * eps * var + (n_samples * mean_offset * eps) ** 2
-    constant = (var <= bound) | (var == 0)
+    finfo = xp.finfo(dtype)
+    eps = finfo.eps
+    # Capped before squaring: past sqrt(max) the bound exceeds every finite
+    # variance anyway, and the square would overflow.
+    offset_term = xp.minimum(n_samples * mean_offset * eps, finfo.max**0.5)
+    bound = n_samples * eps * var + offset_term**2
+    # An infinite variance (spread beyond the float range) is not constant.
+    constant = ((var <= bound) | (var == 0)) & xp.isfinite(var)
     scale = xp.sqrt(var)
     tiny = scale < 10 * eps
     return xp.where(constant | tiny, xp.ones_like(scale), scale)
@@ -39,8 +44,10 @@ class ZScore(AffineNormalizer):
 
     A drop-in for :class:`sklearn.preprocessing.StandardScaler` (same
     parameters, attributes and numbers) whose statistics stay exact under any
-    split of the rows into ``partial_fit`` batches, that never overflows on
-    huge values, and that runs on any Array API backend (NumPy, CuPy, torch,
+    split of the rows into ``partial_fit`` batches, whose mean does not
+    overflow on values near the float maximum (scikit-learn's running sum
+    does; a spread itself beyond the float range gives an infinite
+    ``var_``), and that runs on any Array API backend (NumPy, CuPy, torch,
     array-api-strict) with the fitted state on the input's device.
 
     Parameters
@@ -204,7 +211,7 @@ class ZScore(AffineNormalizer):
         return self._partial_fit(X, sample_weight)
 
     # ------------------------------------------------------------------
-    def _updated_state(self, X, xp, device, sample_weight):
+    def _updated_state(self, X, xp, device, sample_weight, method):
         if sp.issparse(X):
             batch = self._sparse_moments(X, sample_weight)
             moments = merge_moments(getattr(self, "_moments_", None), batch)

@@ -40,7 +40,8 @@ def moments(X, shift, weights, dtype):
     # float range, e.g. values near 1e307) the variance is +inf, not inf - inf.
     correction = xp.where(xp.isinf(square), xp.zeros_like(correction), correction)
     var = square - correction * correction
-    var = xp.where(var > 0, var, xp.zeros_like(var))
+    # Clamp rounding below 0; a NaN (overflowed spread) stays visible.
+    var = xp.where(var < 0, xp.zeros_like(var), var)
     return count, n_obs, mean + correction, var
 
 

@@ -110,7 +110,7 @@ def moments(X, shift, weights, dtype):
         counts.append(count)
         n_obs.append(obs)
         means.append(mean + correction)
-        variances.append(xp.where(var > 0, var, xp.zeros_like(var)))
+        variances.append(xp.where(var < 0, xp.zeros_like(var), var))
     if len(counts) == 1:
         return counts[0], n_obs[0], means[0], variances[0]
     count, mean, var = _combine(
