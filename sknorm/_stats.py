@@ -150,11 +150,29 @@ def merge_moments(a, b):
     )
 
 
+def recentred(state):
+    """The same moments around a shift moved onto the running mean.
+
+    A shift far from the data (0 for a feature whose first observed value
+    came late in a device batch) costs digits in every later merge; moving
+    it to ``shift + mean`` keeps later batches, and the merge deltas, small.
+    ``new_shift - shift`` is exact (both are close, or one is 0), so the
+    residual mean is exact too.  Device-only work, O(n_features).
+    """
+    xp = namespace_of(state.mean)
+    seen = state.count > 0
+    shift = xp.where(seen, state.shift + state.mean, state.shift)
+    mean = xp.where(seen, state.mean - (shift - state.shift), state.mean)
+    return state._replace(shift=shift, mean=mean)
+
+
 def update_moments(state, X, sample_weight, dtype):
-    """``merge_moments(state, moments of X)``, X taken around state's shift."""
+    """``merge_moments(state, moments of X)``, X taken around state's shift,
+    then recentred so that the next batch is taken around the running mean."""
     xp = namespace_of(X)
     shift = _batch_shift(xp, state, X, dtype)
-    return merge_moments(state, moments_of_batch(X, sample_weight, dtype, shift))
+    merged = merge_moments(state, moments_of_batch(X, sample_weight, dtype, shift))
+    return recentred(merged)
 
 
 # --------------------------------------------------------------- min/max ----
