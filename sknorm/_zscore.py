@@ -212,19 +212,21 @@ class ZScore(AffineNormalizer):
 
     # ------------------------------------------------------------------
     def _updated_state(self, X, xp, device, sample_weight, method):
+        previous = getattr(self, "_moments_", None)
         if sp.issparse(X):
-            batch = self._sparse_moments(X, sample_weight)
-            moments = merge_moments(getattr(self, "_moments_", None), batch)
-            xp, dtype = namespace_of(batch.mean), np.float64
+            moments = merge_moments(previous, self._sparse_moments(X, sample_weight))
         else:
             dtype = accumulation_dtype(xp, device)
-            moments = update_moments(
-                getattr(self, "_moments_", None), X, sample_weight, dtype
-            )
+            moments = update_moments(previous, X, sample_weight, dtype)
         weighted = getattr(self, "_weighted_", False) or sample_weight is not None
-        state = {"_moments_": moments, "_weighted_": weighted}
-        state.update(self._public_attributes(xp, moments, weighted, dtype))
-        return state
+        # mean_, var_ and scale_ are derived from the moments when read:
+        # partial_fit only merges (a few small operations per batch, which
+        # on a GPU are kernel launches).
+        return {
+            "_moments_": moments,
+            "_weighted_": weighted,
+            "_location_": moments.location,
+        }
 
     def _check_call(self, X, method):
         if self.with_mean and sp.issparse(X):
@@ -251,25 +253,52 @@ class ZScore(AffineNormalizer):
             var=np.asarray(var, np.float64),
         )
 
-    def _public_attributes(self, xp, moments, weighted, dtype):
-        counts = moments.count if weighted else moments.n_obs
-        # A feature with no observation (all NaN, or all weights 0) has no
-        # statistics: NaN, as in scikit-learn, rather than a made-up 0.
-        seen = moments.count > 0
-        nan = xp.full_like(moments.var, float("nan"))
-        mean = xp.where(seen, moments.location, nan)
-        attrs = {
-            "_location_": moments.location,
-            "mean_": mean if (self.with_mean or self.with_std) else None,
-            "var_": xp.where(seen, moments.var, nan) if self.with_std else None,
-            "scale_": None,
-        }
-        if self.with_std:
-            scale = _constant_feature_scale(
-                xp, moments.var, xp.abs(moments.mean), counts, dtype
+    def _fitted_moments(self, name):
+        moments = self.__dict__.get("_moments_")
+        if moments is None:
+            raise AttributeError(
+                f"{type(self).__name__} has no attribute {name!r} before fit "
+                "or partial_fit."
             )
-            attrs["scale_"] = xp.where(seen, scale, nan)
-        return attrs
+        return moments
+
+    @staticmethod
+    def _unless_unseen(xp, moments, values):
+        """NaN for a feature with no observation (all NaN, or all weights
+        0): it has no statistics, as in scikit-learn, rather than a made-up
+        0."""
+        nan = xp.full_like(values, float("nan"))
+        return xp.where(moments.count > 0, values, nan)
+
+    @property
+    def mean_(self):
+        """Per-feature mean (None when both with_mean and with_std are False)."""
+        moments = self._fitted_moments("mean_")
+        if not (self.with_mean or self.with_std):
+            return None
+        xp = namespace_of(moments.mean)
+        return self._unless_unseen(xp, moments, moments.location)
+
+    @property
+    def var_(self):
+        """Per-feature population variance (None when with_std is False)."""
+        moments = self._fitted_moments("var_")
+        if not self.with_std:
+            return None
+        return self._unless_unseen(namespace_of(moments.var), moments, moments.var)
+
+    @property
+    def scale_(self):
+        """sqrt(var_), 1 for constant features (None when with_std is False)."""
+        moments = self._fitted_moments("scale_")
+        if not self.with_std:
+            return None
+        xp = namespace_of(moments.var)
+        counts = moments.count if self._weighted_ else moments.n_obs
+        scale = _constant_feature_scale(
+            xp, moments.var, xp.abs(moments.mean), counts, moments.var.dtype
+        )
+        return self._unless_unseen(xp, moments, scale)
 
     def _affine_terms(self, X, xp):
         center = self.mean_ if self.with_mean else None
