@@ -367,18 +367,15 @@ class ZCAWhitening(BaseNormalizer):
             fourth = update_fourth_moments(
                 fourth, X, sample_weight, dtype, comoments.shift
             )
-            alpha = float(
-                ledoit_wolf_diagonal_shrinkage(fourth, comoments.mean, comoments.cov)
+            # A 0-d array on the data's device: no host read per batch.
+            alpha = ledoit_wolf_diagonal_shrinkage(
+                fourth, comoments.mean, comoments.cov
             )
         else:
             fourth = None
             alpha = 0.0 if self.shrinkage is None else float(self.shrinkage)
         covariance = shrink_towards_diagonal(comoments.cov, alpha)
         weighted = getattr(self, "_weighted_", False) or sample_weight is not None
-        if weighted:
-            n_seen = float(comoments.count)
-        else:
-            n_seen = getattr(self, "n_samples_seen_", 0) + X.shape[0]
         return {
             "_comoments_": comoments,
             "_fourth_moments_": fourth,
@@ -389,10 +386,9 @@ class ZCAWhitening(BaseNormalizer):
                 float(self.eps),
                 self.n_components if reduces else None,
             ),
-            "n_samples_seen_": n_seen,
             "mean_": comoments.location,
             "covariance_": covariance,
-            "shrinkage_": alpha,
+            "_shrinkage_": alpha,
             "n_components_": self.n_components if reduces else n_features,
         }
 
@@ -409,6 +405,26 @@ class ZCAWhitening(BaseNormalizer):
                 )
             check_is_fitted(self)
         return cache.get(self, method, stacklevel)
+
+    @property
+    def n_samples_seen_(self):
+        """Rows seen (an int), or the sum of their weights (a float) once
+        ``sample_weight`` was given; read from the device on access."""
+        count = self._fitted("n_samples_seen_")._comoments_.count
+        return float(count) if self._weighted_ else int(count)
+
+    @property
+    def shrinkage_(self):
+        """The shrinkage intensity used (a float in [0, 1])."""
+        return float(self._fitted("shrinkage_")._shrinkage_)
+
+    def _fitted(self, attribute):
+        if "_comoments_" not in self.__dict__:
+            raise AttributeError(
+                f"{type(self).__name__} has no attribute {attribute!r} before "
+                "fit or partial_fit."
+            )
+        return self
 
     @property
     def whitening_(self):

@@ -68,7 +68,9 @@ class Whitening(NamedTuple):
 def shrink_towards_diagonal(cov, alpha):
     """``(1 - alpha) Σ + alpha diag(Σ)``: correlations shrunk by ``1 - alpha``."""
     xp = namespace_of(cov)
-    if alpha == 0:
+    # alpha is a float, or a 0-d device array (Ledoit-Wolf): comparing the
+    # latter would read it back on the host.
+    if isinstance(alpha, float | int) and alpha == 0:
         return cov
     eye = xp.eye(cov.shape[0], dtype=cov.dtype, device=array_device(cov))
     return (1.0 - alpha) * cov + alpha * (cov * eye)

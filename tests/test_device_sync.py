@@ -83,14 +83,31 @@ def test_partial_fit_reads_nothing_back(gpu_kernels, make, nan):
             )
 
 
-def test_whitening_partial_fit_reads_nothing_back(gpu_kernels):
-    """Co-moments only: the eigendecomposition waits for the first transform."""
+@pytest.mark.parametrize("shrinkage", [None, 0.2, "ledoit-wolf"])
+@pytest.mark.parametrize("weighted", [False, True])
+def test_whitening_partial_fit_reads_nothing_back(gpu_kernels, shrinkage, weighted):
+    """Co-moments only: the eigendecomposition waits for the first transform,
+    the Ledoit-Wolf intensity stays on the device."""
     rng = np.random.default_rng(1)
-    est = sknorm.ZCAWhitening().partial_fit(xs.asarray(rng.normal(size=(40, 5))))
-    later = rng.normal(size=(40, 5))
+    batches = [rng.normal(size=(40, 5)) for _ in range(3)]
+    weights = [rng.uniform(0.5, 2.0, 40) if weighted else None for _ in batches]
+    est = sknorm.ZCAWhitening(shrinkage=shrinkage)
+
+    def as_strict(w):
+        return None if w is None else xs.asarray(w)
+
+    est.partial_fit(xs.asarray(batches[0]), sample_weight=as_strict(weights[0]))
     with config_context(assume_finite=True), no_host_reads():
-        est.partial_fit(xs.asarray(later))
-    assert est.covariance_.shape == (5, 5)
+        for X, w in zip(batches[1:], weights[1:], strict=True):
+            est.partial_fit(xs.asarray(X), sample_weight=as_strict(w))
+    reference = sknorm.ZCAWhitening(shrinkage=shrinkage)
+    for X, w in zip(batches, weights, strict=True):
+        reference.partial_fit(X, sample_weight=w)
+    np.testing.assert_allclose(
+        np.asarray(est.covariance_), reference.covariance_, rtol=1e-12
+    )
+    assert est.shrinkage_ == pytest.approx(reference.shrinkage_, rel=1e-12)
+    assert est.n_samples_seen_ == pytest.approx(reference.n_samples_seen_)
 
 
 def test_value_checks_do_read_back_without_assume_finite(gpu_kernels):
