@@ -252,8 +252,8 @@ class AffineNormalizer(OneToOneFeatureMixin, BaseNormalizer):
     """A per-feature normalizer ``y = (x - center) * scale + offset``.
 
     Subclasses define ``_affine_terms(X, xp)`` returning ``(center, scale,
-    offset)`` (any may be None) and, optionally, ``_postprocess(Y, xp)``
-    (MinMax's clipping).
+    offset)`` (any may be None) and, optionally, ``_inverse_affine_terms``
+    and ``_postprocess(Y, xp)`` (MinMax's clipping).
     """
 
     def _affine_terms(self, X, xp):  # pragma: no cover - abstract
@@ -311,10 +311,16 @@ class AffineNormalizer(OneToOneFeatureMixin, BaseNormalizer):
         X, xp, must_copy = self._check_transform_input(X, "inverse_transform", copy)
         if xp is None:
             return self._inverse_transform_sparse(X, must_copy)
+        center, scale, offset = self._inverse_affine_terms(X, xp)
+        return kernels_for(xp).affine(X, center, scale, offset, must_copy)
+
+    def _inverse_affine_terms(self, X, xp):
+        """``(center, scale, offset)`` of the inverse map, for the same kernel:
+        ``x = (y - offset) * (1 / scale) + center``.  Subclasses that hold the
+        reciprocal of their scale (ZScore divides by ``scale_``) override it
+        to avoid rounding a reciprocal of a reciprocal."""
         center, scale, offset = self._affine_terms(X, xp)
-        # (y - offset) / scale + center, as the same fused kernel.
-        inv_scale = None if scale is None else 1.0 / scale
-        return kernels_for(xp).affine(X, offset, inv_scale, center, must_copy)
+        return offset, None if scale is None else 1.0 / scale, center
 
     def _transform_sparse(self, X, copy):  # pragma: no cover - dense-only
         raise TypeError(f"{type(self).__name__} does not accept sparse input.")

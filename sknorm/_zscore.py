@@ -305,6 +305,11 @@ class ZScore(AffineNormalizer):
         scale = 1.0 / self.scale_ if self.with_std else None
         return center, scale, None
 
+    def _inverse_affine_terms(self, X, xp):
+        # x = z * scale_ + mean_, scikit-learn's inverse, with no reciprocal.
+        scale = self.scale_ if self.with_std else None
+        return None, scale, self.mean_ if self.with_mean else None
+
     def _transform_sparse(self, X, copy):
         X = X.copy() if copy else X
         if self.with_std:
