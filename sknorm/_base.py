@@ -223,8 +223,11 @@ class BaseNormalizer(TransformerMixin, BaseEstimator):
         )
 
     # ----------------------------------------------------------- transform
-    def _check_transform_input(self, X, method, copy):
-        """Validated X, its namespace, and whether the kernel must copy."""
+    def _check_transform_input(self, X, method, copy, columns=None):
+        """Validated X, its namespace, and whether the kernel must copy.
+
+        ``columns``: see :func:`validate_X` (inverse of a dimension
+        reduction)."""
         fitted = self._is_fitted()
         if not fitted and self.__sklearn_tags__().requires_fit:
             check_is_fitted(self)
@@ -236,6 +239,7 @@ class BaseNormalizer(TransformerMixin, BaseEstimator):
             reset=False,
             allow_nan=self._allow_nan,
             accept_sparse=self._accept_sparse,
+            columns=columns,
         )
         if fitted:
             check_same_namespace(

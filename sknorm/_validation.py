@@ -20,7 +20,7 @@ import numpy as np
 import scipy.sparse as sp
 from sklearn import get_config
 from sklearn.utils import assert_all_finite
-from sklearn.utils.validation import validate_data
+from sklearn.utils.validation import check_array, validate_data
 
 from ._array_api import (
     array_device,
@@ -58,6 +58,7 @@ def validate_X(
     accept_sparse=False,
     copy=False,
     finite_check="validate",
+    columns=None,
 ):
     """Validate ``X`` for ``estimator.method``; return ``(X, xp, device)``.
 
@@ -72,15 +73,25 @@ def validate_X(
     :class:`~sknorm._kernels.NonFiniteError` (scikit-learn's check is a
     separate full pass, nearly the cost of the statistics themselves).
     Sparse and non-NumPy input are always checked here.
+
+    ``columns`` is the expected number of columns when they are not the
+    input features (the components a PCA whitening outputs, given back to
+    its ``inverse_transform``); feature names then do not apply.
     """
     prefix = where(estimator, method)
     names = method != "inverse_transform"
+    shape_check = _ShapeCheck(estimator, prefix, reset, names, columns)
     if is_array_api_input(X):
-        X = _validate_array_api(estimator, X, prefix, reset, allow_nan, copy, names)
+        X = _validate_array_api(estimator, X, prefix, allow_nan, copy, shape_check)
     elif _is_plain_float_matrix(X):
         X = _validate_plain_float_matrix(
-            estimator, X, prefix, reset, allow_nan, copy, finite_check, names
+            estimator, X, prefix, allow_nan, copy, finite_check, shape_check
         )
+    elif columns is not None:
+        X = _validate_with_sklearn(
+            estimator, X, prefix, reset, allow_nan, accept_sparse, copy, columns=True
+        )
+        shape_check(X.shape[1])
     else:
         skip = finite_check == "kernel" and allow_nan and not sp.issparse(X)
         with warnings.catch_warnings():
@@ -116,7 +127,7 @@ def _is_plain_float_matrix(X):
 
 
 def _validate_plain_float_matrix(
-    estimator, X, prefix, reset, allow_nan, copy, finite_check, names
+    estimator, X, prefix, allow_nan, copy, finite_check, shape_check
 ):
     if not (finite_check == "kernel" and allow_nan) and not _skip_value_checks():
         try:
@@ -128,7 +139,7 @@ def _validate_plain_float_matrix(
             )
         except ValueError as exc:
             raise _prefixed(exc, prefix) from exc
-    _check_n_features_and_names(estimator, X.shape[1], prefix, reset, names)
+    shape_check(X.shape[1])
     return X.copy() if copy else X
 
 
@@ -147,30 +158,39 @@ def _is_complex(X):
 
 
 def _validate_with_sklearn(
-    estimator, X, prefix, reset, allow_nan, accept_sparse, copy, skip_finite=False
+    estimator,
+    X,
+    prefix,
+    reset,
+    allow_nan,
+    accept_sparse,
+    copy,
+    skip_finite=False,
+    columns=False,
 ):
     if _is_complex(X):
         raise ValueError(
             prefix + "Complex data not supported; pass the real part "
             "(X.real) or the magnitude (abs(X)) instead."
         )
+    options = {
+        "accept_sparse": accept_sparse,
+        "dtype": [np.float64, np.float32],
+        "ensure_all_finite": (
+            False if skip_finite else "allow-nan" if allow_nan else True
+        ),
+        "copy": copy,
+    }
     try:
-        return validate_data(
-            estimator,
-            X,
-            reset=reset,
-            accept_sparse=accept_sparse,
-            dtype=[np.float64, np.float32],
-            ensure_all_finite=(
-                False if skip_finite else "allow-nan" if allow_nan else True
-            ),
-            copy=copy,
-        )
+        if columns:
+            # Not the input features: no n_features_in_/names bookkeeping.
+            return check_array(X, estimator=estimator, input_name="X", **options)
+        return validate_data(estimator, X, reset=reset, **options)
     except (ValueError, TypeError) as exc:
         raise _prefixed(exc, prefix) from exc
 
 
-def _validate_array_api(estimator, X, prefix, reset, allow_nan, copy, names):
+def _validate_array_api(estimator, X, prefix, allow_nan, copy, shape_check):
     xp = namespace_of(X)
     device = array_device(X)
     name = type(estimator).__name__
@@ -222,7 +242,7 @@ def _validate_array_api(estimator, X, prefix, reset, allow_nan, copy, names):
             "not accept missing values. Impute them first (e.g. "
             "sklearn.impute.SimpleImputer) or drop those rows."
         )
-    _check_n_features_and_names(estimator, n_features, prefix, reset, names)
+    shape_check(n_features)
     return X
 
 
@@ -237,6 +257,26 @@ def _skip_value_checks():
     without waiting for the device.
     """
     return get_config()["assume_finite"]
+
+
+class _ShapeCheck:
+    """The column-count (and feature-name) check, whichever route X took."""
+
+    def __init__(self, estimator, prefix, reset, names, columns):
+        self.estimator, self.prefix = estimator, prefix
+        self.reset, self.names, self.columns = reset, names, columns
+
+    def __call__(self, n_columns):
+        if self.columns is None:
+            _check_n_features_and_names(
+                self.estimator, n_columns, self.prefix, self.reset, self.names
+            )
+        elif n_columns != self.columns:
+            raise ValueError(
+                self.prefix + f"X has {n_columns} columns, but "
+                f"{type(self.estimator).__name__} outputs {self.columns} "
+                "components; pass the output of transform."
+            )
 
 
 def _check_n_features_and_names(estimator, n_features, prefix, reset, names=True):

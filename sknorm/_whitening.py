@@ -5,23 +5,16 @@ from __future__ import annotations
 import warnings
 from numbers import Integral, Real
 
-import numpy as np
 from sklearn.base import _fit_context
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import (
     _check_feature_names_in,
     _generate_get_feature_names_out,
-    check_array,
     check_is_fitted,
 )
 
 from ._array_api import (
     accumulation_dtype,
-    array_device,
-    check_same_namespace,
-    is_array_api_input,
-    namespace_of,
-    output_float_dtype,
 )
 from ._base import BaseNormalizer
 from ._kernels import kernels_for
@@ -483,52 +476,14 @@ class ZCAWhitening(BaseNormalizer):
         -------
         X_original : array of shape (n_samples, n_features)
         """
-        if self._is_fitted() and self._reduces():
-            Z, xp = self._check_components_input(X, "inverse_transform")
-        else:
-            Z, xp, _ = self._check_transform_input(X, "inverse_transform", copy=False)
+        columns = self.n_components_ if self._is_fitted() and self._reduces() else None
+        Z, xp, _ = self._check_transform_input(
+            X, "inverse_transform", copy=False, columns=columns
+        )
         kernels = kernels_for(xp)
         D = self._matrices("inverse_transform").dewhitening
         X_back = kernels.linear(Z, None, D, False)
         return kernels.affine(X_back, None, None, self.mean_, False)
-
-    def _check_components_input(self, X, method):
-        """Validate whitened input of the PCA variants.
-
-        Its columns are components, not the input features: there are
-        ``n_components_`` of them and their names are not
-        ``feature_names_in_``, so ``validate_X`` (which checks both) is not
-        the right check.
-        """
-        prefix = where(self, method)
-        if is_array_api_input(X):
-            xp = namespace_of(X)
-            if X.ndim != 2 or not xp.isdtype(X.dtype, ("real floating", "integral")):
-                raise ValueError(
-                    prefix + f"Expected a 2D array of real numbers, got shape "
-                    f"{tuple(X.shape)} and dtype {X.dtype}."
-                )
-            check_same_namespace(self, method, X, self.mean_)
-            dtype = output_float_dtype(xp, array_device(X), X.dtype)
-            Z = X if X.dtype == dtype else xp.astype(X, dtype)
-            if not bool(xp.all(xp.isfinite(Z))):
-                raise ValueError(prefix + "Input X contains NaN or infinity.")
-        else:
-            try:
-                Z = check_array(
-                    X, dtype=[np.float64, np.float32], ensure_all_finite=True
-                )
-            except (ValueError, TypeError) as exc:
-                raise type(exc)(prefix + str(exc)) from exc
-            xp = namespace_of(Z)
-            check_same_namespace(self, method, Z, self.mean_)
-        if Z.shape[1] != self.n_components_:
-            raise ValueError(
-                prefix + f"X has {Z.shape[1]} columns, but {type(self).__name__} "
-                f"outputs {self.n_components_} components; pass the output of "
-                "transform."
-            )
-        return Z, xp
 
     def get_feature_names_out(self, input_features=None):
         """Output feature names.
