@@ -93,6 +93,12 @@ class MinMax(AffineNormalizer):
     when ``|data_min_|`` is large compared with the range).  NaNs are
     ignored in fit and kept in transform.
 
+    The fitted attributes are float64 (the accumulation dtype) for float32
+    input too, and a feature counts as constant when its range is below
+    ``10 * eps`` of float64; scikit-learn keeps float32 attributes and uses
+    float32's eps, so a float32 feature whose range is below ~1e-6 is
+    rescaled here but left at scale 1 there.
+
     Examples
     --------
     >>> import numpy as np
