@@ -4,57 +4,13 @@ from __future__ import annotations
 
 from numbers import Integral, Real
 
-import numpy as np
 from sklearn.base import OneToOneFeatureMixin, _fit_context
 from sklearn.utils._param_validation import Interval
 
-from ._array_api import array_device, is_numpy_namespace
 from ._base import BaseNormalizer, _name_the_call
+from ._kernels import kernels_for
 
 __all__ = ["LocalResponseNormalizer"]
-
-# Rows per block on NumPy: the handful of elementwise passes then run on a
-# block that stays in cache instead of full-size temporaries in main memory.
-_BLOCK_BYTES = 512 * 1024
-
-
-def _local_response_norm(X, xp, size, alpha, beta, k):
-    """``x / (k + alpha / size * window_sum(x**2)) ** beta``, torch's order.
-
-    The window of feature ``i`` is features ``i - size // 2`` to
-    ``i + (size - 1) // 2``, zero padded at the edges: exactly the padding
-    and the average pool of ``torch.nn.functional.local_response_norm``,
-    summed in the same (increasing) order.  A direct sum of shifted slices
-    rather than a difference of cumulative sums: the latter cancels
-    catastrophically when large and small features mix.
-    """
-    n, f = X.shape
-    sq = X * X
-    # Missing values add nothing to their neighbours' windows (as the zero
-    # padding at the edges) and stay NaN in the output (x / ... is NaN).
-    sq = xp.where(xp.isnan(sq), xp.zeros_like(sq), sq)
-    # Window cells further than f - 1 away are always padding: skip them.
-    before = min(size // 2, f - 1)
-    after = min((size - 1) // 2, f - 1)
-    if before or after:
-        device = array_device(X)
-        parts = [sq]
-        if before:
-            parts.insert(0, xp.zeros((n, before), dtype=X.dtype, device=device))
-        if after:
-            parts.append(xp.zeros((n, after), dtype=X.dtype, device=device))
-        padded = xp.concat(parts, axis=1)
-        div = padded[:, 0:f] + padded[:, 1 : f + 1]
-        for d in range(2, before + after + 1):
-            div += padded[:, d : d + f]
-    else:
-        div = sq
-    # torch: avg_pool (sum / size), then .mul(alpha).add(k).pow(beta).
-    div /= size
-    div *= alpha
-    div += k
-    div **= beta
-    return X / div
 
 
 class LocalResponseNormalizer(OneToOneFeatureMixin, BaseNormalizer):
@@ -190,17 +146,4 @@ class LocalResponseNormalizer(OneToOneFeatureMixin, BaseNormalizer):
         X, xp, _ = self._check_transform_input(X, "transform", copy=False)
         size, alpha = int(self.size), float(self.alpha)
         beta, k = float(self.beta), float(self.k)
-        if not is_numpy_namespace(xp):
-            return _local_response_norm(X, xp, size, alpha, beta, k)
-        X = np.asarray(X)
-        n, f = X.shape
-        rows = max(16, _BLOCK_BYTES // max(1, f * X.itemsize))
-        if rows >= n:
-            return _local_response_norm(X, np, size, alpha, beta, k)
-        out = np.empty_like(X)
-        for start in range(0, n, rows):
-            block = X[start : start + rows]
-            out[start : start + rows] = _local_response_norm(
-                block, np, size, alpha, beta, k
-            )
-        return out
+        return kernels_for(xp).local_response(X, size, alpha, beta, k)

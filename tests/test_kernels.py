@@ -598,3 +598,30 @@ def test_cupy_selects_matmul():
     import cupy
 
     assert kernels_for(cupy) is matmul
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    seed=st.integers(0, 2**16),
+    n=st.integers(1, 70),
+    f=st.integers(1, 9),
+    size=st.integers(1, 7),
+    dtype=st.sampled_from(["float64", "float32"]),
+    nan=st.booleans(),
+)
+def test_numpy_local_response_matches_generic(seed, n, f, size, dtype, nan):
+    """Blocked, threaded, buffer-reusing LRN == the reference expression."""
+    rng = np.random.default_rng(seed)
+    X = (rng.normal(size=(n, f)) * 10).astype(dtype)
+    if nan:
+        X[rng.uniform(size=X.shape) < 0.2] = np.nan
+    expected = generic.local_response(X, size, 1e-2, 0.75, 2.0)
+    saved = (numpy_blocked.LRN_BLOCK_BYTES, _parallel.PARALLEL_MIN_ELEMENTS)
+    numpy_blocked.LRN_BLOCK_BYTES = 3 * 8 * (f + size)  # a few rows a block
+    _parallel.PARALLEL_MIN_ELEMENTS = 1
+    try:
+        got = numpy_blocked.local_response(X, size, 1e-2, 0.75, 2.0)
+    finally:
+        numpy_blocked.LRN_BLOCK_BYTES, _parallel.PARALLEL_MIN_ELEMENTS = saved
+    assert got.dtype == X.dtype
+    np.testing.assert_array_equal(got, expected)

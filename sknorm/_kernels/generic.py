@@ -10,9 +10,9 @@ error of the mean.
 
 from __future__ import annotations
 
-from .._array_api import namespace_of
+from .._array_api import array_device, namespace_of
 
-__all__ = ["affine", "comoments", "linear", "min_max", "moments"]
+__all__ = ["affine", "comoments", "linear", "local_response", "min_max", "moments"]
 
 
 def _safe_divisor(xp, total):
@@ -103,3 +103,43 @@ def linear(X, center, matrix, copy):
     if center is not None:
         X = X - xp.astype(center, X.dtype)
     return X @ matrix.T
+
+
+def local_response(X, size, alpha, beta, k):
+    """``x / (k + alpha / size * window_sum(x**2)) ** beta``, torch's order.
+
+    The window of feature ``i`` is features ``i - size // 2`` to
+    ``i + (size - 1) // 2``, zero padded at the edges: exactly the padding
+    and the average pool of ``torch.nn.functional.local_response_norm``,
+    summed in the same (increasing) order.  A direct sum of shifted slices
+    rather than a difference of cumulative sums: the latter cancels
+    catastrophically when large and small features mix.
+    """
+    xp = namespace_of(X)
+    n, f = X.shape
+    sq = X * X
+    # Missing values add nothing to their neighbours' windows (as the zero
+    # padding at the edges) and stay NaN in the output (x / ... is NaN).
+    sq = xp.where(xp.isnan(sq), xp.zeros_like(sq), sq)
+    # Window cells further than f - 1 away are always padding: skip them.
+    before = min(size // 2, f - 1)
+    after = min((size - 1) // 2, f - 1)
+    if before or after:
+        device = array_device(X)
+        parts = [sq]
+        if before:
+            parts.insert(0, xp.zeros((n, before), dtype=X.dtype, device=device))
+        if after:
+            parts.append(xp.zeros((n, after), dtype=X.dtype, device=device))
+        padded = xp.concat(parts, axis=1)
+        div = padded[:, 0:f] + padded[:, 1 : f + 1]
+        for d in range(2, before + after + 1):
+            div += padded[:, d : d + f]
+    else:
+        div = sq
+    # torch: avg_pool (sum / size), then .mul(alpha).add(k).pow(beta).
+    div /= size
+    div *= alpha
+    div += k
+    div **= beta
+    return X / div
