@@ -31,10 +31,12 @@ __all__ = [
     "update_comoments",
     "update_min_max",
     "update_moments",
+    "weight_fractions",
 ]
 
 
-def _fractions(xp, a_count, b_count):
+def weight_fractions(xp, a_count, b_count):
+    """Total weight and each side's share of it (0 where the total is 0)."""
     total = a_count + b_count
     safe = xp.where(total > 0, total, xp.ones_like(total))
     return total, a_count / safe, b_count / safe
@@ -139,7 +141,7 @@ def merge_moments(a, b):
     shift = xp.where(seen_a, a.shift, b.shift)
     a_mean = xp.where(seen_a, a.mean, xp.zeros_like(a.mean))
     b_mean = xp.where(seen_b, b.mean + (b.shift - shift), a_mean)
-    total, fa, fb = _fractions(xp, a.count, b.count)
+    total, fa, fb = weight_fractions(xp, a.count, b.count)
     delta = b_mean - a_mean
     return Moments(
         count=total,
@@ -244,7 +246,7 @@ def merge_comoments(a, b):
         return a
     xp = namespace_of(a.mean)
     b_mean = b.mean + (b.shift - a.shift)
-    total, fa, fb = _fractions(xp, a.count, b.count)
+    total, fa, fb = weight_fractions(xp, a.count, b.count)
     delta = b_mean - a.mean
     return CoMoments(
         count=total,

@@ -25,6 +25,7 @@ from __future__ import annotations
 from typing import NamedTuple
 
 from ._array_api import array_device, namespace_of
+from ._stats import weight_fractions
 
 __all__ = [
     "FourthMoments",
@@ -105,9 +106,7 @@ def merge_fourth_moments(a, b):
     if b is None:
         return a
     xp = namespace_of(a.r2d)
-    total = a.count + b.count
-    safe = xp.where(total > 0, total, 1.0)
-    fa, fb = a.count / safe, b.count / safe
+    total, fa, fb = weight_fractions(xp, a.count, b.count)
     return FourthMoments(
         total,
         *(fa * x + fb * y for x, y in zip(a[1:], b[1:], strict=True)),

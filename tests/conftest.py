@@ -8,6 +8,7 @@ import os
 
 os.environ.setdefault("SCIPY_ARRAY_API", "1")
 
+import contextlib
 import importlib.util
 
 import numpy as np
@@ -102,3 +103,30 @@ def backend(request):
 @pytest.fixture
 def rng():
     return np.random.default_rng(0)
+
+
+@contextlib.contextmanager
+def _refuse_host_reads():
+    """array-api-strict arrays whose bool()/float()/int() raise: what a host
+    synchronisation on a GPU array would be."""
+    from array_api_strict._array_object import Array
+
+    def refuse(self, *args):
+        raise AssertionError("a device value was read on the host")
+
+    names = ("__bool__", "__float__", "__int__", "__index__", "__complex__")
+    saved = {k: getattr(Array, k) for k in names}
+    for k in names:
+        setattr(Array, k, refuse)
+    try:
+        yield
+    finally:
+        for k, v in saved.items():
+            setattr(Array, k, v)
+
+
+@pytest.fixture
+def no_host_reads():
+    """``with no_host_reads(): ...`` fails on any host read of a strict array."""
+    pytest.importorskip("array_api_strict")
+    return _refuse_host_reads
