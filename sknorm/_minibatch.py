@@ -9,13 +9,11 @@ import numpy as np
 from sklearn import get_config
 from sklearn.base import _fit_context
 from sklearn.utils._param_validation import Interval, StrOptions
-from sklearn.utils.validation import check_is_fitted
 
 from ._array_api import (
     accumulation_dtype,
     array_device,
     move_to_namespace,
-    namespace_of,
 )
 from ._base import AffineNormalizer, _name_the_call, needs_copy
 from ._kernels import kernels_for
@@ -490,42 +488,17 @@ class MiniBatchNormalizer(AffineNormalizer):
         scale = gamma * (1.0 / xp.sqrt(running_var + float(self.eps)))
         return self.running_mean_, scale, beta
 
-    def inverse_transform(self, X, copy=None):
-        """Undo :meth:`transform`: ``(y - shift) / scale * std + running_mean_``.
-
-        Parameters
-        ----------
-        X : array-like of shape (n_samples, n_features)
-            Normalized data.
-        copy : bool, default=None
-            False works in place on a float array; None uses ``self.copy``.
-
-        Returns
-        -------
-        X_original : array of shape (n_samples, n_features)
-            Same namespace, device and float dtype as ``X``.
-        """
-        check_is_fitted(self)
-        mean = self.running_mean_
-        xp = namespace_of(mean)
-        gamma = _per_feature(
-            self,
-            "inverse_transform",
-            self.scale,
-            "scale",
-            self.n_features_in_,
-            xp,
-            array_device(mean),
-            mean.dtype,
-        )
-        zero = gamma == 0.0 if isinstance(gamma, float) else bool(xp.any(gamma == 0))
-        if zero:
+    def _inverse_affine_terms(self, X, xp):
+        """Undo :meth:`transform`: ``(y - shift) / scale * std + running_mean_``."""
+        center, scale, offset = self._affine_terms(X, xp)
+        # scale = γ / sqrt(var + eps): zero exactly where γ is.
+        if bool(xp.any(scale == 0)):
             raise ValueError(
                 where(self, "inverse_transform") + "scale (γ) is 0 for some "
                 "features: transform mapped them to `shift` and they cannot be "
                 "recovered. Use a non-zero scale to invert."
             )
-        return super().inverse_transform(X, copy=copy)
+        return offset, 1.0 / scale, center
 
     # ------------------------------------------------------- torch interop
     def to_torch_state_dict(self, *, dtype=None):

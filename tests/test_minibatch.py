@@ -563,3 +563,14 @@ def test_fit_slices_the_weights_with_the_rows(rng):
     np.testing.assert_array_equal(fitted.running_mean_, manual.running_mean_)
     np.testing.assert_array_equal(fitted.running_var_, manual.running_var_)
     assert fitted.n_batches_seen_ == manual.n_batches_seen_ == 5
+
+
+def test_inverse_transform_refuses_a_zero_scale_and_inverts_otherwise():
+    X = np.random.default_rng(5).normal(2.0, 3.0, size=(40, 2))
+    est = MiniBatchNormalizer(scale=np.array([1.5, 0.0]), shift=0.25).fit(X)
+    with pytest.raises(
+        ValueError, match=r"MiniBatchNormalizer\.inverse_transform\(\).*scale"
+    ):
+        est.inverse_transform(est.transform(X))
+    ok = MiniBatchNormalizer(scale=np.array([1.5, -2.0]), shift=0.25).fit(X)
+    np.testing.assert_allclose(ok.inverse_transform(ok.transform(X)), X, rtol=1e-12)
