@@ -240,6 +240,7 @@ class MiniBatchNormalizer(AffineNormalizer):
         "copy": ["boolean"],
     }
     _anchor_ = "running_mean_"
+    _finite_check = "kernel"  # every batch goes through the moments kernel
 
     def __init__(
         self,

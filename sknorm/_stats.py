@@ -170,8 +170,16 @@ def recentred(state):
 
 def update_moments(state, X, sample_weight, dtype):
     """``merge_moments(state, moments of X)``, X taken around state's shift,
-    then recentred so that the next batch is taken around the running mean."""
+    then recentred so that the next batch is taken around the running mean.
+
+    A kernel module with its own ``update_moments`` (CuPy: two launches)
+    does all of it at once; the result is the same within float rounding.
+    """
     xp = namespace_of(X)
+    fused = getattr(kernels_for(xp), "update_moments", None)
+    if fused is not None:
+        count, n_obs, shift, mean, var, _ = fused(state, X, sample_weight, dtype)
+        return Moments(count, n_obs, shift, mean, var)
     shift = _batch_shift(xp, state, X, dtype)
     merged = merge_moments(state, moments_of_batch(X, sample_weight, dtype, shift))
     return recentred(merged)
@@ -208,6 +216,12 @@ def merge_min_max(a, b):
 
 
 def update_min_max(state, X):
+    xp = namespace_of(X)
+    fused = getattr(kernels_for(xp), "update_min_max", None)
+    # The fused merge works in X's dtype: a state of another dtype (float64
+    # batches before a float32 one) is merged here, with promotion.
+    if fused is not None and (state is None or state.min.dtype == X.dtype):
+        return MinMaxState(*fused(state, X))
     return merge_min_max(state, min_max_of_batch(X))
 
 

@@ -29,6 +29,7 @@ from ._array_api import (
     namespace_of,
     output_float_dtype,
 )
+from ._kernels import finds_infinity
 
 __all__ = ["validate_X", "validate_sample_weight", "where"]
 
@@ -71,8 +72,9 @@ def validate_X(
     infinite values in a dense NumPy ``X`` to the caller's NumPy kernel,
     which finds them in its own pass over X and raises
     :class:`~sknorm._kernels.NonFiniteError` (scikit-learn's check is a
-    separate full pass, nearly the cost of the statistics themselves).
-    Sparse and non-NumPy input are always checked here.
+    separate full pass, nearly the cost of the statistics themselves).  The
+    same holds for other namespaces whose kernels find infinity themselves
+    (CuPy's fused kernels); sparse input and the rest are checked here.
 
     ``columns`` is the expected number of columns when they are not the
     input features (the components a PCA whitening outputs, given back to
@@ -82,7 +84,9 @@ def validate_X(
     names = method != "inverse_transform"
     shape_check = _ShapeCheck(estimator, prefix, reset, names, columns)
     if is_array_api_input(X):
-        X = _validate_array_api(estimator, X, prefix, allow_nan, copy, shape_check)
+        X = _validate_array_api(
+            estimator, X, prefix, allow_nan, copy, finite_check, shape_check
+        )
     elif _is_plain_float_matrix(X):
         X = _validate_plain_float_matrix(
             estimator, X, prefix, allow_nan, copy, finite_check, shape_check
@@ -190,7 +194,9 @@ def _validate_with_sklearn(
         raise _prefixed(exc, prefix) from exc
 
 
-def _validate_array_api(estimator, X, prefix, allow_nan, copy, shape_check):
+def _validate_array_api(
+    estimator, X, prefix, allow_nan, copy, finite_check, shape_check
+):
     xp = namespace_of(X)
     device = array_device(X)
     name = type(estimator).__name__
@@ -230,6 +236,8 @@ def _validate_array_api(estimator, X, prefix, allow_nan, copy, shape_check):
         X = xp.asarray(X, copy=True)
     if _skip_value_checks():
         pass
+    elif finite_check == "kernel" and allow_nan and finds_infinity(xp):
+        pass  # the kernel's own pass finds +-inf (CuPy: no separate pass)
     elif allow_nan:
         if bool(xp.any(xp.isinf(X))):
             raise ValueError(

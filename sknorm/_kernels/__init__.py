@@ -20,16 +20,27 @@ float rounding (``tests/test_kernels.py``):
 
 * :mod:`.numpy_blocked` -- NumPy: cache-sized row blocks read once, on a few
   threads;
-* :mod:`.matmul` -- CuPy, and torch on a CUDA device: column sums as
-  matrix-vector products (cuBLAS), no host synchronisation.
+* :mod:`.cupy_fused` -- CuPy: compiled CUDA kernels that read X once
+  (moments, min/max, the fused running-state updates, affine);
+* :mod:`.matmul` -- torch on a CUDA device (and CuPy's co-moments and
+  linear maps): column sums as matrix-vector products (cuBLAS), no host
+  synchronisation.
+
+A module may also offer ``update_moments(state, X, weights, dtype)`` and
+``update_min_max(state, X)``: the whole of :func:`sknorm._stats.update_moments`
+/ ``update_min_max`` in one place (on a GPU, two launches instead of dozens of
+small ones).  ``FINDS_INFINITY = True`` says its moments and min/max raise
+:class:`NonFiniteError` themselves, so validation can skip its own pass.
 """
 
 from __future__ import annotations
 
+import os
+
 from .._array_api import is_cupy_namespace, is_numpy_namespace
 from . import generic
 
-__all__ = ["NonFiniteError", "kernels_for"]
+__all__ = ["NonFiniteError", "finds_infinity", "kernels_for"]
 
 
 class NonFiniteError(ValueError):
@@ -52,6 +63,8 @@ class _ByDevice:
     costs no synchronisation.
     """
 
+    FINDS_INFINITY = False
+
     def __getattr__(self, name):
         from . import matmul
 
@@ -68,6 +81,12 @@ class _ByDevice:
 _by_device = _ByDevice()
 
 
+def finds_infinity(xp) -> bool:
+    """Whether the moments and min/max kernels for ``xp`` raise
+    :class:`NonFiniteError` on +-inf in their own pass."""
+    return bool(getattr(kernels_for(xp), "FINDS_INFINITY", False))
+
+
 def kernels_for(xp):
     """The kernel module for namespace ``xp``."""
     if is_numpy_namespace(xp):
@@ -75,9 +94,14 @@ def kernels_for(xp):
 
         return numpy_blocked
     if is_cupy_namespace(xp):
-        from . import matmul
+        # SKNORM_CUPY_FUSED=0: the cuBLAS formulation (benchmark comparisons).
+        if os.environ.get("SKNORM_CUPY_FUSED", "1") == "0":
+            from . import matmul
 
-        return matmul
+            return matmul
+        from . import cupy_fused
+
+        return cupy_fused
     if xp.__name__ in {"torch", "array_api_compat.torch"}:
         return _by_device
     return generic

@@ -43,6 +43,9 @@ from ._parallel import blocks, map_parts, plan_for
 
 __all__ = ["affine", "comoments", "linear", "local_response", "min_max", "moments"]
 
+# moments and min_max raise NonFiniteError on +-inf found in their own pass.
+FINDS_INFINITY = True
+
 # The one-pass variance of a segment is kept when the segment's mean lies
 # within this many variances (squared distance) of its shift; otherwise the
 # segment is summed again around its mean.  The error of the one-pass form

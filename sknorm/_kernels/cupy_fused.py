@@ -1,0 +1,592 @@
+"""CuPy kernels that read X once: compiled CUDA, one launch per pass.
+
+The :mod:`.matmul` formulation (column sums as cuBLAS products) runs every
+step of the generic kernel as its own pass over a row block: about ten
+passes for the moments.  Here each statistic is one CUDA kernel that reads
+X once and keeps everything else in registers:
+
+* **Moments** -- each thread walks one feature over a strided set of rows
+  with West's weighted form of Welford's update, around its *own* first
+  observed value (so it needs no shift chosen beforehand, and a feature at
+  1e8 with a spread of 1e-3 keeps its digits).  Thread results are merged
+  with Chan's formula, in a fixed order (deterministic), first within a
+  block (one chunk of rows), then per feature over the chunks by a second,
+  small kernel.  That second kernel also expresses the result around the
+  caller's shift, or merges it straight into a running state (the whole of
+  :func:`sknorm._stats.update_moments` in two launches: what keeps a
+  streaming ``partial_fit`` short).
+* **Min/max** -- the same layout with a NaN-aware minimum and maximum.
+* **affine** -- one elementwise kernel ``(x - c) * s + o`` (CuPy's
+  ``ElementwiseKernel``: broadcasting and any strides), built without FMA
+  contraction so that its rounding is the generic kernel's, step by step.
+
+Infinite values set a flag on the device during the same pass.  Reading it
+is a host synchronisation, so it is read only when scikit-learn's
+``assume_finite`` is off; it then raises
+:class:`~sknorm._kernels.NonFiniteError` (the estimators skip validation's
+separate finiteness pass, as on NumPy).  With ``assume_finite`` on, nothing
+here waits for the device.
+
+Statistics accumulate in float64 whatever X's dtype.  A warp reads 32
+consecutive features of one row (coalesced for C-ordered X); other layouts
+are read through their strides (correct, slower).  ``comoments``, ``linear``
+and ``local_response`` are :mod:`.matmul`'s (cuBLAS already reads X once for
+the co-moment matrix).  Tested against :mod:`.generic` on the GPU
+(``tests/test_kernels.py``); ``SKNORM_CUPY_FUSED=0`` selects :mod:`.matmul`
+instead (for comparison in the benchmark).
+"""
+
+from __future__ import annotations
+
+import math
+from functools import cache
+
+import numpy as np
+from sklearn import get_config
+
+from . import NonFiniteError, matmul
+
+__all__ = [
+    "affine",
+    "comoments",
+    "linear",
+    "local_response",
+    "min_max",
+    "moments",
+    "update_min_max",
+    "update_moments",
+]
+
+# The infinity flag is set in the kernels' own pass.
+FINDS_INFINITY = True
+
+# Threads of a partial kernel's block: 32 features (one warp per row) times
+# ROWS_PER_BLOCK interleaved rows.
+ROWS_PER_BLOCK = 8
+# Loads each thread issues before using them (memory-level parallelism).
+UNROLL = 4
+# Resident blocks per multiprocessor aimed at (2048 threads / 256).
+BLOCKS_PER_SM = 8
+# Threads of a combine kernel's block (one block per feature).
+COMBINE_THREADS = 256
+# Grid limit of the y dimension.
+MAX_CHUNKS = 65_535
+
+_SOURCE = r"""
+#define TY __ROWS__
+#define UNROLL __UNROLL__
+#define CT __COMBINE__
+typedef __T__ T;
+
+// An accumulator: total weight w, observation count n, reference value ref
+// (the first value observed, meaningful when n > 0), mean of x - ref over
+// the weighted observations, and the sum of squared deviations m2.
+struct Acc { double w, n, ref, mean, m2; };
+
+__device__ __forceinline__ void acc_zero(Acc& a) {
+    a.w = 0.0; a.n = 0.0; a.ref = 0.0; a.mean = 0.0; a.m2 = 0.0;
+}
+
+// West (1979): the weighted Welford update.
+__device__ __forceinline__ void acc_push(Acc& a, double x, double wr) {
+    if (a.n == 0.0) a.ref = x;
+    a.n += 1.0;
+    if (wr == 0.0) return;
+    double d = x - a.ref;
+    a.w += wr;
+    double delta = d - a.mean;
+    a.mean += (wr / a.w) * delta;
+    a.m2 += wr * delta * (d - a.mean);
+}
+
+// Chan, Golub & LeVeque: b merged into a.  b's mean is moved to a's
+// reference first (two values of one feature: their difference is exact
+// or accurate relative to the spread).
+__device__ __forceinline__ void acc_merge(Acc& a, const Acc& b) {
+    if (b.n == 0.0) return;
+    if (a.n == 0.0) { a = b; return; }
+    a.n += b.n;
+    if (b.w == 0.0) return;
+    double mb = (b.ref - a.ref) + b.mean;
+    if (a.w == 0.0) { a.w = b.w; a.mean = mb; a.m2 = b.m2; return; }
+    double total = a.w + b.w;
+    double fb = b.w / total;
+    double delta = mb - a.mean;
+    a.mean += delta * fb;
+    a.m2 += b.m2 + delta * delta * (a.w * fb);
+    a.w = total;
+}
+
+__device__ __forceinline__ void acc_store(double* out, long long plane,
+                                          long long i, const Acc& a) {
+    out[i] = a.w; out[plane + i] = a.n; out[2 * plane + i] = a.ref;
+    out[3 * plane + i] = a.mean; out[4 * plane + i] = a.m2;
+}
+
+__device__ __forceinline__ Acc acc_load(const double* in, long long plane,
+                                        long long i) {
+    Acc a;
+    a.w = in[i]; a.n = in[plane + i]; a.ref = in[2 * plane + i];
+    a.mean = in[3 * plane + i]; a.m2 = in[4 * plane + i];
+    return a;
+}
+
+// Per chunk of rows (blockIdx.y) and 32 features (blockIdx.x): one Acc per
+// feature in part[5][n_chunks][f].  Infinite values set *flag.
+extern "C" __global__ void sknorm_moments_partial(
+    const T* __restrict__ X, const long long n, const int f,
+    const long long rs, const long long cs,
+    const double* __restrict__ weights, const int weighted,
+    const long long chunk_rows, const long long n_chunks,
+    double* __restrict__ part, int* __restrict__ flag)
+{
+    const int tx = threadIdx.x, ty = threadIdx.y;
+    const int c = blockIdx.x * 32 + tx;
+    const long long chunk = blockIdx.y;
+    const long long r0 = chunk * chunk_rows;
+    long long r1 = r0 + chunk_rows;
+    if (r1 > n) r1 = n;
+    Acc a;
+    acc_zero(a);
+    bool bad = false;
+    if (c < f) {
+        const T* col = X + (long long)c * cs;
+        for (long long r = r0 + ty; r < r1; r += UNROLL * TY) {
+            double v[UNROLL], wv[UNROLL];
+            bool ok[UNROLL];
+            #pragma unroll
+            for (int u = 0; u < UNROLL; ++u) {
+                const long long rr = r + (long long)u * TY;
+                ok[u] = rr < r1;
+                v[u] = ok[u] ? (double)col[rr * rs] : 0.0;
+                wv[u] = (weighted && ok[u]) ? weights[rr] : 1.0;
+            }
+            #pragma unroll
+            for (int u = 0; u < UNROLL; ++u) {
+                const double x = v[u];
+                if (!ok[u] || x != x) continue;          // NaN: not observed
+                if (x - x != 0.0) { bad = true; continue; }  // +-inf
+                acc_push(a, x, wv[u]);
+            }
+        }
+    }
+    __shared__ Acc sh[TY][32];
+    sh[ty][tx] = a;
+    __syncthreads();
+    for (int stride = TY / 2; stride > 0; stride >>= 1) {
+        if (ty < stride) {
+            acc_merge(a, sh[ty + stride][tx]);
+            sh[ty][tx] = a;
+        }
+        __syncthreads();
+    }
+    if (ty == 0 && c < f) acc_store(part, n_chunks * f, chunk * f + c, a);
+    if (bad) *flag = 1;
+}
+
+// All chunks of feature blockIdx.x merged, in a fixed order.
+__device__ Acc combine_chunks(const double* __restrict__ part,
+                              const long long n_chunks, const int f) {
+    const int c = blockIdx.x, t = threadIdx.x;
+    const long long plane = n_chunks * f;
+    Acc a;
+    acc_zero(a);
+    for (long long k = t; k < n_chunks; k += CT)
+        acc_merge(a, acc_load(part, plane, k * f + c));
+    __shared__ Acc sh[CT];
+    sh[t] = a;
+    __syncthreads();
+    for (int stride = CT / 2; stride > 0; stride >>= 1) {
+        if (t < stride) {
+            acc_merge(a, sh[t + stride]);
+            sh[t] = a;
+        }
+        __syncthreads();
+    }
+    return a;
+}
+
+// out[4][f] = count, n_obs, mean of (x - shift), population variance.
+extern "C" __global__ void sknorm_moments_combine(
+    const double* __restrict__ part, const long long n_chunks, const int f,
+    const double* __restrict__ shift, double* __restrict__ out)
+{
+    const Acc a = combine_chunks(part, n_chunks, f);
+    if (threadIdx.x != 0) return;
+    const int c = blockIdx.x;
+    const bool seen = a.w > 0.0;
+    out[c] = a.w;
+    out[f + c] = a.n;
+    out[2 * f + c] = seen ? (a.ref - shift[c]) + a.mean : 0.0;
+    out[3 * f + c] = seen ? a.m2 / a.w : 0.0;
+}
+
+// The batch merged into a running state (count, n_obs, shift, mean, var;
+// state[0][c] == 0 for a feature not seen yet), then recentred: exactly
+// sknorm._stats.update_moments.  out[6][f] = the new state and its
+// location (shift + mean).
+extern "C" __global__ void sknorm_moments_update(
+    const double* __restrict__ part, const long long n_chunks, const int f,
+    const double* __restrict__ state, double* __restrict__ out)
+{
+    const Acc b = combine_chunks(part, n_chunks, f);
+    if (threadIdx.x != 0) return;
+    const int c = blockIdx.x;
+    const double count_a = state[c], n_a = state[f + c];
+    const double shift_a = state[2 * f + c], mean_a = state[3 * f + c];
+    const double var_a = state[4 * f + c];
+    const bool seen_a = count_a > 0.0, seen_b = b.w > 0.0;
+    // The state's shift where it has data, else a value of this batch.
+    const double s = seen_a ? shift_a : (b.n > 0.0 ? b.ref : shift_a);
+    const double am = seen_a ? mean_a : 0.0;
+    const double bm = seen_b ? (b.ref - s) + b.mean : am;
+    const double vb = seen_b ? b.m2 / b.w : 0.0;
+    const double total = count_a + b.w;
+    const double safe = total > 0.0 ? total : 1.0;
+    const double fa = count_a / safe, fb = b.w / safe;
+    const double delta = bm - am;
+    double mean = am + fb * delta;
+    const double var = fa * var_a + fb * vb + fa * fb * delta * delta;
+    double shift = s;
+    if (total > 0.0) {           // recentred on the running mean
+        shift = s + mean;
+        mean = mean - (shift - s);
+    }
+    out[c] = total;
+    out[f + c] = n_a + b.n;
+    out[2 * f + c] = shift;
+    out[3 * f + c] = mean;
+    out[4 * f + c] = var;
+    out[5 * f + c] = shift + mean;
+}
+
+// NaN-aware minimum and maximum per chunk: part[2][n_chunks][f], +inf/-inf
+// where a chunk observed nothing.
+extern "C" __global__ void sknorm_min_max_partial(
+    const T* __restrict__ X, const long long n, const int f,
+    const long long rs, const long long cs,
+    const long long chunk_rows, const long long n_chunks,
+    T* __restrict__ part, const T inf, int* __restrict__ flag)
+{
+    const int tx = threadIdx.x, ty = threadIdx.y;
+    const int c = blockIdx.x * 32 + tx;
+    const long long chunk = blockIdx.y;
+    const long long r0 = chunk * chunk_rows;
+    long long r1 = r0 + chunk_rows;
+    if (r1 > n) r1 = n;
+    T lo = inf, hi = -inf;
+    bool bad = false;
+    if (c < f) {
+        const T* col = X + (long long)c * cs;
+        for (long long r = r0 + ty; r < r1; r += UNROLL * TY) {
+            T v[UNROLL];
+            bool ok[UNROLL];
+            #pragma unroll
+            for (int u = 0; u < UNROLL; ++u) {
+                const long long rr = r + (long long)u * TY;
+                ok[u] = rr < r1;
+                v[u] = ok[u] ? col[rr * rs] : (T)0;
+            }
+            #pragma unroll
+            for (int u = 0; u < UNROLL; ++u) {
+                const T x = v[u];
+                if (!ok[u] || x != x) continue;
+                if (x - x != (T)0) bad = true;
+                lo = x < lo ? x : lo;
+                hi = x > hi ? x : hi;
+            }
+        }
+    }
+    __shared__ T sl[TY][32], shh[TY][32];
+    sl[ty][tx] = lo; shh[ty][tx] = hi;
+    __syncthreads();
+    for (int stride = TY / 2; stride > 0; stride >>= 1) {
+        if (ty < stride) {
+            const T l2 = sl[ty + stride][tx], h2 = shh[ty + stride][tx];
+            lo = l2 < lo ? l2 : lo;
+            hi = h2 > hi ? h2 : hi;
+            sl[ty][tx] = lo; shh[ty][tx] = hi;
+        }
+        __syncthreads();
+    }
+    if (ty == 0 && c < f) {
+        part[chunk * f + c] = lo;
+        part[n_chunks * f + chunk * f + c] = hi;
+    }
+    if (bad) *flag = 1;
+}
+
+// Over the chunks, then NaN-aware into the running state (state[2][f], NaN:
+// nothing seen; has_state == 0: no state).  out[2][f]; NaN where nothing
+// was ever observed.
+extern "C" __global__ void sknorm_min_max_combine(
+    const T* __restrict__ part, const long long n_chunks, const int f,
+    const T* __restrict__ state, const int has_state, const T inf,
+    const T nan, T* __restrict__ out)
+{
+    const int c = blockIdx.x, t = threadIdx.x;
+    T lo = inf, hi = -inf;
+    for (long long k = t; k < n_chunks; k += CT) {
+        const T l2 = part[k * f + c], h2 = part[n_chunks * f + k * f + c];
+        lo = l2 < lo ? l2 : lo;
+        hi = h2 > hi ? h2 : hi;
+    }
+    __shared__ T sl[CT], shh[CT];
+    sl[t] = lo; shh[t] = hi;
+    __syncthreads();
+    for (int stride = CT / 2; stride > 0; stride >>= 1) {
+        if (t < stride) {
+            const T l2 = sl[t + stride], h2 = shh[t + stride];
+            lo = l2 < lo ? l2 : lo;
+            hi = h2 > hi ? h2 : hi;
+            sl[t] = lo; shh[t] = hi;
+        }
+        __syncthreads();
+    }
+    if (t != 0) return;
+    // lo = +inf with hi = -inf: nothing observed (an observed v has lo <= v).
+    if (lo == inf && hi == -inf) { lo = nan; hi = nan; }
+    if (has_state) {
+        const T a_lo = state[c], a_hi = state[f + c];
+        if (a_lo == a_lo) lo = (lo != lo || a_lo < lo) ? a_lo : lo;
+        if (a_hi == a_hi) hi = (hi != hi || a_hi > hi) ? a_hi : hi;
+    }
+    out[c] = lo;
+    out[f + c] = hi;
+}
+"""
+
+
+def _cupy():
+    import cupy
+
+    return cupy
+
+
+@cache
+def _module(type_name):
+    cp = _cupy()
+    code = (
+        _SOURCE.replace("__T__", type_name)
+        .replace("__ROWS__", str(ROWS_PER_BLOCK))
+        .replace("__UNROLL__", str(UNROLL))
+        .replace("__COMBINE__", str(COMBINE_THREADS))
+    )
+    return cp.RawModule(code=code, options=("--std=c++17",))
+
+
+def _kernel(name, dtype):
+    type_name = {"float32": "float", "float64": "double"}[np.dtype(dtype).name]
+    return _module(type_name).get_function(name)
+
+
+@cache
+def _multiprocessors(device_id):
+    cp = _cupy()
+    return cp.cuda.Device(device_id).attributes["MultiProcessorCount"]
+
+
+def _float_input(X):
+    """X as float32/float64 (the kernels' two instantiations)."""
+    cp = _cupy()
+    if X.dtype in (cp.float32, cp.float64):
+        return X
+    return X.astype(cp.float64)
+
+
+def _geometry(X):
+    """``(grid, block, chunk_rows, n_chunks, row_stride, col_stride)``.
+
+    Enough blocks to fill the device (BLOCKS_PER_SM per multiprocessor),
+    each thread with at least UNROLL rows, at most MAX_CHUNKS chunks.
+    """
+    n, f = X.shape
+    col_blocks = math.ceil(f / 32)
+    target = _multiprocessors(X.device.id) * BLOCKS_PER_SM
+    by_rows = math.ceil(n / (ROWS_PER_BLOCK * UNROLL))
+    n_chunks = max(1, min(by_rows, math.ceil(target / col_blocks), MAX_CHUNKS))
+    chunk_rows = math.ceil(n / n_chunks)
+    n_chunks = math.ceil(n / chunk_rows)
+    item = X.dtype.itemsize
+    strides = (X.strides[0] // item, X.strides[1] // item)
+    return (col_blocks, n_chunks), (32, ROWS_PER_BLOCK), chunk_rows, n_chunks, strides
+
+
+def _raise_on_infinity(flag, dtype):
+    """The one host read of a kernel, skipped under ``assume_finite``."""
+    if get_config()["assume_finite"]:
+        return
+    if bool(flag[0]):  # a synchronisation: the caller asked for the check
+        raise NonFiniteError.for_dtype(np.dtype(dtype).name)
+
+
+def _moment_parts(X, weights):
+    """Run the partial kernel: ``(part, n_chunks, flag)``."""
+    cp = _cupy()
+    n, f = X.shape
+    grid, block, chunk_rows, n_chunks, (rs, cs) = _geometry(X)
+    part = cp.empty((5, n_chunks, f), dtype=cp.float64)
+    flag = cp.zeros((1,), dtype=cp.int32)
+    if weights is None:
+        w, weighted = part, 0  # any float64 pointer; never read
+    else:
+        w, weighted = cp.ascontiguousarray(weights, dtype=cp.float64), 1
+    _kernel("sknorm_moments_partial", X.dtype)(
+        grid,
+        block,
+        (
+            X,
+            np.int64(n),
+            np.int32(f),
+            np.int64(rs),
+            np.int64(cs),
+            w,
+            np.int32(weighted),
+            np.int64(chunk_rows),
+            np.int64(n_chunks),
+            part,
+            flag,
+        ),
+    )
+    return part, n_chunks, flag
+
+
+def moments(X, shift, weights, dtype):
+    cp = _cupy()
+    X = _float_input(X)
+    f = X.shape[1]
+    part, n_chunks, flag = _moment_parts(X, weights)
+    out = cp.empty((4, f), dtype=cp.float64)
+    shift = cp.ascontiguousarray(shift, dtype=cp.float64)
+    _kernel("sknorm_moments_combine", X.dtype)(
+        (f,),
+        (COMBINE_THREADS,),
+        (part, np.int64(n_chunks), np.int32(f), shift, out),
+    )
+    _raise_on_infinity(flag, X.dtype)
+    if out.dtype != dtype:
+        out = out.astype(dtype)
+    return out[0], out[1], out[2], out[3]
+
+
+def update_moments(state, X, weights, dtype):
+    """``(count, n_obs, shift, mean, var, location)``: the batch merged into
+    ``state`` (a ``Moments`` or None) and recentred, in two launches."""
+    cp = _cupy()
+    X = _float_input(X)
+    f = X.shape[1]
+    part, n_chunks, flag = _moment_parts(X, weights)
+    if state is None:
+        previous = cp.zeros((5, f), dtype=cp.float64)
+    else:
+        previous = cp.stack([cp.asarray(a, dtype=cp.float64) for a in state[:5]])
+    out = cp.empty((6, f), dtype=cp.float64)
+    _kernel("sknorm_moments_update", X.dtype)(
+        (f,),
+        (COMBINE_THREADS,),
+        (part, np.int64(n_chunks), np.int32(f), previous, out),
+    )
+    _raise_on_infinity(flag, X.dtype)
+    if out.dtype != dtype:
+        out = out.astype(dtype)
+    return tuple(out[k] for k in range(6))
+
+
+def _min_max(X, state):
+    cp = _cupy()
+    X = _float_input(X)
+    n, f = X.shape
+    grid, block, chunk_rows, n_chunks, (rs, cs) = _geometry(X)
+    scalar = X.dtype.type
+    part = cp.empty((2, n_chunks, f), dtype=X.dtype)
+    flag = cp.zeros((1,), dtype=cp.int32)
+    _kernel("sknorm_min_max_partial", X.dtype)(
+        grid,
+        block,
+        (
+            X,
+            np.int64(n),
+            np.int32(f),
+            np.int64(rs),
+            np.int64(cs),
+            np.int64(chunk_rows),
+            np.int64(n_chunks),
+            part,
+            scalar(np.inf),
+            flag,
+        ),
+    )
+    if state is None:
+        previous, has_state = part, 0  # never read
+    else:
+        previous = cp.stack([cp.asarray(a, dtype=X.dtype) for a in state])
+        has_state = 1
+    out = cp.empty((2, f), dtype=X.dtype)
+    _kernel("sknorm_min_max_combine", X.dtype)(
+        (f,),
+        (COMBINE_THREADS,),
+        (
+            part,
+            np.int64(n_chunks),
+            np.int32(f),
+            previous,
+            np.int32(has_state),
+            scalar(np.inf),
+            scalar(np.nan),
+            out,
+        ),
+    )
+    _raise_on_infinity(flag, X.dtype)
+    return out[0], out[1]
+
+
+def min_max(X):
+    return _min_max(X, None)
+
+
+def update_min_max(state, X):
+    """NaN-aware ``(min, max)`` of ``state`` (a ``MinMaxState`` or None)
+    and X together, in two launches.  X's dtype: a state of another dtype
+    is cast to it, as the generic merge's promotion would not be."""
+    return _min_max(X, state)
+
+
+# ------------------------------------------------------------ transforms ----
+@cache
+def _affine_kernel(has_center, has_scale, has_offset):
+    cp = _cupy()
+    params, expr = ["T x"], "x"
+    if has_center:
+        params.append("T c")
+        expr = f"({expr} - c)"
+    if has_scale:
+        params.append("T s")
+        expr = f"({expr} * s)"
+    if has_offset:
+        params.append("T o")
+        expr = f"({expr} + o)"
+    # No FMA contraction: x*s + o rounded twice, as the generic kernel does.
+    return cp.ElementwiseKernel(
+        ", ".join(params),
+        "T y",
+        f"y = {expr};",
+        "sknorm_affine",
+        options=("--fmad=false",),
+    )
+
+
+def affine(X, center, scale, offset, copy):
+    """``(X - center) * scale + offset`` in one elementwise pass."""
+    cp = _cupy()
+    terms = [
+        cp.asarray(a, dtype=X.dtype) for a in (center, scale, offset) if a is not None
+    ]
+    kernel = _affine_kernel(center is not None, scale is not None, offset is not None)
+    out = cp.empty_like(X) if copy else X
+    kernel(X, *terms, out)
+    return out
+
+
+comoments = matmul.comoments
+linear = matmul.linear
+local_response = matmul.local_response
