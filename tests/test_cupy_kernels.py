@@ -1,0 +1,239 @@
+"""CuPy's compiled kernels (``cupy_fused``) against the generic reference.
+
+Run on a machine with CuPy and a GPU; skipped elsewhere.  The generic kernel
+runs on the same CuPy arrays, so the only difference is the formulation:
+one-pass Welford per thread and Chan merges against shifted two-pass sums,
+within float rounding; min/max and affine give the same bits.
+"""
+
+import importlib.util
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from kernel_cases import (
+    CASES,
+    assert_moments_close,
+    first_observed,
+    make_weights,
+    make_X,
+)
+from sklearn import config_context
+
+import sknorm
+from sknorm._kernels import NonFiniteError, generic
+from sknorm._stats import (
+    MinMaxState,
+    Moments,
+    merge_min_max,
+    merge_moments,
+    recentred,
+)
+
+
+def _gpu():
+    if importlib.util.find_spec("cupy") is None:
+        return False
+    try:
+        import cupy
+
+        return cupy.cuda.runtime.getDeviceCount() > 0
+    except Exception:
+        return False
+
+
+pytestmark = pytest.mark.skipif(not _gpu(), reason="CuPy with a GPU is not available")
+
+
+@pytest.fixture(scope="module")
+def cp():
+    import cupy
+
+    return cupy
+
+
+@pytest.fixture(scope="module")
+def fused():
+    from sknorm._kernels import cupy_fused
+
+    return cupy_fused
+
+
+def _host(*arrays):
+    import cupy
+
+    return [cupy.asnumpy(a) for a in arrays]
+
+
+@settings(max_examples=60, deadline=None)
+@given(**{k: v for k, v in CASES.items() if k != "fused"})
+def test_moments_match_generic(cp, fused, seed, n, f, dtype, nan, loc, layout, weights):
+    X_np = make_X(seed, n, f, dtype, nan, loc, layout)
+    w_np = make_weights(seed, n, weights)
+    shift_np = first_observed(X_np, np.float64)
+    X = cp.asarray(X_np, order="K")
+    if layout == "strided":  # keep the strides on the device too
+        X = cp.asarray(make_X(seed, n, 2 * f, dtype, nan, loc, "C"))[:, ::2][:, :f]
+        X_np = cp.asnumpy(X)
+        shift_np = first_observed(X_np, np.float64)
+    shift = cp.asarray(shift_np)
+    w = None if w_np is None else cp.asarray(w_np)
+    got = _host(*fused.moments(X, shift, w, cp.float64))
+    ref = _host(*generic.moments(X, shift, w, cp.float64))
+    assert_moments_close(got, ref, X_np, shift_np)
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+@pytest.mark.parametrize("shape", [(200_003, 3), (50_000, 70), (7, 1_100)])
+def test_moments_large_match_numpy(cp, fused, dtype, shape):
+    """Many chunks, several 32-feature column blocks, a partial last one."""
+    rng = np.random.default_rng(0)
+    X_np = (1e4 + rng.normal(size=shape) * rng.uniform(0.1, 10, shape[1])).astype(dtype)
+    X_np[rng.uniform(size=shape) < 0.01] = np.nan
+    shift_np = first_observed(X_np, np.float64)
+    got = _host(
+        *fused.moments(cp.asarray(X_np), cp.asarray(shift_np), None, cp.float64)
+    )
+    X64 = X_np.astype(np.float64)
+    np.testing.assert_array_equal(got[1], np.sum(~np.isnan(X64), axis=0))
+    np.testing.assert_allclose(got[2] + shift_np, np.nanmean(X64, axis=0), rtol=1e-13)
+    np.testing.assert_allclose(got[3], np.nanvar(X64, axis=0), rtol=1e-11)
+
+
+@settings(max_examples=60, deadline=None)
+@given(**{k: v for k, v in CASES.items() if k not in ("fused", "weights")})
+def test_min_max_match_generic(cp, fused, seed, n, f, dtype, nan, loc, layout):
+    X_np = make_X(seed, n, f, dtype, nan, loc, layout)
+    X = cp.asarray(X_np, order="K")
+    got = _host(*fused.min_max(X))
+    ref = _host(*generic.min_max(X))
+    for a, b in zip(got, ref, strict=True):
+        assert a.dtype == X_np.dtype
+        np.testing.assert_array_equal(a, b)
+
+
+def _python_update(state, X, w):
+    """sknorm._stats.update_moments without the fused kernel."""
+    import cupy
+
+    shift = first_observed(cupy.asnumpy(X), np.float64)
+    if state is not None:
+        seen = cupy.asnumpy(state.count) > 0
+        shift = np.where(seen, cupy.asnumpy(state.shift), shift)
+    shift = cupy.asarray(shift)
+    count, n_obs, mean, var = generic.moments(X, shift, w, cupy.float64)
+    return recentred(merge_moments(state, Moments(count, n_obs, shift, mean, var)))
+
+
+@pytest.mark.parametrize("weighted", [False, True])
+@pytest.mark.parametrize("loc", [0.0, 1e8])
+def test_update_moments_matches_merge_and_recentre(cp, fused, weighted, loc):
+    """Batches with features first seen late, NaN throughout one batch,
+    zero weights: the two-launch update equals the Python composition."""
+    rng = np.random.default_rng(1)
+    state_f = state_p = None
+    for i, n in enumerate([5, 300, 1, 4_000]):
+        X_np = loc + rng.normal(size=(n, 6)) * np.array([1, 2, 3, 1e-3, 5, 1])
+        if i == 0:
+            X_np[:, 2] = np.nan  # feature 2 first seen in batch 1
+        X_np[rng.uniform(size=X_np.shape) < 0.1] = np.nan
+        X_np[:, 5] = np.nan if i < 3 else X_np[:, 5]  # seen in the last batch
+        w_np = rng.uniform(0, 2, n) if weighted else None
+        if weighted and n > 1:
+            w_np[: n // 3] = 0.0
+        X, w = cp.asarray(X_np), None if w_np is None else cp.asarray(w_np)
+        state_f = Moments(*fused.update_moments(state_f, X, w, cp.float64)[:5])
+        state_p = _python_update(state_p, X, w)
+        got, ref = _host(*state_f), _host(*state_p)
+        np.testing.assert_allclose(got[0], ref[0], rtol=1e-13)  # count
+        np.testing.assert_array_equal(got[1], ref[1])  # n_obs
+        seen = ref[0] > 0
+        location = got[2] + got[3]
+        np.testing.assert_allclose(
+            location[seen], (ref[2] + ref[3])[seen], rtol=1e-14, atol=1e-12
+        )
+        np.testing.assert_allclose(got[4], ref[4], rtol=1e-10, atol=1e-18)
+
+
+def test_update_min_max_matches_merge(cp, fused):
+    rng = np.random.default_rng(2)
+    state_f = state_p = None
+    for i, n in enumerate([3, 500, 1]):
+        X_np = rng.normal(size=(n, 4)).astype(np.float32)
+        X_np[rng.uniform(size=X_np.shape) < 0.2] = np.nan
+        if i == 0:
+            X_np[:, 1] = np.nan
+        X = cp.asarray(X_np)
+        state_f = MinMaxState(*fused.update_min_max(state_f, X))
+        state_p = merge_min_max(state_p, MinMaxState(*generic.min_max(X)))
+        for a, b in zip(_host(*state_f), _host(*state_p), strict=True):
+            np.testing.assert_array_equal(a, b)
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+@pytest.mark.parametrize("terms", ["cso", "cs", "c", "s", "o", ""])
+@pytest.mark.parametrize("copy", [True, False])
+@pytest.mark.parametrize("order", ["C", "F"])
+def test_affine_matches_generic_bits(cp, fused, dtype, terms, copy, order):
+    rng = np.random.default_rng(3)
+    X_np = np.asarray(5 + rng.normal(size=(1_001, 7)), dtype=dtype, order=order)
+    X_np[3, 2] = np.nan
+    center = cp.asarray(rng.normal(size=7)) if "c" in terms else None
+    scale = cp.asarray(rng.uniform(0.5, 2, 7)) if "s" in terms else None
+    offset = cp.asarray(rng.normal(size=7)) if "o" in terms else None
+    X = cp.asarray(X_np, order=order)
+    ref = generic.affine(X.copy(), center, scale, offset, True)
+    out = fused.affine(X, center, scale, offset, copy)
+    assert (out is X) != copy
+    assert out.dtype == X.dtype
+    np.testing.assert_array_equal(cp.asnumpy(out), cp.asnumpy(ref))
+
+
+@pytest.mark.parametrize("kernel", ["moments", "min_max"])
+def test_infinity_raises_unless_assume_finite(cp, fused, kernel):
+    X = cp.asarray(np.array([[1.0, 2.0], [np.inf, 3.0], [0.0, np.nan]]))
+    shift = cp.zeros(2)
+
+    def run():
+        if kernel == "moments":
+            return fused.moments(X, shift, None, cp.float64)
+        return fused.min_max(X)
+
+    with pytest.raises(NonFiniteError, match="infinity"):
+        run()
+    with config_context(assume_finite=True):
+        run()  # the caller vouched: no check, no host read
+
+
+@pytest.mark.parametrize(
+    "make",
+    [sknorm.ZScore, sknorm.MinMax, sknorm.MiniBatchNormalizer],
+    ids=["ZScore", "MinMax", "MiniBatchNormalizer"],
+)
+def test_partial_fit_never_synchronises(cp, make):
+    """With assume_finite, partial_fit only queues work: CuPy raises on any
+    synchronisation inside ``cupyx.allow_synchronize(False)``."""
+    import cupyx
+
+    rng = np.random.default_rng(4)
+    batches = [cp.asarray(1e3 + rng.normal(size=(4_096, 64))) for _ in range(3)]
+    est = make()
+    est.partial_fit(batches[0])  # compile and warm up outside the check
+    with config_context(assume_finite=True), cupyx.allow_synchronize(False):
+        for X in batches[1:]:
+            est.partial_fit(X)
+    ref = make()
+    for X in batches:
+        ref.partial_fit(cp.asnumpy(X))
+    for name in ("mean_", "var_", "data_min_", "data_max_", "running_mean_"):
+        if hasattr(ref, name):
+            np.testing.assert_allclose(
+                cp.asnumpy(getattr(est, name)), getattr(ref, name), rtol=1e-12
+            )
+
+
+def test_estimator_inf_error_names_the_call(cp):
+    X = cp.asarray(np.array([[1.0], [np.inf]]))
+    for make in (sknorm.ZScore, sknorm.MinMax, sknorm.MiniBatchNormalizer):
+        with pytest.raises(ValueError, match=rf"{make.__name__}\.fit\(\).*infinity"):
+            make().fit(X)
