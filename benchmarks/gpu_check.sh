@@ -35,7 +35,8 @@ print("sknorm", sknorm.__version__)
 EOF
 
 echo "== tests touching the GPU"
-timeout "$TESTS_S" python3 -m pytest -q -p no:cacheprovider -n 6 -rfE \
+# -p no:benchmark: pytest-benchmark warns under xdist, and warnings are errors.
+timeout "$TESTS_S" python3 -m pytest -q -p no:cacheprovider -p no:benchmark -n 6 -rfE \
   --timeout=90 -k "cupy or cuda or gpu" tests 2>&1 | tee "$OUT/gpu-tests.log" | tail -80
 rc=${PIPESTATUS[0]}
 

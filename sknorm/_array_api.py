@@ -24,19 +24,41 @@ __all__ = [
 ]
 
 
+# Namespace of each array type seen: array_api_compat's generic inspection
+# costs a few µs per call, and a streaming partial_fit asks several times.
+# The namespace of an array depends on its type alone.
+_namespace_by_type = {np.ndarray: _numpy_namespace}
+# Types whose ``.device`` attribute is the device array_api_compat reports.
+_device_attribute_by_type = {}
+
+
 def namespace_of(*arrays):
     """Array API namespace shared by ``arrays`` (None entries ignored)."""
     arrays = [a for a in arrays if a is not None]
-    # The common case, answered without array_api_compat's generic
-    # inspection (a few µs per call, several calls per partial_fit).
-    if all(type(a) is np.ndarray for a in arrays):
-        return _numpy_namespace
+    kinds = {type(a) for a in arrays}
+    if len(kinds) == 1:
+        kind = kinds.pop()
+        xp = _namespace_by_type.get(kind)
+        if xp is None:
+            xp = _namespace_by_type[kind] = array_api_compat.array_namespace(*arrays)
+        return xp
     return array_api_compat.array_namespace(*arrays)
 
 
 def array_device(x):
     """Device of ``x`` (``"cpu"`` for NumPy)."""
-    return array_api_compat.device(x)
+    kind = type(x)
+    if kind is np.ndarray:
+        return "cpu"
+    if _device_attribute_by_type.get(kind):
+        return x.device
+    device = array_api_compat.device(x)
+    if kind not in _device_attribute_by_type:
+        try:
+            _device_attribute_by_type[kind] = bool(x.device == device)
+        except Exception:  # no such attribute, or an odd comparison
+            _device_attribute_by_type[kind] = False
+    return device
 
 
 def is_numpy_namespace(xp) -> bool:
@@ -60,12 +82,27 @@ def is_array_api_input(X) -> bool:
     return array_api_compat.is_array_api_obj(X)
 
 
+_float_dtypes_cache = {}
+
+
 def _real_float_dtypes(xp, device):
+    """The real float dtypes of ``device``: asked once per namespace and
+    device (the inspection API costs several µs per call)."""
+    try:
+        key = (xp.__name__, device)
+        cached = _float_dtypes_cache.get(key)
+    except TypeError:  # an unhashable device object
+        key, cached = None, None
+    if cached is not None:
+        return cached
     try:
         info = xp.__array_namespace_info__()
-        return info.dtypes(device=device, kind="real floating")
+        dtypes = info.dtypes(device=device, kind="real floating")
     except (AttributeError, TypeError):  # pragma: no cover - old namespaces
-        return {"float32": xp.float32, "float64": xp.float64}
+        dtypes = {"float32": xp.float32, "float64": xp.float64}
+    if key is not None:
+        _float_dtypes_cache[key] = dtypes
+    return dtypes
 
 
 def accumulation_dtype(xp, device):
@@ -106,6 +143,8 @@ def check_same_namespace(estimator, method, X, fitted):
     """
     if fitted is None:
         return
+    if type(X) is type(fitted) and _same_device(array_device(fitted), array_device(X)):
+        return  # the common case, without the namespace lookups
     xp_fit = namespace_of(fitted)
     xp_x = namespace_of(X)
     name = type(estimator).__name__

@@ -7,7 +7,12 @@ from numbers import Real
 import numpy as np
 from sklearn.base import _fit_context
 
-from ._array_api import accumulation_dtype, array_device, is_numpy_namespace
+from ._array_api import (
+    accumulation_dtype,
+    array_device,
+    is_numpy_namespace,
+    namespace_of,
+)
 from ._base import AffineNormalizer
 from ._stats import update_min_max
 from ._validation import where
@@ -183,34 +188,66 @@ class MinMax(AffineNormalizer):
             _check_range(self, method, self.data_range, "data_range")
 
     def _updated_state(self, X, xp, device, sample_weight, method):
-        # Both ranges were checked by _check_call, with the calling method.
-        lo, hi = (float(v) for v in self.feature_range)
         dtype = accumulation_dtype(xp, device)
         n_features = X.shape[1]
         if self.data_range is not None:
+            # Both ranges were checked by _check_call, with the calling method.
             d_lo, d_hi = (float(v) for v in self.data_range)
             data_min = xp.full((n_features,), d_lo, dtype=dtype, device=device)
             data_max = xp.full((n_features,), d_hi, dtype=dtype, device=device)
             state = None
         else:
             state = update_min_max(getattr(self, "_min_max_", None), X)
-            data_min = xp.astype(state.min, dtype)
-            data_max = xp.astype(state.max, dtype)
-        data_range = data_max - data_min
-        eps = xp.finfo(dtype).eps
-        safe_range = xp.where(
-            data_range < 10 * eps, xp.ones_like(data_range), data_range
-        )
-        scale = (hi - lo) / safe_range
+            data_min = xp.astype(state.min, dtype, copy=False)
+            data_max = xp.astype(state.max, dtype, copy=False)
+        # data_range_, scale_ and min_ are derived when first read: a
+        # streaming partial_fit only merges the minimum and maximum (on a
+        # GPU every derived array is a kernel launch).
         return {
             "_min_max_": state,
             "n_samples_seen_": getattr(self, "n_samples_seen_", 0) + X.shape[0],
             "data_min_": data_min,
             "data_max_": data_max,
-            "data_range_": data_range,
-            "scale_": scale,
-            "min_": lo - data_min * scale,
         }
+
+    def _derived(self, name):
+        """``data_range_``, ``scale_`` or ``min_``, from the fitted range.
+
+        Computed on access, not stored: ``transform`` must leave
+        ``__dict__`` unchanged (scikit-learn's check_dict_unchanged), and a
+        few per-feature operations are nothing next to a transform.
+        """
+        if not self._is_fitted():
+            raise AttributeError(
+                f"'{type(self).__name__}' object has no attribute '{name}'"
+            )
+        lo, hi = (float(v) for v in self.feature_range)
+        data_min, data_max = self.data_min_, self.data_max_
+        xp = namespace_of(data_min)
+        data_range = data_max - data_min
+        if name == "data_range_":
+            return data_range
+        eps = xp.finfo(data_range.dtype).eps
+        safe_range = xp.where(
+            data_range < 10 * eps, xp.ones_like(data_range), data_range
+        )
+        scale = (hi - lo) / safe_range
+        return scale if name == "scale_" else lo - data_min * scale
+
+    @property
+    def data_range_(self):
+        """``data_max_ - data_min_`` per feature."""
+        return self._derived("data_range_")
+
+    @property
+    def scale_(self):
+        """``(max - min of feature_range) / data_range_`` per feature."""
+        return self._derived("scale_")
+
+    @property
+    def min_(self):
+        """``feature_range[0] - data_min_ * scale_`` per feature."""
+        return self._derived("min_")
 
     def _affine_terms(self, X, xp):
         lo, hi = (float(v) for v in self.feature_range)

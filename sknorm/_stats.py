@@ -120,6 +120,10 @@ class Moments(NamedTuple):
 def moments_of_batch(X, sample_weight, dtype, shift=None):
     xp = namespace_of(X)
     if shift is None:
+        fused = getattr(kernels_for(xp), "update_moments", None)
+        if fused is not None:  # the kernel picks its own shift
+            count, n_obs, shift, mean, var, _ = fused(None, X, sample_weight, dtype)
+            return Moments(count, n_obs, shift, mean, var)
         shift = _initial_shift(xp, X, dtype)
     count, n_obs, mean, var = kernels_for(xp).moments(X, shift, sample_weight, dtype)
     return Moments(count, n_obs, shift, mean, var)

@@ -127,7 +127,9 @@ class ZScore(AffineNormalizer):
         "with_std": ["boolean"],
         "copy": ["boolean"],
     }
-    _anchor_ = "_location_"
+    # Any fitted array tells the namespace and device: the total weight per
+    # feature is one the moments already hold (no operation per batch).
+    _anchor_ = "_weight_seen_"
     _accept_sparse = ("csr", "csc")
     _finite_check = "kernel"  # the moments kernel finds inf in its own pass
 
@@ -225,7 +227,7 @@ class ZScore(AffineNormalizer):
         return {
             "_moments_": moments,
             "_weighted_": weighted,
-            "_location_": moments.location,
+            "_weight_seen_": moments.count,
         }
 
     def _check_call(self, X, method):

@@ -20,8 +20,9 @@ X once and keeps everything else in registers:
   ``ElementwiseKernel``: broadcasting and any strides), built without FMA
   contraction so that its rounding is the generic kernel's, step by step.
 
-Infinite values set a flag on the device during the same pass.  Reading it
-is a host synchronisation, so it is read only when scikit-learn's
+Infinite values set a flag on the device during the same pass (one per
+block of the first kernel, gathered by the second).  Reading it is a host
+synchronisation, so it is read only when scikit-learn's
 ``assume_finite`` is off; it then raises
 :class:`~sknorm._kernels.NonFiniteError` (the estimators skip validation's
 separate finiteness pass, as on NumPy).  With ``assume_finite`` on, nothing
@@ -76,6 +77,10 @@ _SOURCE = r"""
 #define TY __ROWS__
 #define UNROLL __UNROLL__
 #define CT __COMBINE__
+// A thread's one-pass sums are redone with Welford's update when its mean
+// lies farther than sqrt(CANCEL) standard deviations from its first value
+// (the one-pass variance then loses up to CANCEL ulps).
+#define CANCEL 64.0
 typedef __T__ T;
 
 // An accumulator: total weight w, observation count n, reference value ref
@@ -131,14 +136,82 @@ __device__ __forceinline__ Acc acc_load(const double* in, long long plane,
     return a;
 }
 
+// One thread's rows of one feature, summed around the thread's first
+// observed value: S1 = sum w d, S2 = sum w d^2 with d = x - ref (a few
+// float64 operations per element, no division).  The variance
+// S2/W - (S1/W)^2 is exact to a few ulps while the mean stays within a few
+// standard deviations of ref; where it does not (the first value an
+// outlier), or a sum overflowed (values near the float maximum), the rows
+// are read again with Welford's update, which has neither problem.
+__device__ Acc thread_moments(const T* __restrict__ col, const long long rs,
+                              const long long r0, const long long r1,
+                              const double* __restrict__ weights,
+                              const int weighted, bool& bad) {
+    Acc a;
+    acc_zero(a);
+    long long cnt = 0;
+    double ref = 0.0, s1 = 0.0, s2 = 0.0, wsum = 0.0;
+    for (long long r = r0; r < r1; r += UNROLL * TY) {
+        T v[UNROLL];
+        double wv[UNROLL];
+        bool ok[UNROLL];
+        #pragma unroll
+        for (int u = 0; u < UNROLL; ++u) {
+            const long long rr = r + (long long)u * TY;
+            ok[u] = rr < r1;
+            v[u] = ok[u] ? col[rr * rs] : (T)0;
+            wv[u] = (weighted && ok[u]) ? weights[rr] : 1.0;
+        }
+        #pragma unroll
+        for (int u = 0; u < UNROLL; ++u) {
+            const T x = v[u];
+            if (!ok[u] || x != x) continue;               // NaN: not observed
+            if (x - x != (T)0) { bad = true; continue; }  // +-inf
+            const double xd = (double)x;
+            if (cnt == 0) ref = xd;
+            ++cnt;
+            const double d = xd - ref;
+            if (weighted) {
+                const double wd = wv[u] * d;
+                wsum += wv[u];
+                s1 += wd;
+                s2 = fma(wd, d, s2);
+            } else {
+                s1 += d;
+                s2 = fma(d, d, s2);
+            }
+        }
+    }
+    if (!weighted) wsum = (double)cnt;
+    a.n = (double)cnt;
+    a.ref = ref;
+    if (wsum > 0.0) {
+        a.w = wsum;
+        a.mean = s1 / wsum;
+        a.m2 = s2 - s1 * a.mean;
+        if (a.m2 < 0.0) a.m2 = 0.0;
+    }
+    const bool finite = (s1 - s1 == 0.0) && (s2 - s2 == 0.0);
+    if (!bad && (!finite || a.mean * a.mean * wsum > CANCEL * a.m2) && wsum > 0.0) {
+        acc_zero(a);
+        for (long long r = r0; r < r1; r += TY) {
+            const T x = col[r * rs];
+            if (x != x) continue;
+            acc_push(a, (double)x, weighted ? weights[r] : 1.0);
+        }
+    }
+    return a;
+}
+
 // Per chunk of rows (blockIdx.y) and 32 features (blockIdx.x): one Acc per
-// feature in part[5][n_chunks][f].  Infinite values set *flag.
+// feature in part[0:5][n_chunks][f], and in part[5] whether the block saw
+// an infinite value (flags in the same buffer: nothing to zero first).
 extern "C" __global__ void sknorm_moments_partial(
     const T* __restrict__ X, const long long n, const int f,
     const long long rs, const long long cs,
     const double* __restrict__ weights, const int weighted,
     const long long chunk_rows, const long long n_chunks,
-    double* __restrict__ part, int* __restrict__ flag)
+    double* __restrict__ part)
 {
     const int tx = threadIdx.x, ty = threadIdx.y;
     const int c = blockIdx.x * 32 + tx;
@@ -149,27 +222,9 @@ extern "C" __global__ void sknorm_moments_partial(
     Acc a;
     acc_zero(a);
     bool bad = false;
-    if (c < f) {
-        const T* col = X + (long long)c * cs;
-        for (long long r = r0 + ty; r < r1; r += UNROLL * TY) {
-            double v[UNROLL], wv[UNROLL];
-            bool ok[UNROLL];
-            #pragma unroll
-            for (int u = 0; u < UNROLL; ++u) {
-                const long long rr = r + (long long)u * TY;
-                ok[u] = rr < r1;
-                v[u] = ok[u] ? (double)col[rr * rs] : 0.0;
-                wv[u] = (weighted && ok[u]) ? weights[rr] : 1.0;
-            }
-            #pragma unroll
-            for (int u = 0; u < UNROLL; ++u) {
-                const double x = v[u];
-                if (!ok[u] || x != x) continue;          // NaN: not observed
-                if (x - x != 0.0) { bad = true; continue; }  // +-inf
-                acc_push(a, x, wv[u]);
-            }
-        }
-    }
+    if (c < f)
+        a = thread_moments(X + (long long)c * cs, rs, r0 + ty, r1, weights,
+                           weighted, bad);
     __shared__ Acc sh[TY][32];
     sh[ty][tx] = a;
     __syncthreads();
@@ -180,8 +235,23 @@ extern "C" __global__ void sknorm_moments_partial(
         }
         __syncthreads();
     }
-    if (ty == 0 && c < f) acc_store(part, n_chunks * f, chunk * f + c, a);
-    if (bad) *flag = 1;
+    const int any_bad = __syncthreads_or(bad);
+    if (ty == 0 && c < f) {
+        acc_store(part, n_chunks * f, chunk * f + c, a);
+        part[5 * n_chunks * f + chunk * f + c] = any_bad ? 1.0 : 0.0;
+    }
+}
+
+// *dest = 1 if any of flags[0:count] is set (block 0 of a combine kernel;
+// every thread of every block calls it).
+template <typename F>
+__device__ void any_flag(const F* __restrict__ flags, const long long count,
+                         F* __restrict__ dest) {
+    if (blockIdx.x != 0) return;
+    int any = 0;
+    for (long long k = threadIdx.x; k < count; k += CT) any |= flags[k] != (F)0;
+    any = __syncthreads_or(any);
+    if (threadIdx.x == 0) *dest = any ? (F)1 : (F)0;
 }
 
 // All chunks of feature blockIdx.x merged, in a fixed order.
@@ -206,11 +276,13 @@ __device__ Acc combine_chunks(const double* __restrict__ part,
     return a;
 }
 
-// out[4][f] = count, n_obs, mean of (x - shift), population variance.
+// out[0:4][f] = count, n_obs, mean of (x - shift), population variance;
+// out[4][0] = 1 if X held an infinite value.
 extern "C" __global__ void sknorm_moments_combine(
     const double* __restrict__ part, const long long n_chunks, const int f,
     const double* __restrict__ shift, double* __restrict__ out)
 {
+    any_flag(part + 5 * n_chunks * f, n_chunks * f, out + 4 * f);
     const Acc a = combine_chunks(part, n_chunks, f);
     if (threadIdx.x != 0) return;
     const int c = blockIdx.x;
@@ -222,19 +294,25 @@ extern "C" __global__ void sknorm_moments_combine(
 }
 
 // The batch merged into a running state (count, n_obs, shift, mean, var;
-// state[0][c] == 0 for a feature not seen yet), then recentred: exactly
-// sknorm._stats.update_moments.  out[6][f] = the new state and its
-// location (shift + mean).
+// count 0 for a feature not seen yet; has_state 0: no state at all), then
+// recentred: exactly sknorm._stats.update_moments.  out[0:6][f] = the new
+// state and its location (shift + mean); out[6][0] = 1 if X held +-inf.
 extern "C" __global__ void sknorm_moments_update(
     const double* __restrict__ part, const long long n_chunks, const int f,
-    const double* __restrict__ state, double* __restrict__ out)
+    const double* __restrict__ s_count, const double* __restrict__ s_nobs,
+    const double* __restrict__ s_shift, const double* __restrict__ s_mean,
+    const double* __restrict__ s_var, const int has_state,
+    double* __restrict__ out)
 {
+    any_flag(part + 5 * n_chunks * f, n_chunks * f, out + 6 * f);
     const Acc b = combine_chunks(part, n_chunks, f);
     if (threadIdx.x != 0) return;
     const int c = blockIdx.x;
-    const double count_a = state[c], n_a = state[f + c];
-    const double shift_a = state[2 * f + c], mean_a = state[3 * f + c];
-    const double var_a = state[4 * f + c];
+    const double count_a = has_state ? s_count[c] : 0.0;
+    const double n_a = has_state ? s_nobs[c] : 0.0;
+    const double shift_a = has_state ? s_shift[c] : 0.0;
+    const double mean_a = has_state ? s_mean[c] : 0.0;
+    const double var_a = has_state ? s_var[c] : 0.0;
     const bool seen_a = count_a > 0.0, seen_b = b.w > 0.0;
     // The state's shift where it has data, else a value of this batch.
     const double s = seen_a ? shift_a : (b.n > 0.0 ? b.ref : shift_a);
@@ -260,13 +338,48 @@ extern "C" __global__ void sknorm_moments_update(
     out[5 * f + c] = shift + mean;
 }
 
-// NaN-aware minimum and maximum per chunk: part[2][n_chunks][f], +inf/-inf
-// where a chunk observed nothing.
+// Y = ((X - c) * s) + o per feature, each step rounded (no FMA: built with
+// --fmad=false), the terms absent from flags skipped: the generic kernel's
+// bits.  Rows with unit column stride; a warp reads 32 features of a row.
+extern "C" __global__ void sknorm_affine(
+    const T* __restrict__ X, const long long n, const int f,
+    const long long rs, T* Y, const long long rs_out,
+    const T* __restrict__ center, const T* __restrict__ scale,
+    const T* __restrict__ offset, const int flags)
+{
+    const int c = blockIdx.x * 32 + threadIdx.x;
+    if (c >= f) return;
+    const T cc = (flags & 1) ? center[c] : (T)0;
+    const T ss = (flags & 2) ? scale[c] : (T)1;
+    const T oo = (flags & 4) ? offset[c] : (T)0;
+    const long long step = (long long)gridDim.y * TY;
+    for (long long r = (long long)blockIdx.y * TY + threadIdx.y; r < n;
+         r += UNROLL * step) {
+        T v[UNROLL];
+        #pragma unroll
+        for (int u = 0; u < UNROLL; ++u) {
+            const long long rr = r + u * step;
+            v[u] = rr < n ? X[rr * rs + c] : (T)0;
+        }
+        #pragma unroll
+        for (int u = 0; u < UNROLL; ++u) {
+            const long long rr = r + u * step;
+            T y = v[u];
+            if (flags & 1) y = y - cc;
+            if (flags & 2) y = y * ss;
+            if (flags & 4) y = y + oo;
+            if (rr < n) Y[rr * rs_out + c] = y;
+        }
+    }
+}
+
+// NaN-aware minimum and maximum per chunk: part[0:2][n_chunks][f], +inf
+// and -inf where a chunk observed nothing; part[2]: the block saw +-inf.
 extern "C" __global__ void sknorm_min_max_partial(
     const T* __restrict__ X, const long long n, const int f,
     const long long rs, const long long cs,
     const long long chunk_rows, const long long n_chunks,
-    T* __restrict__ part, const T inf, int* __restrict__ flag)
+    T* __restrict__ part, const T inf)
 {
     const int tx = threadIdx.x, ty = threadIdx.y;
     const int c = blockIdx.x * 32 + tx;
@@ -309,21 +422,23 @@ extern "C" __global__ void sknorm_min_max_partial(
         }
         __syncthreads();
     }
+    const int any_bad = __syncthreads_or(bad);
     if (ty == 0 && c < f) {
         part[chunk * f + c] = lo;
         part[n_chunks * f + chunk * f + c] = hi;
+        part[2 * n_chunks * f + chunk * f + c] = any_bad ? (T)1 : (T)0;
     }
-    if (bad) *flag = 1;
 }
 
-// Over the chunks, then NaN-aware into the running state (state[2][f], NaN:
-// nothing seen; has_state == 0: no state).  out[2][f]; NaN where nothing
-// was ever observed.
+// Over the chunks, then NaN-aware into the running state (s_lo, s_hi; NaN:
+// nothing seen; has_state 0: no state).  out[0:2][f], NaN where nothing was
+// ever observed; out[2][0] = 1 if X held +-inf.
 extern "C" __global__ void sknorm_min_max_combine(
     const T* __restrict__ part, const long long n_chunks, const int f,
-    const T* __restrict__ state, const int has_state, const T inf,
-    const T nan, T* __restrict__ out)
+    const T* __restrict__ s_lo, const T* __restrict__ s_hi,
+    const int has_state, const T inf, const T nan, T* __restrict__ out)
 {
+    any_flag(part + 2 * n_chunks * f, n_chunks * f, out + 2 * f);
     const int c = blockIdx.x, t = threadIdx.x;
     T lo = inf, hi = -inf;
     for (long long k = t; k < n_chunks; k += CT) {
@@ -347,7 +462,7 @@ extern "C" __global__ void sknorm_min_max_combine(
     // lo = +inf with hi = -inf: nothing observed (an observed v has lo <= v).
     if (lo == inf && hi == -inf) { lo = nan; hi = nan; }
     if (has_state) {
-        const T a_lo = state[c], a_hi = state[f + c];
+        const T a_lo = s_lo[c], a_hi = s_hi[c];
         if (a_lo == a_lo) lo = (lo != lo || a_lo < lo) ? a_lo : lo;
         if (a_hi == a_hi) hi = (hi != hi || a_hi > hi) ? a_hi : hi;
     }
@@ -372,7 +487,9 @@ def _module(type_name):
         .replace("__UNROLL__", str(UNROLL))
         .replace("__COMBINE__", str(COMBINE_THREADS))
     )
-    return cp.RawModule(code=code, options=("--std=c++17",))
+    # No FMA contraction anywhere: the affine map rounds each step as the
+    # generic kernel does (and the sums lose nothing by it).
+    return cp.RawModule(code=code, options=("--std=c++17", "--fmad=false"))
 
 
 def _kernel(name, dtype):
@@ -413,24 +530,33 @@ def _geometry(X):
 
 
 def _raise_on_infinity(flag, dtype):
-    """The one host read of a kernel, skipped under ``assume_finite``."""
+    """The one host read of a kernel (``flag``: a 0-d device array), skipped
+    under ``assume_finite``."""
     if get_config()["assume_finite"]:
         return
-    if bool(flag[0]):  # a synchronisation: the caller asked for the check
+    if bool(flag):  # a synchronisation: the caller asked for the check
         raise NonFiniteError.for_dtype(np.dtype(dtype).name)
 
 
+def _as_float64_vector(a):
+    """A contiguous float64 vector for a kernel pointer (no copy when it
+    already is one: the fused kernels' own outputs are)."""
+    cp = _cupy()
+    if a.dtype == cp.float64 and a.flags.c_contiguous:
+        return a
+    return cp.ascontiguousarray(a, dtype=cp.float64)
+
+
 def _moment_parts(X, weights):
-    """Run the partial kernel: ``(part, n_chunks, flag)``."""
+    """Run the partial kernel: ``(part, n_chunks)``."""
     cp = _cupy()
     n, f = X.shape
     grid, block, chunk_rows, n_chunks, (rs, cs) = _geometry(X)
-    part = cp.empty((5, n_chunks, f), dtype=cp.float64)
-    flag = cp.zeros((1,), dtype=cp.int32)
+    part = cp.empty((6, n_chunks, f), dtype=cp.float64)
     if weights is None:
         w, weighted = part, 0  # any float64 pointer; never read
     else:
-        w, weighted = cp.ascontiguousarray(weights, dtype=cp.float64), 1
+        w, weighted = _as_float64_vector(weights), 1
     _kernel("sknorm_moments_partial", X.dtype)(
         grid,
         block,
@@ -445,25 +571,23 @@ def _moment_parts(X, weights):
             np.int64(chunk_rows),
             np.int64(n_chunks),
             part,
-            flag,
         ),
     )
-    return part, n_chunks, flag
+    return part, n_chunks
 
 
 def moments(X, shift, weights, dtype):
     cp = _cupy()
     X = _float_input(X)
     f = X.shape[1]
-    part, n_chunks, flag = _moment_parts(X, weights)
-    out = cp.empty((4, f), dtype=cp.float64)
-    shift = cp.ascontiguousarray(shift, dtype=cp.float64)
+    part, n_chunks = _moment_parts(X, weights)
+    out = cp.empty((5, f), dtype=cp.float64)
     _kernel("sknorm_moments_combine", X.dtype)(
         (f,),
         (COMBINE_THREADS,),
-        (part, np.int64(n_chunks), np.int32(f), shift, out),
+        (part, np.int64(n_chunks), np.int32(f), _as_float64_vector(shift), out),
     )
-    _raise_on_infinity(flag, X.dtype)
+    _raise_on_infinity(out[4, 0], X.dtype)
     if out.dtype != dtype:
         out = out.astype(dtype)
     return out[0], out[1], out[2], out[3]
@@ -475,21 +599,21 @@ def update_moments(state, X, weights, dtype):
     cp = _cupy()
     X = _float_input(X)
     f = X.shape[1]
-    part, n_chunks, flag = _moment_parts(X, weights)
+    part, n_chunks = _moment_parts(X, weights)
     if state is None:
-        previous = cp.zeros((5, f), dtype=cp.float64)
+        previous, has_state = [part] * 5, 0  # never read
     else:
-        previous = cp.stack([cp.asarray(a, dtype=cp.float64) for a in state[:5]])
-    out = cp.empty((6, f), dtype=cp.float64)
+        previous, has_state = [_as_float64_vector(a) for a in state[:5]], 1
+    out = cp.empty((7, f), dtype=cp.float64)
     _kernel("sknorm_moments_update", X.dtype)(
         (f,),
         (COMBINE_THREADS,),
-        (part, np.int64(n_chunks), np.int32(f), previous, out),
+        (part, np.int64(n_chunks), np.int32(f), *previous, np.int32(has_state), out),
     )
-    _raise_on_infinity(flag, X.dtype)
+    _raise_on_infinity(out[6, 0], X.dtype)
     if out.dtype != dtype:
         out = out.astype(dtype)
-    return tuple(out[k] for k in range(6))
+    return out[0], out[1], out[2], out[3], out[4], out[5]
 
 
 def _min_max(X, state):
@@ -498,8 +622,7 @@ def _min_max(X, state):
     n, f = X.shape
     grid, block, chunk_rows, n_chunks, (rs, cs) = _geometry(X)
     scalar = X.dtype.type
-    part = cp.empty((2, n_chunks, f), dtype=X.dtype)
-    flag = cp.zeros((1,), dtype=cp.int32)
+    part = cp.empty((3, n_chunks, f), dtype=X.dtype)
     _kernel("sknorm_min_max_partial", X.dtype)(
         grid,
         block,
@@ -513,15 +636,14 @@ def _min_max(X, state):
             np.int64(n_chunks),
             part,
             scalar(np.inf),
-            flag,
         ),
     )
     if state is None:
-        previous, has_state = part, 0  # never read
+        previous, has_state = [part, part], 0  # never read
     else:
-        previous = cp.stack([cp.asarray(a, dtype=X.dtype) for a in state])
+        previous = [cp.ascontiguousarray(a, dtype=X.dtype) for a in state]
         has_state = 1
-    out = cp.empty((2, f), dtype=X.dtype)
+    out = cp.empty((3, f), dtype=X.dtype)
     _kernel("sknorm_min_max_combine", X.dtype)(
         (f,),
         (COMBINE_THREADS,),
@@ -529,14 +651,14 @@ def _min_max(X, state):
             part,
             np.int64(n_chunks),
             np.int32(f),
-            previous,
+            *previous,
             np.int32(has_state),
             scalar(np.inf),
             scalar(np.nan),
             out,
         ),
     )
-    _raise_on_infinity(flag, X.dtype)
+    _raise_on_infinity(out[2, 0], X.dtype)
     return out[0], out[1]
 
 
@@ -545,15 +667,15 @@ def min_max(X):
 
 
 def update_min_max(state, X):
-    """NaN-aware ``(min, max)`` of ``state`` (a ``MinMaxState`` or None)
-    and X together, in two launches.  X's dtype: a state of another dtype
-    is cast to it, as the generic merge's promotion would not be."""
+    """NaN-aware ``(min, max)`` of ``state`` (a ``MinMaxState`` of X's
+    dtype, or None) and X together, in two launches."""
     return _min_max(X, state)
 
 
 # ------------------------------------------------------------ transforms ----
 @cache
-def _affine_kernel(has_center, has_scale, has_offset):
+def _affine_elementwise(has_center, has_scale, has_offset):
+    """Any layout (CuPy's indexing handles strides and broadcasting)."""
     cp = _cupy()
     params, expr = ["T x"], "x"
     if has_center:
@@ -565,25 +687,69 @@ def _affine_kernel(has_center, has_scale, has_offset):
     if has_offset:
         params.append("T o")
         expr = f"({expr} + o)"
-    # No FMA contraction: x*s + o rounded twice, as the generic kernel does.
     return cp.ElementwiseKernel(
         ", ".join(params),
         "T y",
         f"y = {expr};",
-        "sknorm_affine",
+        "sknorm_affine_any_layout",
         options=("--fmad=false",),
     )
 
 
+def _rows_contiguous(A):
+    return A.ndim == 2 and A.strides[1] == A.dtype.itemsize and A.strides[0] >= 0
+
+
 def affine(X, center, scale, offset, copy):
-    """``(X - center) * scale + offset`` in one elementwise pass."""
+    """``(X - center) * scale + offset`` in one pass over X."""
     cp = _cupy()
+    X = _float_input(X)
     terms = [
-        cp.asarray(a, dtype=X.dtype) for a in (center, scale, offset) if a is not None
+        None if a is None else cp.asarray(a, dtype=X.dtype)
+        for a in (center, scale, offset)
     ]
-    kernel = _affine_kernel(center is not None, scale is not None, offset is not None)
-    out = cp.empty_like(X) if copy else X
-    kernel(X, *terms, out)
+    if not _rows_contiguous(X) or any(
+        t is not None and t.size not in (1, X.shape[1]) for t in terms
+    ):
+        kernel = _affine_elementwise(*(t is not None for t in terms))
+        out = cp.empty_like(X) if copy else X
+        kernel(X, *(t for t in terms if t is not None), out)
+        return out
+    n, f = X.shape
+    out = cp.empty((n, f), dtype=X.dtype) if copy else X
+    flags = 0
+    args = []
+    for bit, t in zip((1, 2, 4), terms, strict=True):
+        if t is None:
+            args.append(X)  # any pointer of the type; never read
+            continue
+        flags |= bit
+        args.append(cp.ascontiguousarray(cp.broadcast_to(t.reshape(-1), (f,))))
+    item = X.dtype.itemsize
+    col_blocks = math.ceil(f / 32)
+    target = _multiprocessors(X.device.id) * BLOCKS_PER_SM
+    row_blocks = max(
+        1,
+        min(
+            math.ceil(n / (ROWS_PER_BLOCK * UNROLL)),
+            math.ceil(target / col_blocks),
+            MAX_CHUNKS,
+        ),
+    )
+    _kernel("sknorm_affine", X.dtype)(
+        (col_blocks, row_blocks),
+        (32, ROWS_PER_BLOCK),
+        (
+            X,
+            np.int64(n),
+            np.int32(f),
+            np.int64(X.strides[0] // item),
+            out,
+            np.int64(out.strides[0] // item),
+            *args,
+            np.int32(flags),
+        ),
+    )
     return out
 
 
