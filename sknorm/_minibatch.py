@@ -364,6 +364,9 @@ class MiniBatchNormalizer(AffineNormalizer):
             if reset:
                 self._check_affine_params(method, X.shape[1], xp, device, dtype)
             state = None if reset else self._running_state()
+            gamma, beta = 1.0, None
+            if training_output:
+                gamma, beta = self._gamma_beta(method, X.shape[1], xp, device, dtype)
             n = X.shape[0]
             step = n if rows is None else rows
             for start in range(0, n, step):
@@ -372,12 +375,15 @@ class MiniBatchNormalizer(AffineNormalizer):
                 sw = sample_weight
                 if sw is not None and batch is not X:
                     sw = sw[start:stop]
-                state, mean_b, var_b = self._step(state, batch, sw, xp, device, dtype)
+                state, mean_b, var_b, scale = self._step(
+                    state, batch, sw, xp, device, dtype, gamma
+                )
             out = self
             if training_output:
-                out = self._training_output(
-                    X, original, xp, device, dtype, mean_b, var_b, method
-                )
+                if scale is None:
+                    scale = gamma * (1.0 / xp.sqrt(var_b + float(self.eps)))
+                must_copy = needs_copy(self.copy, original, X)
+                out = kernels_for(xp).affine(X, mean_b, scale, beta, must_copy)
             self.__dict__.update(state)
         return out
 
@@ -415,8 +421,13 @@ class MiniBatchNormalizer(AffineNormalizer):
             )
         return momentum
 
-    def _step(self, state, X, sample_weight, xp, device, dtype):
-        """One training step: the new state and the batch's mean and variance."""
+    def _step(self, state, X, sample_weight, xp, device, dtype, gamma=1.0):
+        """One training step: the new state, the batch's mean and variance,
+        and the training output's scale ``gamma / sqrt(var_B + eps)`` (None
+        when the kernels leave it to the caller)."""
+        fused = getattr(kernels_for(xp), "batchnorm_step", None)
+        if fused is not None:
+            return self._fused_step(fused, state, X, sample_weight, gamma)
         batch = moments_of_batch(X, sample_weight, dtype)
         count = batch.count
         mean_b = batch.location
@@ -455,13 +466,40 @@ class MiniBatchNormalizer(AffineNormalizer):
             "n_batches_seen_": state["n_batches_seen_"] + 1,
             "n_samples_seen_": state["n_samples_seen_"] + int(X.shape[0]),
         }
-        return new_state, mean_b, var_b
+        return new_state, mean_b, var_b, None
 
-    def _training_output(self, X, original, xp, device, dtype, mean_b, var_b, method):
-        gamma, beta = self._gamma_beta(method, X.shape[1], xp, device, dtype)
-        scale = gamma * (1.0 / xp.sqrt(var_b + float(self.eps)))
-        must_copy = needs_copy(self.copy, original, X)
-        return kernels_for(xp).affine(X, mean_b, scale, beta, must_copy)
+    def _fused_step(self, fused, state, X, sample_weight, gamma):
+        """:meth:`_step` as one kernel call (CuPy: two launches in all)."""
+        running = None
+        if state is not None:
+            running = tuple(
+                state[k]
+                for k in (
+                    "running_mean_",
+                    "running_var_",
+                    "_mean_updates_",
+                    "_var_updates_",
+                )
+            )
+        r_mean, r_var, k_mean, k_var, mean_b, var_b, scale = fused(
+            running,
+            X,
+            sample_weight,
+            momentum=None if self.momentum is None else float(self.momentum),
+            first_batch=self.init == "first_batch",
+            gamma=gamma,
+            eps=float(self.eps),
+        )
+        previous = state or {"n_batches_seen_": 0, "n_samples_seen_": 0}
+        new_state = {
+            "running_mean_": r_mean,
+            "running_var_": r_var,
+            "_mean_updates_": k_mean,
+            "_var_updates_": k_var,
+            "n_batches_seen_": previous["n_batches_seen_"] + 1,
+            "n_samples_seen_": previous["n_samples_seen_"] + int(X.shape[0]),
+        }
+        return new_state, mean_b, var_b, scale
 
     # ----------------------------------------------------------- transform
     def _gamma_beta(self, method, n_features, xp, device, dtype):

@@ -83,6 +83,28 @@ def test_moments_match_generic(cp, fused, seed, n, f, dtype, nan, loc, layout, w
     assert_moments_close(got, ref, X_np, shift_np)
 
 
+@settings(max_examples=40, deadline=None)
+@given(**{k: v for k, v in CASES.items() if k not in ("fused", "nan")})
+def test_comoments_match_generic(cp, fused, seed, n, f, dtype, loc, layout, weights):
+    """Row blocks shrunk to a few rows: the Gram matrix is accumulated over
+    many blocks."""
+    X_np = make_X(seed, n, f, dtype, "none", loc, layout)
+    w_np = make_weights(seed, n, weights)
+    shift_np = first_observed(X_np, np.float64)
+    X, shift = cp.asarray(X_np, order="K"), cp.asarray(shift_np)
+    w = None if w_np is None else cp.asarray(w_np)
+    saved = fused.COMOMENT_BLOCK_ELEMENTS
+    fused.COMOMENT_BLOCK_ELEMENTS = 7 * f
+    try:
+        got = _host(*fused.comoments(X, shift, w, cp.float64))
+    finally:
+        fused.COMOMENT_BLOCK_ELEMENTS = saved
+    ref = _host(*generic.comoments(X, shift, w, cp.float64))
+    spread = np.max(np.abs(X_np - shift_np), initial=1.0)
+    for a, b, s in zip(got, ref, (1.0, spread, spread**2), strict=True):
+        np.testing.assert_allclose(a, b, rtol=1e-11, atol=1e-12 * s)
+
+
 @pytest.mark.parametrize("dtype", ["float32", "float64"])
 @pytest.mark.parametrize("shape", [(200_003, 3), (50_000, 70), (7, 1_100)])
 def test_moments_large_match_numpy(cp, fused, dtype, shape):
@@ -237,3 +259,78 @@ def test_estimator_inf_error_names_the_call(cp):
     for make in (sknorm.ZScore, sknorm.MinMax, sknorm.MiniBatchNormalizer):
         with pytest.raises(ValueError, match=rf"{make.__name__}\.fit\(\).*infinity"):
             make().fit(X)
+
+
+@pytest.mark.parametrize("weighted", [False, True])
+@pytest.mark.parametrize(
+    "make",
+    [
+        sknorm.ZScore,
+        sknorm.MinMax,
+        sknorm.MiniBatchNormalizer,
+        lambda: sknorm.MiniBatchNormalizer(momentum=None, scale=2.0, shift=1.0),
+        lambda: sknorm.MiniBatchNormalizer(init="pytorch", momentum=0.3),
+    ],
+    ids=["ZScore", "MinMax", "MBN", "MBN-cumulative", "MBN-pytorch-init"],
+)
+def test_fused_estimators_match_matmul_path(cp, make, weighted, monkeypatch):
+    """Each estimator on CuPy with the compiled kernels (fused updates and
+    the batch-norm step) against the same estimator on the matmul kernels
+    (the Python composition of the statistics), batch after batch."""
+    rng = np.random.default_rng(6)
+    batches = []
+    for i, n in enumerate([1, 50, 3_000]):
+        X_np = 1e4 + rng.normal(size=(n, 5)) * np.array([1, 3, 1e-3, 5, 2])
+        X_np[rng.uniform(size=X_np.shape) < 0.05] = np.nan
+        if i == 0:
+            X_np[:, 1] = np.nan
+        w = rng.uniform(0, 2, n) if weighted else None
+        batches.append((cp.asarray(X_np), None if w is None else cp.asarray(w)))
+    est = make()
+    outputs = []
+    for X, w in batches:
+        if isinstance(est, sknorm.MiniBatchNormalizer):
+            outputs.append(cp.asnumpy(est.normalize_batch(X, sample_weight=w)))
+        else:
+            est.partial_fit(X, sample_weight=w)
+    monkeypatch.setenv("SKNORM_CUPY_FUSED", "0")
+    ref = make()
+    ref_outputs = []
+    for X, w in batches:
+        if isinstance(ref, sknorm.MiniBatchNormalizer):
+            ref_outputs.append(cp.asnumpy(ref.normalize_batch(X, sample_weight=w)))
+        else:
+            ref.partial_fit(X, sample_weight=w)
+    for a, b in zip(outputs, ref_outputs, strict=True):
+        np.testing.assert_allclose(a, b, rtol=1e-9, atol=1e-9)
+    names = ["mean_", "var_", "scale_", "data_min_", "data_max_"]
+    names += ["running_mean_", "running_var_", "n_batches_seen_"]
+    for name in names:
+        if hasattr(ref, name):
+            got, expected = getattr(est, name), getattr(ref, name)
+            if not isinstance(expected, int | float):
+                got, expected = cp.asnumpy(got), cp.asnumpy(expected)
+            np.testing.assert_allclose(got, expected, rtol=1e-10, err_msg=name)
+    X = batches[-1][0]
+    np.testing.assert_allclose(
+        cp.asnumpy(est.transform(X)),
+        cp.asnumpy(ref.transform(X)),
+        rtol=1e-10,
+        atol=1e-10,
+    )
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+@pytest.mark.parametrize("size", [1, 2, 5, 40])
+@pytest.mark.parametrize("layout", ["C", "F"])
+def test_local_response_matches_generic(cp, fused, dtype, size, layout):
+    """One thread per output against the reference expression; pow may
+    differ from the host's by an ulp."""
+    rng = np.random.default_rng(7)
+    X_np = np.asarray(rng.normal(size=(301, 13)) * 10, dtype=dtype, order=layout)
+    X_np[4, 2] = np.nan
+    X = cp.asarray(X_np, order=layout)
+    got = cp.asnumpy(fused.local_response(X, size, 1e-2, 0.75, 2.0))
+    ref = cp.asnumpy(generic.local_response(X, size, 1e-2, 0.75, 2.0))
+    rtol = 1e-6 if dtype == "float32" else 1e-14
+    np.testing.assert_allclose(got, ref, rtol=rtol)

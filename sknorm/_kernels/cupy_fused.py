@@ -49,6 +49,7 @@ from . import NonFiniteError, matmul
 
 __all__ = [
     "affine",
+    "batchnorm_step",
     "comoments",
     "linear",
     "local_response",
@@ -338,6 +339,154 @@ extern "C" __global__ void sknorm_moments_update(
     out[5 * f + c] = shift + mean;
 }
 
+// One training step of batch normalization (sknorm.MiniBatchNormalizer's
+// _step, PyTorch's order of operations): the batch's moments, the running
+// statistics updated with momentum (momentum < 0: cumulative average;
+// first_batch: the first contributing batch replaces the initial values),
+// and gamma / sqrt(var_B + eps) for the training output.  Running state
+// (r_mean, r_var, k_mean, k_var) absent when has_state is 0.
+// out[0:7][f] = running mean, running var, mean updates, var updates,
+// batch mean, batch (biased) var, training scale; out[7][0]: +-inf seen.
+__device__ __forceinline__ double bn_factor(const double before,
+                                            const double after,
+                                            const double momentum,
+                                            const int first_batch) {
+    if (momentum < 0.0) return 1.0 / (after > 0.0 ? after : 1.0);
+    if (first_batch) return before == 0.0 ? 1.0 : momentum;
+    return momentum;
+}
+
+extern "C" __global__ void sknorm_batchnorm_step(
+    const double* __restrict__ part, const long long n_chunks, const int f,
+    const double* __restrict__ r_mean, const double* __restrict__ r_var,
+    const double* __restrict__ k_mean, const double* __restrict__ k_var,
+    const int has_state, const double momentum, const int first_batch,
+    const double* __restrict__ gamma, const double gamma_scalar,
+    const int gamma_is_array, const double eps, double* __restrict__ out)
+{
+    any_flag(part + 5 * n_chunks * f, n_chunks * f, out + 7 * f);
+    const Acc b = combine_chunks(part, n_chunks, f);
+    if (threadIdx.x != 0) return;
+    const int c = blockIdx.x;
+    const double count = b.w;
+    const double mean_b = (b.n > 0.0 ? b.ref : 0.0) + (count > 0.0 ? b.mean : 0.0);
+    const double var_b = count > 0.0 ? b.m2 / count : 0.0;
+    const bool has_mean = count > 0.0, has_var = count > 1.0;
+    const double unbiased = (var_b * count) / (has_var ? count - 1.0 : 1.0);
+    const double rm = has_state ? r_mean[c] : 0.0;
+    const double rv = has_state ? r_var[c] : 1.0;
+    const double km = has_state ? k_mean[c] : 0.0;
+    const double kv = has_state ? k_var[c] : 0.0;
+    const double km_new = km + (has_mean ? 1.0 : 0.0);
+    const double kv_new = kv + (has_var ? 1.0 : 0.0);
+    const double f_mean = bn_factor(km, km_new, momentum, first_batch);
+    const double f_var = bn_factor(kv, kv_new, momentum, first_batch);
+    out[c] = has_mean ? f_mean * mean_b + (1.0 - f_mean) * rm : rm;
+    out[f + c] = has_var ? f_var * unbiased + (1.0 - f_var) * rv : rv;
+    out[2 * f + c] = km_new;
+    out[3 * f + c] = kv_new;
+    out[4 * f + c] = mean_b;
+    out[5 * f + c] = var_b;
+    const double g = gamma_is_array ? gamma[c] : gamma_scalar;
+    out[6 * f + c] = g * (1.0 / sqrt(var_b + eps));
+}
+
+// D = sqrt(w) * (X - shift) in float64 (C order, for a cuBLAS Gram
+// product D^T D = sum w d d^T), and per chunk part[0] = sum w d,
+// part[1] = sum w: the co-moments' one pass over X.
+extern "C" __global__ void sknorm_shift_rows(
+    const T* __restrict__ X, const long long n, const int f,
+    const long long rs, const long long cs,
+    const double* __restrict__ shift, const double* __restrict__ weights,
+    const int weighted, double* __restrict__ D,
+    const long long chunk_rows, const long long n_chunks,
+    double* __restrict__ part)
+{
+    const int tx = threadIdx.x, ty = threadIdx.y;
+    const int c = blockIdx.x * 32 + tx;
+    const long long chunk = blockIdx.y;
+    const long long r0 = chunk * chunk_rows;
+    long long r1 = r0 + chunk_rows;
+    if (r1 > n) r1 = n;
+    double s1 = 0.0, ws = 0.0;
+    if (c < f) {
+        const double s = shift[c];
+        const T* col = X + (long long)c * cs;
+        for (long long r = r0 + ty; r < r1; r += UNROLL * TY) {
+            T v[UNROLL];
+            #pragma unroll
+            for (int u = 0; u < UNROLL; ++u) {
+                const long long rr = r + (long long)u * TY;
+                v[u] = rr < r1 ? col[rr * rs] : (T)0;
+            }
+            #pragma unroll
+            for (int u = 0; u < UNROLL; ++u) {
+                const long long rr = r + (long long)u * TY;
+                if (rr >= r1) continue;
+                const double d = (double)v[u] - s;
+                if (weighted) {
+                    const double w = weights[rr];
+                    D[rr * f + c] = sqrt(w) * d;
+                    s1 += w * d;
+                    ws += w;
+                } else {
+                    D[rr * f + c] = d;
+                    s1 += d;
+                    ws += 1.0;
+                }
+            }
+        }
+    }
+    __shared__ double sh1[TY][32], shw[TY][32];
+    sh1[ty][tx] = s1; shw[ty][tx] = ws;
+    __syncthreads();
+    for (int stride = TY / 2; stride > 0; stride >>= 1) {
+        if (ty < stride) {
+            s1 += sh1[ty + stride][tx]; ws += shw[ty + stride][tx];
+            sh1[ty][tx] = s1; shw[ty][tx] = ws;
+        }
+        __syncthreads();
+    }
+    if (ty == 0 && c < f) {
+        part[chunk * f + c] = s1;
+        part[n_chunks * f + chunk * f + c] = ws;
+    }
+}
+
+// AlexNet's local response normalization, the generic kernel's expression
+// element by element: the window sum of squares (NaN adds 0) in increasing
+// feature order with zero padding (before, after), then / size * alpha + k,
+// ** beta, and x / that; one thread per feature of a row (the row's
+// neighbours come from the L1 cache).  Rows with unit column stride.
+extern "C" __global__ void sknorm_local_response(
+    const T* __restrict__ X, const long long n, const int f,
+    const long long rs, T* __restrict__ Y, const int before, const int after,
+    const T size, const T alpha, const T beta, const T k)
+{
+    const int c = blockIdx.x * 32 + threadIdx.x;
+    if (c >= f) return;
+    const long long step = (long long)gridDim.y * TY;
+    for (long long r = (long long)blockIdx.y * TY + threadIdx.y; r < n; r += step) {
+        const T* row = X + r * rs;
+        T acc = (T)0;
+        for (int d = 0; d <= before + after; ++d) {
+            const int j = c + d - before;
+            T t = (T)0;
+            if (j >= 0 && j < f) {
+                const T v = row[j];
+                t = v * v;
+                if (t != t) t = (T)0;
+            }
+            acc = d == 0 ? t : acc + t;
+        }
+        T div = acc / size;
+        div = div * alpha;
+        div = div + k;
+        div = pow(div, beta);
+        Y[r * f + c] = row[c] / div;
+    }
+}
+
 // Y = ((X - c) * s) + o per feature, each step rounded (no FMA: built with
 // --fmad=false), the terms absent from flags skipped: the generic kernel's
 // bits.  Rows with unit column stride; a warp reads 32 features of a row.
@@ -616,6 +765,51 @@ def update_moments(state, X, weights, dtype):
     return out[0], out[1], out[2], out[3], out[4], out[5]
 
 
+def batchnorm_step(state, X, weights, *, momentum, first_batch, gamma, eps):
+    """One batch-normalization training step in two launches.
+
+    ``state``: ``(running_mean, running_var, mean_updates, var_updates)``
+    or None; ``momentum``: a float, or None for the cumulative average;
+    ``gamma``: a float or a (n_features,) array.  Returns ``(running_mean,
+    running_var, mean_updates, var_updates, batch_mean, batch_var,
+    training_scale)``, float64 (n_features,) arrays (``training_scale`` is
+    ``gamma / sqrt(batch_var + eps)``).
+    """
+    cp = _cupy()
+    X = _float_input(X)
+    f = X.shape[1]
+    part, n_chunks = _moment_parts(X, weights)
+    if state is None:
+        previous, has_state = [part] * 4, 0  # never read
+    else:
+        previous, has_state = [_as_float64_vector(a) for a in state], 1
+    if isinstance(gamma, float):
+        gamma_array, gamma_scalar, is_array = part, gamma, 0
+    else:
+        gamma_array, gamma_scalar, is_array = _as_float64_vector(gamma), 0.0, 1
+    out = cp.empty((8, f), dtype=cp.float64)
+    _kernel("sknorm_batchnorm_step", X.dtype)(
+        (f,),
+        (COMBINE_THREADS,),
+        (
+            part,
+            np.int64(n_chunks),
+            np.int32(f),
+            *previous,
+            np.int32(has_state),
+            np.float64(-1.0 if momentum is None else momentum),
+            np.int32(bool(first_batch)),
+            gamma_array,
+            np.float64(gamma_scalar),
+            np.int32(is_array),
+            np.float64(eps),
+            out,
+        ),
+    )
+    _raise_on_infinity(out[7, 0], X.dtype)
+    return tuple(out[k] for k in range(7))
+
+
 def _min_max(X, state):
     cp = _cupy()
     X = _float_input(X)
@@ -753,6 +947,102 @@ def affine(X, center, scale, offset, copy):
     return out
 
 
-comoments = matmul.comoments
+# Rows of X per block of the co-moments: the float64 block D is reused for
+# every block (2**24 elements: 128 MiB, 2.5% of a 10,000,000 x 64 float64
+# X); fewer, larger blocks would spend less time launching.
+COMOMENT_BLOCK_ELEMENTS = 1 << 24
+
+
+def comoments(X, shift, weights, dtype):
+    """Total weight, mean of ``X - shift`` and population covariance.
+
+    One pass over X per row block writes ``D = sqrt(w) (X - shift)`` in
+    float64 with its column sums (a compiled kernel), and cuBLAS adds
+    ``D^T D`` to the Gram matrix; the covariance is ``G / W - m m^T`` with
+    ``m`` the mean of ``D``.  ``shift`` is the running state's (a value of
+    each feature), so ``m`` is within a few standard deviations and the
+    subtraction loses no more than a few ulps.
+    """
+    cp = _cupy()
+    X = _float_input(X)
+    n, f = X.shape
+    rows = max(1, min(n, COMOMENT_BLOCK_ELEMENTS // max(1, f)))
+    shift = _as_float64_vector(shift)
+    w = None if weights is None else _as_float64_vector(weights)
+    buffer = cp.empty((rows, f), dtype=cp.float64)
+    gram = cp.zeros((f, f), dtype=cp.float64)
+    sums = []
+    for start in range(0, n, rows):
+        stop = min(start + rows, n)
+        block = X[start:stop]
+        D = buffer[: stop - start]
+        grid, threads, chunk_rows, n_chunks, (rs, cs) = _geometry(block)
+        part = cp.empty((2, n_chunks, f), dtype=cp.float64)
+        _kernel("sknorm_shift_rows", X.dtype)(
+            grid,
+            threads,
+            (
+                block,
+                np.int64(stop - start),
+                np.int32(f),
+                np.int64(rs),
+                np.int64(cs),
+                shift,
+                part if w is None else w[start:stop],
+                np.int32(w is not None),
+                D,
+                np.int64(chunk_rows),
+                np.int64(n_chunks),
+                part,
+            ),
+        )
+        gram += D.T @ D
+        sums.append(part)
+    part = sums[0] if len(sums) == 1 else cp.concatenate(sums, axis=1)
+    total = cp.sum(part, axis=1)  # (2, f): sum of w d, and W in every column
+    count = total[1, 0]
+    safe = cp.where(count > 0, count, 1.0)
+    mean = total[0] / safe
+    cov = gram / safe - mean[:, None] * mean[None, :]
+    if dtype != cp.float64:
+        count, mean, cov = (a.astype(dtype) for a in (count, mean, cov))
+    return count, mean, cov
+
+
 linear = matmul.linear
-local_response = matmul.local_response
+
+
+def local_response(X, size, alpha, beta, k):
+    """One pass: each output reads its row's window (from the L1 cache)."""
+    cp = _cupy()
+    if X.dtype not in (cp.float32, cp.float64) or not _rows_contiguous(X):
+        return matmul.local_response(X, size, alpha, beta, k)
+    n, f = X.shape
+    out = cp.empty((n, f), dtype=X.dtype)
+    scalar = X.dtype.type
+    col_blocks = math.ceil(f / 32)
+    target = _multiprocessors(X.device.id) * BLOCKS_PER_SM
+    row_blocks = max(
+        1,
+        min(math.ceil(n / ROWS_PER_BLOCK), math.ceil(target / col_blocks), MAX_CHUNKS),
+    )
+    # Window cells further than f - 1 away are always padding: skipped.
+    before, after = min(size // 2, f - 1), min((size - 1) // 2, f - 1)
+    _kernel("sknorm_local_response", X.dtype)(
+        (col_blocks, row_blocks),
+        (32, ROWS_PER_BLOCK),
+        (
+            X,
+            np.int64(n),
+            np.int32(f),
+            np.int64(X.strides[0] // X.dtype.itemsize),
+            out,
+            np.int32(before),
+            np.int32(after),
+            scalar(size),
+            scalar(alpha),
+            scalar(beta),
+            scalar(k),
+        ),
+    )
+    return out
