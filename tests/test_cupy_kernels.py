@@ -291,6 +291,8 @@ def test_fused_estimators_match_matmul_path(cp, make, weighted, monkeypatch):
     for X, w in batches:
         if isinstance(est, sknorm.MiniBatchNormalizer):
             outputs.append(cp.asnumpy(est.normalize_batch(X, sample_weight=w)))
+        elif isinstance(est, sknorm.MinMax):
+            est.partial_fit(X)  # no weights for a minimum
         else:
             est.partial_fit(X, sample_weight=w)
     monkeypatch.setenv("SKNORM_CUPY_FUSED", "0")
@@ -299,6 +301,8 @@ def test_fused_estimators_match_matmul_path(cp, make, weighted, monkeypatch):
     for X, w in batches:
         if isinstance(ref, sknorm.MiniBatchNormalizer):
             ref_outputs.append(cp.asnumpy(ref.normalize_batch(X, sample_weight=w)))
+        elif isinstance(ref, sknorm.MinMax):
+            ref.partial_fit(X)
         else:
             ref.partial_fit(X, sample_weight=w)
     for a, b in zip(outputs, ref_outputs, strict=True):
