@@ -10,7 +10,8 @@
 #   1. versions and the device;
 #   2. the tests that touch the GPU (CuPy and torch-CUDA backends, the CuPy
 #      kernel tests), 6 processes;
-#   3. benchmarks/run.py --backend cupy (10,000,000 x 64, both dtypes).
+#   3. benchmarks/run.py --backend cupy (10,000,000 x 64, both dtypes);
+#   4. benchmarks/profile_partial_fit.py: the host side of small batches.
 # Logs and the JSON land in $OUT (or /tmp/out).
 set -u
 OUT=${OUT:-/tmp/out}
@@ -44,4 +45,6 @@ echo "== benchmarks/run.py --backend cupy $BENCH_ARGS"
 # shellcheck disable=SC2086 # BENCH_ARGS is a list of options
 timeout "$BENCH_S" python3 benchmarks/run.py --backend cupy $BENCH_ARGS \
   --json "$OUT/gpu-bench.json" --markdown 2>&1 | tee "$OUT/gpu-bench.log"
+echo "== host-side profile of small-batch partial_fit"
+timeout 40 python3 benchmarks/profile_partial_fit.py --backend cupy 2>&1 | tee "$OUT/gpu-profile.log" | grep -E "per call|tottime|\.py" | head -60
 exit "$rc"
