@@ -122,7 +122,7 @@ def moments_of_batch(X, sample_weight, dtype, shift=None):
     if shift is None:
         fused = getattr(kernels_for(xp), "update_moments", None)
         if fused is not None:  # the kernel picks its own shift
-            count, n_obs, shift, mean, var, _ = fused(None, X, sample_weight, dtype)
+            count, n_obs, shift, mean, var = fused(None, X, sample_weight, dtype)
             return Moments(count, n_obs, shift, mean, var)
         shift = _initial_shift(xp, X, dtype)
     count, n_obs, mean, var = kernels_for(xp).moments(X, shift, sample_weight, dtype)
@@ -182,7 +182,7 @@ def update_moments(state, X, sample_weight, dtype):
     xp = namespace_of(X)
     fused = getattr(kernels_for(xp), "update_moments", None)
     if fused is not None:
-        count, n_obs, shift, mean, var, _ = fused(state, X, sample_weight, dtype)
+        count, n_obs, shift, mean, var = fused(state, X, sample_weight, dtype)
         return Moments(count, n_obs, shift, mean, var)
     shift = _batch_shift(xp, state, X, dtype)
     merged = merge_moments(state, moments_of_batch(X, sample_weight, dtype, shift))

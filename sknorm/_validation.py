@@ -29,7 +29,7 @@ from ._array_api import (
     namespace_of,
     output_float_dtype,
 )
-from ._kernels import finds_infinity
+from ._kernels import finds_infinity, kernels_for
 
 __all__ = ["validate_X", "validate_sample_weight", "where"]
 
@@ -208,12 +208,13 @@ def _validate_array_api(
             "X.reshape(-1, 1) if your data has a single feature or "
             "X.reshape(1, -1) if it contains a single sample."
         )
-    if xp.isdtype(X.dtype, "complex floating"):
+    kind = _dtype_kind(xp, X.dtype)
+    if kind == "complex":
         raise ValueError(
             prefix + "Complex data not supported; pass the real part or the "
             "magnitude instead."
         )
-    if not xp.isdtype(X.dtype, ("real floating", "integral", "bool")):
+    if kind != "real":
         raise TypeError(
             prefix + f"X has dtype {X.dtype}, expected a real numeric dtype; "
             "convert it with xp.astype(X, xp.float64)."
@@ -239,12 +240,12 @@ def _validate_array_api(
     elif finite_check == "kernel" and allow_nan and finds_infinity(xp):
         pass  # the kernel's own pass finds +-inf (CuPy: no separate pass)
     elif allow_nan:
-        if bool(xp.any(xp.isinf(X))):
+        if _has_nonfinite(xp, X, allow_nan=True):
             raise ValueError(
                 prefix + "Input X contains infinity; replace it (NaN is "
                 "accepted and ignored) or drop those rows."
             )
-    elif not bool(xp.all(xp.isfinite(X))):
+    elif _has_nonfinite(xp, X, allow_nan=False):
         raise ValueError(
             prefix + "Input X contains NaN or infinity; this estimator does "
             "not accept missing values. Impute them first (e.g. "
@@ -252,6 +253,41 @@ def _validate_array_api(
         )
     shape_check(n_features)
     return X
+
+
+def _has_nonfinite(xp, X, allow_nan):
+    """+-inf in X (or NaN, unless ``allow_nan``): a host read of a device
+    value.  A kernel module's ``find_nonfinite`` (CuPy: one read of X, no
+    temporary) replaces the generic ``any(isinf(X))`` where it has one."""
+    find = getattr(kernels_for(xp), "find_nonfinite", None)
+    if find is not None:
+        return find(X, allow_nan)
+    if allow_nan:
+        return bool(xp.any(xp.isinf(X)))
+    return not bool(xp.all(xp.isfinite(X)))
+
+
+_dtype_kinds = {}
+
+
+def _dtype_kind(xp, dtype):
+    """ "real" (float, integer, bool), "complex" or "other": asked once per
+    namespace and dtype (``isdtype`` costs microseconds per call)."""
+    try:
+        key = (xp.__name__, dtype)
+        kind = _dtype_kinds.get(key)
+    except TypeError:  # an unhashable dtype object
+        key, kind = None, None
+    if kind is None:
+        if xp.isdtype(dtype, "complex floating"):
+            kind = "complex"
+        elif xp.isdtype(dtype, ("real floating", "integral", "bool")):
+            kind = "real"
+        else:
+            kind = "other"
+        if key is not None:
+            _dtype_kinds[key] = kind
+    return kind
 
 
 def _skip_value_checks():

@@ -7,6 +7,7 @@ within float rounding; min/max and affine give the same bits.
 """
 
 import importlib.util
+import warnings
 
 import numpy as np
 import pytest
@@ -233,19 +234,35 @@ def test_infinity_raises_unless_assume_finite(cp, fused, kernel):
     ids=["ZScore", "MinMax", "MiniBatchNormalizer"],
 )
 def test_partial_fit_never_synchronises(cp, make):
-    """With assume_finite, partial_fit only queues work: CuPy raises on any
-    synchronisation inside ``cupyx.allow_synchronize(False)``."""
+    """With assume_finite, partial_fit only queues work.
+
+    Work that keeps the GPU busy for a while is queued first; partial_fit
+    must return while it is still running (an event recorded after it is
+    not complete), which it cannot if it waited for the device.  CuPy's own
+    (deprecated) detector must not fire either.
+    """
     import cupyx
 
     rng = np.random.default_rng(4)
     batches = [cp.asarray(1e3 + rng.normal(size=(4_096, 64))) for _ in range(3)]
     est = make()
     est.partial_fit(batches[0])  # compile and warm up outside the check
-    with config_context(assume_finite=True), cupyx.allow_synchronize(False):
+    A = cp.ones((4_096, 4_096))
+    cp.cuda.get_current_stream().synchronize()
+    with config_context(assume_finite=True):
+        for _ in range(30):  # about 1 TFLOP of float64: tens of ms
+            A = A @ A * (1.0 / 4_096)
         for X in batches[1:]:
             est.partial_fit(X)
+        still_busy = cp.cuda.Event()
+        still_busy.record()
+        assert not still_busy.done, "partial_fit waited for the device"
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", UserWarning)  # the API's deprecation
+            with cupyx.allow_synchronize(False):
+                est.partial_fit(batches[1])
     ref = make()
-    for X in batches:
+    for X in [*batches, batches[1]]:
         ref.partial_fit(cp.asnumpy(X))
     for name in ("mean_", "var_", "data_min_", "data_max_", "running_mean_"):
         if hasattr(ref, name):
@@ -338,3 +355,34 @@ def test_local_response_matches_generic(cp, fused, dtype, size, layout):
     ref = cp.asnumpy(generic.local_response(X, size, 1e-2, 0.75, 2.0))
     rtol = 1e-6 if dtype == "float32" else 1e-14
     np.testing.assert_allclose(got, ref, rtol=rtol)
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+@pytest.mark.parametrize("layout", ["C", "F"])
+def test_find_nonfinite(cp, fused, dtype, layout):
+    X_np = np.asarray(np.ones((1_000, 9)), dtype=dtype, order=layout)
+    for value, with_nan, without_nan in [
+        (1.0, False, False),
+        (np.nan, False, True),
+        (np.inf, True, True),
+        (-np.inf, True, True),
+    ]:
+        X_np[997, 8] = value
+        X = cp.asarray(X_np, order=layout)
+        assert fused.find_nonfinite(X, allow_nan=True) is with_nan
+        assert fused.find_nonfinite(X, allow_nan=False) is without_nan
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+@pytest.mark.parametrize("layout", ["C", "F"])
+def test_linear_matches_generic(cp, fused, monkeypatch, dtype, layout):
+    """Blocks of 7 rows: centred into the reused buffer, multiplied into
+    their rows of the output."""
+    monkeypatch.setattr(fused, "COMOMENT_BLOCK_ELEMENTS", 7 * 5)
+    rng = np.random.default_rng(8)
+    X = cp.asarray(np.asarray(50 + rng.normal(size=(101, 5)), dtype, order=layout))
+    M, c = cp.asarray(rng.normal(size=(3, 5))), cp.asarray(50 + rng.normal(size=5))
+    got = cp.asnumpy(fused.linear(X, c, M, True))
+    ref = cp.asnumpy(generic.linear(X, c, M, True))
+    rtol = 1e-5 if dtype == "float32" else 1e-12
+    np.testing.assert_allclose(got, ref, rtol=rtol, atol=rtol)

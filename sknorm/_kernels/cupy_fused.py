@@ -487,20 +487,23 @@ extern "C" __global__ void sknorm_local_response(
     }
 }
 
-// Y = ((X - c) * s) + o per feature, each step rounded (no FMA: built with
-// --fmad=false), the terms absent from flags skipped: the generic kernel's
-// bits.  Rows with unit column stride; a warp reads 32 features of a row.
+// Y = ((X - c) * s) + o per feature, each step rounded in T (no FMA: the
+// module is built with --fmad=false), the terms absent from flags skipped:
+// the generic kernel's bits.  Terms are float64, cast to T first as the
+// generic kernel casts them; a term's step is 1 for one value per feature,
+// 0 for one value for all.  Rows with unit column stride.
 extern "C" __global__ void sknorm_affine(
     const T* __restrict__ X, const long long n, const int f,
     const long long rs, T* Y, const long long rs_out,
-    const T* __restrict__ center, const T* __restrict__ scale,
-    const T* __restrict__ offset, const int flags)
+    const double* __restrict__ center, const int center_step,
+    const double* __restrict__ scale, const int scale_step,
+    const double* __restrict__ offset, const int offset_step, const int flags)
 {
     const int c = blockIdx.x * 32 + threadIdx.x;
     if (c >= f) return;
-    const T cc = (flags & 1) ? center[c] : (T)0;
-    const T ss = (flags & 2) ? scale[c] : (T)1;
-    const T oo = (flags & 4) ? offset[c] : (T)0;
+    const T cc = (flags & 1) ? (T)center[c * center_step] : (T)0;
+    const T ss = (flags & 2) ? (T)scale[c * scale_step] : (T)1;
+    const T oo = (flags & 4) ? (T)offset[c * offset_step] : (T)0;
     const long long step = (long long)gridDim.y * TY;
     for (long long r = (long long)blockIdx.y * TY + threadIdx.y; r < n;
          r += UNROLL * step) {
@@ -520,6 +523,55 @@ extern "C" __global__ void sknorm_affine(
             if (rr < n) Y[rr * rs_out + c] = y;
         }
     }
+}
+
+// Y = X - (T)center in a C-ordered buffer (the rows of a linear map's
+// input, centred as the generic kernel centres them).
+extern "C" __global__ void sknorm_center_rows(
+    const T* __restrict__ X, const long long n, const int f,
+    const long long rs, const long long cs,
+    const double* __restrict__ center, T* __restrict__ Y)
+{
+    const int c = blockIdx.x * 32 + threadIdx.x;
+    if (c >= f) return;
+    const T cc = (T)center[c];
+    const T* col = X + (long long)c * cs;
+    const long long step = (long long)gridDim.y * TY;
+    for (long long r = (long long)blockIdx.y * TY + threadIdx.y; r < n;
+         r += step)
+        Y[r * f + c] = col[r * rs] - cc;
+}
+
+// flags[block] = 1 if the block's part of X holds +-inf (or NaN, unless
+// allow_nan): validation's finiteness check as one read of X, no temporary.
+extern "C" __global__ void sknorm_find_nonfinite(
+    const T* __restrict__ X, const long long n, const int f,
+    const long long rs, const long long cs, const int allow_nan,
+    int* __restrict__ flags)
+{
+    const int c = blockIdx.x * 32 + threadIdx.x;
+    int bad = 0;
+    if (c < f) {
+        const T* col = X + (long long)c * cs;
+        const long long step = (long long)gridDim.y * TY;
+        for (long long r = (long long)blockIdx.y * TY + threadIdx.y; r < n;
+             r += UNROLL * step) {
+            T v[UNROLL];
+            #pragma unroll
+            for (int u = 0; u < UNROLL; ++u) {
+                const long long rr = r + u * step;
+                v[u] = rr < n ? col[rr * rs] : (T)0;
+            }
+            #pragma unroll
+            for (int u = 0; u < UNROLL; ++u) {
+                const T x = v[u];
+                if (x - x != (T)0 && (!allow_nan || x == x)) bad = 1;
+            }
+        }
+    }
+    bad = __syncthreads_or(bad);
+    if (threadIdx.x == 0 && threadIdx.y == 0)
+        flags[blockIdx.y * gridDim.x + blockIdx.x] = bad;
 }
 
 // NaN-aware minimum and maximum per chunk: part[0:2][n_chunks][f], +inf
@@ -641,9 +693,18 @@ def _module(type_name):
     return cp.RawModule(code=code, options=("--std=c++17", "--fmad=false"))
 
 
+_kernels = {}
+
+
 def _kernel(name, dtype):
-    type_name = {"float32": "float", "float64": "double"}[np.dtype(dtype).name]
-    return _module(type_name).get_function(name)
+    """The compiled kernel ``name`` for X's dtype (looked up once: a dtype's
+    ``.name`` alone costs microseconds per call)."""
+    key = (name, dtype)
+    kernel = _kernels.get(key)
+    if kernel is None:
+        type_name = {"float32": "float", "float64": "double"}[np.dtype(dtype).name]
+        kernel = _kernels[key] = _module(type_name).get_function(name)
+    return kernel
 
 
 @cache
@@ -676,6 +737,50 @@ def _geometry(X):
     item = X.dtype.itemsize
     strides = (X.strides[0] // item, X.strides[1] // item)
     return (col_blocks, n_chunks), (32, ROWS_PER_BLOCK), chunk_rows, n_chunks, strides
+
+
+def _stream_grid(X):
+    """``(grid, block)`` of the elementwise kernels: 32 features by
+    ROWS_PER_BLOCK rows a block, enough blocks to fill the device, each
+    walking its rows with a grid stride."""
+    n, f = X.shape
+    col_blocks = math.ceil(f / 32)
+    target = _multiprocessors(X.device.id) * BLOCKS_PER_SM
+    row_blocks = max(
+        1,
+        min(
+            math.ceil(n / (ROWS_PER_BLOCK * UNROLL)),
+            math.ceil(target / col_blocks),
+            MAX_CHUNKS,
+        ),
+    )
+    return (col_blocks, row_blocks), (32, ROWS_PER_BLOCK)
+
+
+def find_nonfinite(X, allow_nan):
+    """Whether X holds +-inf (or NaN, unless ``allow_nan``): one read of X,
+    then one host read of a flag (validation's check, which synchronises by
+    nature)."""
+    cp = _cupy()
+    X = _float_input(X)
+    n, f = X.shape
+    grid, block = _stream_grid(X)
+    flags = cp.empty(grid[0] * grid[1], dtype=cp.int32)
+    item = X.dtype.itemsize
+    _kernel("sknorm_find_nonfinite", X.dtype)(
+        grid,
+        block,
+        (
+            X,
+            np.int64(n),
+            np.int32(f),
+            np.int64(X.strides[0] // item),
+            np.int64(X.strides[1] // item),
+            np.int32(bool(allow_nan)),
+            flags,
+        ),
+    )
+    return bool(flags.any())
 
 
 def _raise_on_infinity(flag, dtype):
@@ -743,8 +848,8 @@ def moments(X, shift, weights, dtype):
 
 
 def update_moments(state, X, weights, dtype):
-    """``(count, n_obs, shift, mean, var, location)``: the batch merged into
-    ``state`` (a ``Moments`` or None) and recentred, in two launches."""
+    """``(count, n_obs, shift, mean, var)``: the batch merged into ``state``
+    (a ``Moments`` or None) and recentred, in two launches."""
     cp = _cupy()
     X = _float_input(X)
     f = X.shape[1]
@@ -762,7 +867,7 @@ def update_moments(state, X, weights, dtype):
     _raise_on_infinity(out[6, 0], X.dtype)
     if out.dtype != dtype:
         out = out.astype(dtype)
-    return out[0], out[1], out[2], out[3], out[4], out[5]
+    return out[0], out[1], out[2], out[3], out[4]
 
 
 def batchnorm_step(state, X, weights, *, momentum, first_batch, gamma, eps):
@@ -894,45 +999,52 @@ def _rows_contiguous(A):
     return A.ndim == 2 and A.strides[1] == A.dtype.itemsize and A.strides[0] >= 0
 
 
+def _term(t, f):
+    """A float64 term and its step (1: per feature, 0: one value), or None
+    when it cannot be passed as it is."""
+    cp = _cupy()
+    if t.ndim > 1 or t.size not in (1, f):
+        return None
+    step = 1 if (t.ndim == 1 and t.size == f and f > 1) else 0
+    if t.dtype != cp.float64 or not t.flags.c_contiguous:
+        t = cp.ascontiguousarray(t, dtype=cp.float64)
+    return t, step
+
+
 def affine(X, center, scale, offset, copy):
     """``(X - center) * scale + offset`` in one pass over X."""
     cp = _cupy()
     X = _float_input(X)
-    terms = [
-        None if a is None else cp.asarray(a, dtype=X.dtype)
-        for a in (center, scale, offset)
-    ]
-    if not _rows_contiguous(X) or any(
-        t is not None and t.size not in (1, X.shape[1]) for t in terms
-    ):
-        kernel = _affine_elementwise(*(t is not None for t in terms))
-        out = cp.empty_like(X) if copy else X
-        kernel(X, *(t for t in terms if t is not None), out)
-        return out
     n, f = X.shape
+    terms = [
+        None if a is None else _term(cp.asarray(a), f) for a in (center, scale, offset)
+    ]
+    given = [a is not None for a in (center, scale, offset)]
+    if not _rows_contiguous(X) or any(
+        g and t is None for g, t in zip(given, terms, strict=True)
+    ):
+        kernel = _affine_elementwise(*given)
+        args = [
+            cp.asarray(a, dtype=X.dtype)
+            for a in (center, scale, offset)
+            if a is not None
+        ]
+        out = cp.empty_like(X) if copy else X
+        kernel(X, *args, out)
+        return out
     out = cp.empty((n, f), dtype=X.dtype) if copy else X
-    flags = 0
-    args = []
-    for bit, t in zip((1, 2, 4), terms, strict=True):
-        if t is None:
-            args.append(X)  # any pointer of the type; never read
+    flags, args = 0, []
+    for bit, term in zip((1, 2, 4), terms, strict=True):
+        if term is None:
+            args += [_dummy(), np.int32(0)]  # never read
             continue
         flags |= bit
-        args.append(cp.ascontiguousarray(cp.broadcast_to(t.reshape(-1), (f,))))
+        args += [term[0], np.int32(term[1])]
     item = X.dtype.itemsize
-    col_blocks = math.ceil(f / 32)
-    target = _multiprocessors(X.device.id) * BLOCKS_PER_SM
-    row_blocks = max(
-        1,
-        min(
-            math.ceil(n / (ROWS_PER_BLOCK * UNROLL)),
-            math.ceil(target / col_blocks),
-            MAX_CHUNKS,
-        ),
-    )
+    grid, block = _stream_grid(X)
     _kernel("sknorm_affine", X.dtype)(
-        (col_blocks, row_blocks),
-        (32, ROWS_PER_BLOCK),
+        grid,
+        block,
         (
             X,
             np.int64(n),
@@ -945,6 +1057,16 @@ def affine(X, center, scale, offset, copy):
         ),
     )
     return out
+
+
+@cache
+def _dummy_for(device_id):
+    return _cupy().zeros(1, dtype=_cupy().float64)
+
+
+def _dummy():
+    """A float64 pointer for a kernel argument that is never read."""
+    return _dummy_for(_cupy().cuda.Device().id)
 
 
 # Rows of X per block of the co-moments: the float64 block D is reused for
@@ -1009,7 +1131,41 @@ def comoments(X, shift, weights, dtype):
     return count, mean, cov
 
 
-linear = matmul.linear
+def linear(X, center, matrix, copy):
+    """``(X - center) @ matrix.T``: each row block centred by a compiled
+    kernel into one reused buffer (X's dtype, the generic kernel's rounding),
+    multiplied by cuBLAS straight into its rows of the output."""
+    cp = _cupy()
+    X = _float_input(X)
+    matrix = cp.asarray(matrix, dtype=X.dtype)
+    if center is None:
+        return X @ matrix.T
+    n, f = X.shape
+    rows = max(1, min(n, COMOMENT_BLOCK_ELEMENTS // max(1, f)))
+    center = _as_float64_vector(center)
+    out = cp.empty((n, matrix.shape[0]), dtype=X.dtype)
+    buffer = cp.empty((rows, f), dtype=X.dtype)
+    matrix_t = matrix.T
+    item = X.dtype.itemsize
+    for start in range(0, n, rows):
+        stop = min(start + rows, n)
+        block, centred = X[start:stop], buffer[: stop - start]
+        grid, threads = _stream_grid(block)
+        _kernel("sknorm_center_rows", X.dtype)(
+            grid,
+            threads,
+            (
+                block,
+                np.int64(stop - start),
+                np.int32(f),
+                np.int64(block.strides[0] // item),
+                np.int64(block.strides[1] // item),
+                center,
+                centred,
+            ),
+        )
+        cp.matmul(centred, matrix_t, out=out[start:stop])
+    return out
 
 
 def local_response(X, size, alpha, beta, k):
