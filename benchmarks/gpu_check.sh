@@ -11,7 +11,8 @@
 #   2. the tests that touch the GPU (CuPy and torch-CUDA backends, the CuPy
 #      kernel tests), 6 processes;
 #   3. benchmarks/run.py --backend cupy (10,000,000 x 64, both dtypes);
-#   4. benchmarks/profile_partial_fit.py: the host side of small batches.
+#   4. benchmarks/probe_whitening.py: the parts of a ZCA fit;
+#   5. benchmarks/profile_partial_fit.py: the host side of small batches.
 # Logs and the JSON land in $OUT (or /tmp/out).
 set -u
 OUT=${OUT:-/tmp/out}
@@ -45,6 +46,8 @@ echo "== benchmarks/run.py --backend cupy $BENCH_ARGS"
 # shellcheck disable=SC2086 # BENCH_ARGS is a list of options
 timeout "$BENCH_S" python3 benchmarks/run.py --backend cupy $BENCH_ARGS \
   --json "$OUT/gpu-bench.json" --markdown 2>&1 | tee "$OUT/gpu-bench.log"
+echo "== where ZCAWhitening.fit spends its time"
+timeout 40 python3 benchmarks/probe_whitening.py 2>&1 | tee "$OUT/gpu-probe.log"
 echo "== host-side profile of small-batch partial_fit"
 timeout 40 python3 benchmarks/profile_partial_fit.py --backend cupy 2>&1 | tee "$OUT/gpu-profile.log" | grep -E "per call|tottime|\.py" | head -60
 exit "$rc"
