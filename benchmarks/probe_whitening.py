@@ -92,6 +92,12 @@ def main(argv=None):
     print(f"X {n:,} x {f} {args.dtype}, blocks of {rows:,} rows")
     for name, fn in cases.items():
         print(f"{name:<42} {timed(fn) * 1e3:8.2f} ms")
+    saved = k.COMOMENT_BLOCK_ELEMENTS
+    for log2 in (22, 23, 25, 26):
+        k.COMOMENT_BLOCK_ELEMENTS = 1 << log2
+        t = timed(lambda: k.comoments(X, shift, None, cp.float64))
+        print(f"cupy_fused.comoments, blocks of 2**{log2} elements {t * 1e3:8.2f} ms")
+    k.COMOMENT_BLOCK_ELEMENTS = saved
 
 
 if __name__ == "__main__":
