@@ -13,7 +13,8 @@
 #   3. benchmarks/run.py --backend cupy (10,000,000 x 64, both dtypes);
 #   4. benchmarks/probe_whitening.py: the parts of a ZCA fit;
 #   5. benchmarks/profile_partial_fit.py: the host side of small batches.
-# Logs and the JSON land in $OUT (or /tmp/out).
+# Logs and the JSON land in $OUT (or /tmp/out).  SKIP_PROBES=1 stops after 3;
+# TESTS_S, BENCH_S and BENCH_ARGS size the steps.
 set -u
 OUT=${OUT:-/tmp/out}
 mkdir -p "$OUT"
@@ -46,6 +47,7 @@ echo "== benchmarks/run.py --backend cupy $BENCH_ARGS"
 # shellcheck disable=SC2086 # BENCH_ARGS is a list of options
 timeout "$BENCH_S" python3 benchmarks/run.py --backend cupy $BENCH_ARGS \
   --json "$OUT/gpu-bench.json" --markdown 2>&1 | tee "$OUT/gpu-bench.log"
+if [ -n "${SKIP_PROBES:-}" ]; then exit "$rc"; fi
 echo "== where ZCAWhitening.fit spends its time"
 timeout 40 python3 benchmarks/probe_whitening.py 2>&1 | tee "$OUT/gpu-probe.log"
 echo "== host-side profile of small-batch partial_fit"

@@ -25,7 +25,7 @@ from sklearn.utils._param_validation import InvalidParameterError
 from sklearn.utils.validation import check_is_fitted
 
 from ._array_api import accumulation_dtype, check_same_namespace
-from ._kernels import NonFiniteError, kernels_for
+from ._kernels import NonFiniteError, kernels_for, transforms_find_nonfinite
 from ._validation import validate_sample_weight, validate_X, where
 
 __all__ = ["AffineNormalizer", "BaseNormalizer"]
@@ -227,7 +227,8 @@ class BaseNormalizer(TransformerMixin, BaseEstimator):
         """Validated X, its namespace, and whether the kernel must copy.
 
         ``columns``: see :func:`validate_X` (inverse of a dimension
-        reduction)."""
+        reduction).  The finiteness check of device arrays is left to the
+        transform kernel where it can do it (:meth:`_transform_kernel`)."""
         fitted = self._is_fitted()
         if not fitted and self.__sklearn_tags__().requires_fit:
             check_is_fitted(self)
@@ -240,6 +241,7 @@ class BaseNormalizer(TransformerMixin, BaseEstimator):
             allow_nan=self._allow_nan,
             accept_sparse=self._accept_sparse,
             columns=columns,
+            finite_check="transform",
         )
         if fitted:
             check_same_namespace(
@@ -250,6 +252,19 @@ class BaseNormalizer(TransformerMixin, BaseEstimator):
             )
         must_copy = needs_copy(copy, X, validated)
         return validated, xp, must_copy
+
+    def _transform_kernel(self, xp, method, name, *args):
+        """``kernels_for(xp).<name>(*args)`` for a transform whose input was
+        validated by :meth:`_check_transform_input`: the kernel checks X for
+        non-finite values where validation left that to it, and its error
+        names the call."""
+        kernel = getattr(kernels_for(xp), name)
+        if not transforms_find_nonfinite(xp):
+            return kernel(*args)
+        try:
+            return kernel(*args, check="inf" if self._allow_nan else "nonfinite")
+        except NonFiniteError as exc:
+            raise ValueError(where(self, method) + str(exc)) from exc
 
 
 class AffineNormalizer(OneToOneFeatureMixin, BaseNormalizer):
@@ -293,7 +308,9 @@ class AffineNormalizer(OneToOneFeatureMixin, BaseNormalizer):
         if xp is None:
             return self._transform_sparse(X, must_copy)
         center, scale, offset = self._affine_terms(X, xp)
-        Y = kernels_for(xp).affine(X, center, scale, offset, must_copy)
+        Y = self._transform_kernel(
+            xp, "transform", "affine", X, center, scale, offset, must_copy
+        )
         return self._postprocess(Y, xp)
 
     def inverse_transform(self, X, copy=None):
@@ -316,7 +333,9 @@ class AffineNormalizer(OneToOneFeatureMixin, BaseNormalizer):
         if xp is None:
             return self._inverse_transform_sparse(X, must_copy)
         center, scale, offset = self._inverse_affine_terms(X, xp)
-        return kernels_for(xp).affine(X, center, scale, offset, must_copy)
+        return self._transform_kernel(
+            xp, "inverse_transform", "affine", X, center, scale, offset, must_copy
+        )
 
     def _inverse_affine_terms(self, X, xp):
         """``(center, scale, offset)`` of the inverse map, for the same kernel:

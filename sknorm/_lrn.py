@@ -8,7 +8,6 @@ from sklearn.base import OneToOneFeatureMixin, _fit_context
 from sklearn.utils._param_validation import Interval
 
 from ._base import BaseNormalizer, _name_the_call
-from ._kernels import kernels_for
 
 __all__ = ["LocalResponseNormalizer"]
 
@@ -146,4 +145,6 @@ class LocalResponseNormalizer(OneToOneFeatureMixin, BaseNormalizer):
         X, xp, _ = self._check_transform_input(X, "transform", copy=False)
         size, alpha = int(self.size), float(self.alpha)
         beta, k = float(self.beta), float(self.k)
-        return kernels_for(xp).local_response(X, size, alpha, beta, k)
+        return self._transform_kernel(
+            xp, "transform", "local_response", X, size, alpha, beta, k
+        )

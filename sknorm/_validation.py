@@ -29,7 +29,12 @@ from ._array_api import (
     namespace_of,
     output_float_dtype,
 )
-from ._kernels import finds_infinity, kernels_for
+from ._kernels import (
+    NonFiniteError,
+    finds_infinity,
+    kernels_for,
+    transforms_find_nonfinite,
+)
 
 __all__ = ["validate_X", "validate_sample_weight", "where"]
 
@@ -75,6 +80,10 @@ def validate_X(
     separate full pass, nearly the cost of the statistics themselves).  The
     same holds for other namespaces whose kernels find infinity themselves
     (CuPy's fused kernels); sparse input and the rest are checked here.
+
+    ``finite_check="transform"`` leaves the check of non-NumPy input to a
+    transform kernel that does it while writing its output (see
+    :func:`~sknorm._kernels.transforms_find_nonfinite`).
 
     ``columns`` is the expected number of columns when they are not the
     input features (the components a PCA whitening outputs, given back to
@@ -239,18 +248,13 @@ def _validate_array_api(
         pass
     elif finite_check == "kernel" and allow_nan and finds_infinity(xp):
         pass  # the kernel's own pass finds +-inf (CuPy: no separate pass)
-    elif allow_nan:
-        if _has_nonfinite(xp, X, allow_nan=True):
-            raise ValueError(
-                prefix + "Input X contains infinity; replace it (NaN is "
-                "accepted and ignored) or drop those rows."
-            )
-    elif _has_nonfinite(xp, X, allow_nan=False):
-        raise ValueError(
-            prefix + "Input X contains NaN or infinity; this estimator does "
-            "not accept missing values. Impute them first (e.g. "
-            "sklearn.impute.SimpleImputer) or drop those rows."
+    elif finite_check == "transform" and transforms_find_nonfinite(xp):
+        pass  # checked by the transform kernel as it writes the output
+    elif _has_nonfinite(xp, X, allow_nan=allow_nan):
+        error = (
+            NonFiniteError.infinity() if allow_nan else NonFiniteError.nan_or_infinity()
         )
+        raise ValueError(prefix + str(error))
     shape_check(n_features)
     return X
 

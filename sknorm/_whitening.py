@@ -458,7 +458,9 @@ class ZCAWhitening(BaseNormalizer):
         """
         X, xp, _ = self._check_transform_input(X, "transform", copy=False)
         W = self._matrices("transform", stacklevel=5).whitening
-        return kernels_for(xp).linear(X, self.mean_, W, False)
+        return self._transform_kernel(
+            xp, "transform", "linear", X, self.mean_, W, False
+        )
 
     def inverse_transform(self, X):
         """Map whitened data back: ``X @ dewhitening_.T + mean_``.
@@ -480,10 +482,11 @@ class ZCAWhitening(BaseNormalizer):
         Z, xp, _ = self._check_transform_input(
             X, "inverse_transform", copy=False, columns=columns
         )
-        kernels = kernels_for(xp)
         D = self._matrices("inverse_transform").dewhitening
-        X_back = kernels.linear(Z, None, D, False)
-        return kernels.affine(X_back, None, None, self.mean_, False)
+        X_back = self._transform_kernel(
+            xp, "inverse_transform", "linear", Z, None, D, False
+        )
+        return kernels_for(xp).affine(X_back, None, None, self.mean_, False)
 
     def get_feature_names_out(self, input_features=None):
         """Output feature names.

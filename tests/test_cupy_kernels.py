@@ -386,3 +386,38 @@ def test_linear_matches_generic(cp, fused, monkeypatch, dtype, layout):
     ref = cp.asnumpy(generic.linear(X, c, M, True))
     rtol = 1e-5 if dtype == "float32" else 1e-12
     np.testing.assert_allclose(got, ref, rtol=rtol, atol=rtol)
+
+
+@pytest.mark.parametrize("copy", [True, False])
+def test_transform_checks_in_the_kernel(cp, copy):
+    """Validation leaves the finiteness check of CuPy input to the transform
+    kernels; the error still names the call, and a failed in-place transform
+    leaves X as it was."""
+    rng = np.random.default_rng(9)
+    X_fit = cp.asarray(rng.normal(size=(50, 4)))
+    X_bad = X_fit.copy()
+    X_bad[7, 2] = np.inf
+    before = X_bad.copy()
+    for est in (sknorm.ZScore(copy=copy), sknorm.MinMax(copy=copy)):
+        est.fit(X_fit)
+        name = type(est).__name__
+        with pytest.raises(ValueError, match=rf"{name}\.transform\(\).*infinity"):
+            est.transform(X_bad)
+        with pytest.raises(ValueError, match=rf"{name}\.inverse_transform\(\)"):
+            est.inverse_transform(X_bad)
+        cp.testing.assert_array_equal(X_bad, before)
+        X_nan = X_fit.copy()
+        X_nan[3, 1] = np.nan  # allowed: kept as NaN
+        assert bool(cp.isnan(est.transform(X_nan)[3, 1]))
+    zca = sknorm.ZCAWhitening().fit(X_fit)
+    X_nan = X_fit.copy()
+    X_nan[3, 1] = np.nan
+    for X in (X_bad, X_nan):
+        with pytest.raises(ValueError, match=r"ZCAWhitening\.transform\(\).*NaN"):
+            zca.transform(X)
+        with pytest.raises(ValueError, match=r"ZCAWhitening\.inverse_transform\("):
+            zca.inverse_transform(X)
+    with pytest.raises(ValueError, match=r"LocalResponseNormalizer\.transform"):
+        sknorm.LocalResponseNormalizer().transform(X_bad)
+    with config_context(assume_finite=True):
+        sknorm.ZScore().fit(X_fit).transform(X_bad)  # no check, no error

@@ -40,7 +40,12 @@ import os
 from .._array_api import is_cupy_namespace, is_numpy_namespace
 from . import generic
 
-__all__ = ["NonFiniteError", "finds_infinity", "kernels_for"]
+__all__ = [
+    "NonFiniteError",
+    "finds_infinity",
+    "kernels_for",
+    "transforms_find_nonfinite",
+]
 
 
 class NonFiniteError(ValueError):
@@ -50,6 +55,23 @@ class NonFiniteError(ValueError):
     ``finite_check="kernel"``: one pass over X instead of two) turn it into
     their usual ``"Estimator.method(): Input X contains infinity ..."``.
     """
+
+    @classmethod
+    def infinity(cls):
+        """X holds +-inf where NaN is allowed (and ignored)."""
+        return cls(
+            "Input X contains infinity; replace it (NaN is accepted and "
+            "ignored) or drop those rows."
+        )
+
+    @classmethod
+    def nan_or_infinity(cls):
+        """X holds NaN or +-inf where neither is allowed."""
+        return cls(
+            "Input X contains NaN or infinity; this estimator does not accept "
+            "missing values. Impute them first (e.g. "
+            "sklearn.impute.SimpleImputer) or drop those rows."
+        )
 
     @classmethod
     def for_dtype(cls, dtype):
@@ -64,6 +86,7 @@ class _ByDevice:
     """
 
     FINDS_INFINITY = False
+    TRANSFORMS_FIND_NONFINITE = False
 
     def __getattr__(self, name):
         from . import matmul
@@ -79,6 +102,14 @@ class _ByDevice:
 
 
 _by_device = _ByDevice()
+
+
+def transforms_find_nonfinite(xp) -> bool:
+    """Whether the ``affine`` and ``linear`` kernels for ``xp`` take a
+    ``check`` ("inf" or "nonfinite") and raise :class:`NonFiniteError`
+    themselves (CuPy: in the pass that writes the output, no separate
+    read of X)."""
+    return bool(getattr(kernels_for(xp), "TRANSFORMS_FIND_NONFINITE", False))
 
 
 def finds_infinity(xp) -> bool:

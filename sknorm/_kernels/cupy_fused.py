@@ -61,6 +61,10 @@ __all__ = [
 
 # The infinity flag is set in the kernels' own pass.
 FINDS_INFINITY = True
+# affine and linear take check="inf" / "nonfinite" (the transforms' check
+# of X, done while the output is written).
+TRANSFORMS_FIND_NONFINITE = True
+_CHECK_MODES = {None: 0, "inf": 1, "nonfinite": 2}
 
 # Threads of a partial kernel's block: 32 features (one warp per row) times
 # ROWS_PER_BLOCK interleaved rows.
@@ -245,14 +249,14 @@ extern "C" __global__ void sknorm_moments_partial(
 
 // *dest = 1 if any of flags[0:count] is set (block 0 of a combine kernel;
 // every thread of every block calls it).
-template <typename F>
+template <typename F, typename G>
 __device__ void any_flag(const F* __restrict__ flags, const long long count,
-                         F* __restrict__ dest) {
+                         G* __restrict__ dest) {
     if (blockIdx.x != 0) return;
     int any = 0;
     for (long long k = threadIdx.x; k < count; k += CT) any |= flags[k] != (F)0;
     any = __syncthreads_or(any);
-    if (threadIdx.x == 0) *dest = any ? (F)1 : (F)0;
+    if (threadIdx.x == 0) *dest = any ? (G)1 : (G)0;
 }
 
 // All chunks of feature blockIdx.x merged, in a fixed order.
@@ -487,6 +491,11 @@ extern "C" __global__ void sknorm_local_response(
     }
 }
 
+// check 1: +-inf is an error (NaN allowed); check 2: NaN too.
+__device__ __forceinline__ bool is_bad(const T x, const int check) {
+    return x - x != (T)0 && (check == 2 || x == x);
+}
+
 // Y = ((X - c) * s) + o per feature, each step rounded in T (no FMA: the
 // module is built with --fmad=false), the terms absent from flags skipped:
 // the generic kernel's bits.  Terms are float64, cast to T first as the
@@ -497,31 +506,40 @@ extern "C" __global__ void sknorm_affine(
     const long long rs, T* Y, const long long rs_out,
     const double* __restrict__ center, const int center_step,
     const double* __restrict__ scale, const int scale_step,
-    const double* __restrict__ offset, const int offset_step, const int flags)
+    const double* __restrict__ offset, const int offset_step, const int flags,
+    const int check, int* __restrict__ bad_blocks)
 {
     const int c = blockIdx.x * 32 + threadIdx.x;
-    if (c >= f) return;
-    const T cc = (flags & 1) ? (T)center[c * center_step] : (T)0;
-    const T ss = (flags & 2) ? (T)scale[c * scale_step] : (T)1;
-    const T oo = (flags & 4) ? (T)offset[c * offset_step] : (T)0;
-    const long long step = (long long)gridDim.y * TY;
-    for (long long r = (long long)blockIdx.y * TY + threadIdx.y; r < n;
-         r += UNROLL * step) {
-        T v[UNROLL];
-        #pragma unroll
-        for (int u = 0; u < UNROLL; ++u) {
-            const long long rr = r + u * step;
-            v[u] = rr < n ? X[rr * rs + c] : (T)0;
+    int bad = 0;
+    if (c < f) {
+        const T cc = (flags & 1) ? (T)center[c * center_step] : (T)0;
+        const T ss = (flags & 2) ? (T)scale[c * scale_step] : (T)1;
+        const T oo = (flags & 4) ? (T)offset[c * offset_step] : (T)0;
+        const long long step = (long long)gridDim.y * TY;
+        for (long long r = (long long)blockIdx.y * TY + threadIdx.y; r < n;
+             r += UNROLL * step) {
+            T v[UNROLL];
+            #pragma unroll
+            for (int u = 0; u < UNROLL; ++u) {
+                const long long rr = r + u * step;
+                v[u] = rr < n ? X[rr * rs + c] : (T)0;
+            }
+            #pragma unroll
+            for (int u = 0; u < UNROLL; ++u) {
+                const long long rr = r + u * step;
+                T y = v[u];
+                if (check && is_bad(y, check)) bad = 1;
+                if (flags & 1) y = y - cc;
+                if (flags & 2) y = y * ss;
+                if (flags & 4) y = y + oo;
+                if (rr < n) Y[rr * rs_out + c] = y;
+            }
         }
-        #pragma unroll
-        for (int u = 0; u < UNROLL; ++u) {
-            const long long rr = r + u * step;
-            T y = v[u];
-            if (flags & 1) y = y - cc;
-            if (flags & 2) y = y * ss;
-            if (flags & 4) y = y + oo;
-            if (rr < n) Y[rr * rs_out + c] = y;
-        }
+    }
+    if (check) {
+        bad = __syncthreads_or(bad);
+        if (threadIdx.x == 0 && threadIdx.y == 0)
+            bad_blocks[blockIdx.y * gridDim.x + blockIdx.x] = bad;
     }
 }
 
@@ -530,16 +548,27 @@ extern "C" __global__ void sknorm_affine(
 extern "C" __global__ void sknorm_center_rows(
     const T* __restrict__ X, const long long n, const int f,
     const long long rs, const long long cs,
-    const double* __restrict__ center, T* __restrict__ Y)
+    const double* __restrict__ center, T* __restrict__ Y, const int check,
+    int* __restrict__ bad_blocks)
 {
     const int c = blockIdx.x * 32 + threadIdx.x;
-    if (c >= f) return;
-    const T cc = (T)center[c];
-    const T* col = X + (long long)c * cs;
-    const long long step = (long long)gridDim.y * TY;
-    for (long long r = (long long)blockIdx.y * TY + threadIdx.y; r < n;
-         r += step)
-        Y[r * f + c] = col[r * rs] - cc;
+    int bad = 0;
+    if (c < f) {
+        const T cc = (T)center[c];
+        const T* col = X + (long long)c * cs;
+        const long long step = (long long)gridDim.y * TY;
+        for (long long r = (long long)blockIdx.y * TY + threadIdx.y; r < n;
+             r += step) {
+            const T x = col[r * rs];
+            if (check && is_bad(x, check)) bad = 1;
+            Y[r * f + c] = x - cc;
+        }
+    }
+    if (check) {
+        bad = __syncthreads_or(bad);
+        if (threadIdx.x == 0 && threadIdx.y == 0)
+            bad_blocks[blockIdx.y * gridDim.x + blockIdx.x] = bad;
+    }
 }
 
 // flags[block] = 1 if the block's part of X holds +-inf (or NaN, unless
@@ -631,13 +660,15 @@ extern "C" __global__ void sknorm_min_max_partial(
     }
 }
 
-// Over the chunks, then NaN-aware into the running state (s_lo, s_hi; NaN:
-// nothing seen; has_state 0: no state).  out[0:2][f], NaN where nothing was
-// ever observed; out[2][0] = 1 if X held +-inf.
+// Over the chunks, then NaN-aware into the running state (s_lo, s_hi in
+// float64; NaN: nothing seen; has_state 0: no state).  out[0:2][f] in
+// float64 (X's values exactly), NaN where nothing was ever observed;
+// out[2][0] = 1 if X held +-inf.
 extern "C" __global__ void sknorm_min_max_combine(
     const T* __restrict__ part, const long long n_chunks, const int f,
-    const T* __restrict__ s_lo, const T* __restrict__ s_hi,
-    const int has_state, const T inf, const T nan, T* __restrict__ out)
+    const double* __restrict__ s_lo, const double* __restrict__ s_hi,
+    const int has_state, const T inf, const double nan,
+    double* __restrict__ out)
 {
     any_flag(part + 2 * n_chunks * f, n_chunks * f, out + 2 * f);
     const int c = blockIdx.x, t = threadIdx.x;
@@ -660,15 +691,16 @@ extern "C" __global__ void sknorm_min_max_combine(
         __syncthreads();
     }
     if (t != 0) return;
+    double dlo = (double)lo, dhi = (double)hi;
     // lo = +inf with hi = -inf: nothing observed (an observed v has lo <= v).
-    if (lo == inf && hi == -inf) { lo = nan; hi = nan; }
+    if (lo == inf && hi == -inf) { dlo = nan; dhi = nan; }
     if (has_state) {
-        const T a_lo = s_lo[c], a_hi = s_hi[c];
-        if (a_lo == a_lo) lo = (lo != lo || a_lo < lo) ? a_lo : lo;
-        if (a_hi == a_hi) hi = (hi != hi || a_hi > hi) ? a_hi : hi;
+        const double a_lo = s_lo[c], a_hi = s_hi[c];
+        if (a_lo == a_lo) dlo = (dlo != dlo || a_lo < dlo) ? a_lo : dlo;
+        if (a_hi == a_hi) dhi = (dhi != dhi || a_hi > dhi) ? a_hi : dhi;
     }
-    out[c] = lo;
-    out[f + c] = hi;
+    out[c] = dlo;
+    out[f + c] = dhi;
 }
 """
 
@@ -938,11 +970,10 @@ def _min_max(X, state):
         ),
     )
     if state is None:
-        previous, has_state = [part, part], 0  # never read
+        previous, has_state = [_dummy(), _dummy()], 0  # never read
     else:
-        previous = [cp.ascontiguousarray(a, dtype=X.dtype) for a in state]
-        has_state = 1
-    out = cp.empty((3, f), dtype=X.dtype)
+        previous, has_state = [_as_float64_vector(a) for a in state], 1
+    out = cp.empty((3, f), dtype=cp.float64)
     _kernel("sknorm_min_max_combine", X.dtype)(
         (f,),
         (COMBINE_THREADS,),
@@ -953,7 +984,7 @@ def _min_max(X, state):
             *previous,
             np.int32(has_state),
             scalar(np.inf),
-            scalar(np.nan),
+            np.float64(np.nan),
             out,
         ),
     )
@@ -962,12 +993,14 @@ def _min_max(X, state):
 
 
 def min_max(X):
-    return _min_max(X, None)
+    lo, hi = _min_max(X, None)
+    return lo.astype(X.dtype), hi.astype(X.dtype)
 
 
 def update_min_max(state, X):
-    """NaN-aware ``(min, max)`` of ``state`` (a ``MinMaxState`` of X's
-    dtype, or None) and X together, in two launches."""
+    """NaN-aware ``(min, max)`` of ``state`` (a ``MinMaxState`` or None)
+    and X together, in two launches; float64 whatever X's dtype (X's values
+    exactly: what the estimator keeps, with no cast per call)."""
     return _min_max(X, state)
 
 
@@ -1011,11 +1044,45 @@ def _term(t, f):
     return t, step
 
 
-def affine(X, center, scale, offset, copy):
-    """``(X - center) * scale + offset`` in one pass over X."""
+def _check_mode(check):
+    """The kernels' check code: 0 (none, also under ``assume_finite``), 1
+    (+-inf), 2 (NaN or +-inf)."""
+    if check is None or get_config()["assume_finite"]:
+        return 0
+    return _CHECK_MODES[check]
+
+
+def _error(mode):
+    if mode == 1:
+        return NonFiniteError.infinity()
+    return NonFiniteError.nan_or_infinity()
+
+
+def _raise_if_bad(bad_blocks, mode):
+    if mode and bool(bad_blocks.any()):  # a synchronisation: asked for
+        raise _error(mode)
+
+
+def _precheck(X, mode):
+    """The check of X before it is overwritten in place (a separate read:
+    a failed transform must leave the caller's array as it was)."""
+    if mode and find_nonfinite(X, allow_nan=mode == 1):
+        raise _error(mode)
+
+
+def affine(X, center, scale, offset, copy, check=None):
+    """``(X - center) * scale + offset`` in one pass over X.
+
+    ``check``: None, "inf" or "nonfinite": X is checked in the same pass
+    (with ``copy``; in place, by a read before) and NonFiniteError raised.
+    """
     cp = _cupy()
     X = _float_input(X)
     n, f = X.shape
+    mode = _check_mode(check)
+    if mode and not copy:
+        _precheck(X, mode)
+        mode = 0
     terms = [
         None if a is None else _term(cp.asarray(a), f) for a in (center, scale, offset)
     ]
@@ -1029,6 +1096,7 @@ def affine(X, center, scale, offset, copy):
             for a in (center, scale, offset)
             if a is not None
         ]
+        _precheck(X, mode)
         out = cp.empty_like(X) if copy else X
         kernel(X, *args, out)
         return out
@@ -1042,6 +1110,7 @@ def affine(X, center, scale, offset, copy):
         args += [term[0], np.int32(term[1])]
     item = X.dtype.itemsize
     grid, block = _stream_grid(X)
+    bad_blocks = cp.empty(grid[0] * grid[1], dtype=cp.int32) if mode else flags_dummy()
     _kernel("sknorm_affine", X.dtype)(
         grid,
         block,
@@ -1054,9 +1123,22 @@ def affine(X, center, scale, offset, copy):
             np.int64(out.strides[0] // item),
             *args,
             np.int32(flags),
+            np.int32(mode),
+            bad_blocks,
         ),
     )
+    _raise_if_bad(bad_blocks, mode)
     return out
+
+
+@cache
+def _flags_dummy_for(device_id):
+    return _cupy().zeros(1, dtype=_cupy().int32)
+
+
+def flags_dummy():
+    """An int pointer for a kernel argument that is never written."""
+    return _flags_dummy_for(_cupy().cuda.Device().id)
 
 
 @cache
@@ -1070,9 +1152,11 @@ def _dummy():
 
 
 # Rows of X per block of the co-moments: the float64 block D is reused for
-# every block (2**24 elements: 128 MiB, 2.5% of a 10,000,000 x 64 float64
-# X); fewer, larger blocks would spend less time launching.
-COMOMENT_BLOCK_ELEMENTS = 1 << 24
+# every block (2**25 elements: 256 MiB, 5% of a 10,000,000 x 64 float64
+# X).  Measured on an H200 (benchmarks/probe_whitening.py): 2**22 14.2 ms,
+# 2**23 8.2, 2**24 6.3, 2**25 5.7, 2**26 5.5 for the co-moments of that X:
+# smaller blocks spend their time launching.
+COMOMENT_BLOCK_ELEMENTS = 1 << 25
 
 
 def comoments(X, shift, weights, dtype):
@@ -1131,14 +1215,17 @@ def comoments(X, shift, weights, dtype):
     return count, mean, cov
 
 
-def linear(X, center, matrix, copy):
+def linear(X, center, matrix, copy, check=None):
     """``(X - center) @ matrix.T``: each row block centred by a compiled
     kernel into one reused buffer (X's dtype, the generic kernel's rounding),
-    multiplied by cuBLAS straight into its rows of the output."""
+    multiplied by cuBLAS straight into its rows of the output.  ``check``
+    as in :func:`affine`, done by the centring kernel."""
     cp = _cupy()
     X = _float_input(X)
     matrix = cp.asarray(matrix, dtype=X.dtype)
+    mode = _check_mode(check)
     if center is None:
+        _precheck(X, mode)
         return X @ matrix.T
     n, f = X.shape
     rows = max(1, min(n, COMOMENT_BLOCK_ELEMENTS // max(1, f)))
@@ -1147,10 +1234,15 @@ def linear(X, center, matrix, copy):
     buffer = cp.empty((rows, f), dtype=X.dtype)
     matrix_t = matrix.T
     item = X.dtype.itemsize
+    bad = []
     for start in range(0, n, rows):
         stop = min(start + rows, n)
         block, centred = X[start:stop], buffer[: stop - start]
         grid, threads = _stream_grid(block)
+        bad_blocks = flags_dummy()
+        if mode:
+            bad_blocks = cp.empty(grid[0] * grid[1], dtype=cp.int32)
+            bad.append(bad_blocks)
         _kernel("sknorm_center_rows", X.dtype)(
             grid,
             threads,
@@ -1162,15 +1254,21 @@ def linear(X, center, matrix, copy):
                 np.int64(block.strides[1] // item),
                 center,
                 centred,
+                np.int32(mode),
+                bad_blocks,
             ),
         )
         cp.matmul(centred, matrix_t, out=out[start:stop])
+    if mode:
+        _raise_if_bad(bad[0] if len(bad) == 1 else cp.concatenate(bad), mode)
     return out
 
 
-def local_response(X, size, alpha, beta, k):
-    """One pass: each output reads its row's window (from the L1 cache)."""
+def local_response(X, size, alpha, beta, k, check=None):
+    """One pass: each output reads its row's window (from the L1 cache).
+    ``check`` as in :func:`affine` (a read of X before)."""
     cp = _cupy()
+    _precheck(X, _check_mode(check))
     if X.dtype not in (cp.float32, cp.float64) or not _rows_contiguous(X):
         return matmul.local_response(X, size, alpha, beta, k)
     n, f = X.shape
