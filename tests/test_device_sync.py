@@ -3,7 +3,8 @@
 A host read of a device value (``bool(xp.any(...))``, ``float(x)``) waits for
 the GPU; on small batches that wait dominates.  Here array-api-strict arrays
 stand in for device arrays, with ``bool()``/``float()``/``int()`` made to
-raise, and the estimators use the kernels the GPU uses (``matmul``).
+raise, and the estimators use torch CUDA's kernels (``matmul``); CuPy's
+compiled kernels are checked on a GPU in ``test_cupy_kernels.py``.
 scikit-learn's ``assume_finite=True`` switches off the value checks (which
 need a host read by nature); everything else must be device-only.
 """

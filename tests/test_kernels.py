@@ -1,10 +1,12 @@
 """Every fast kernel path against the generic (reference) path.
 
-The fast paths (``numpy_blocked`` for NumPy, ``matmul`` for CuPy and torch on
-CUDA, run here on NumPy, torch-cpu and array-api-strict) must give the
+The fast paths (``numpy_blocked`` for NumPy, ``matmul`` for torch on CUDA,
+run here on NumPy, torch-cpu and array-api-strict) must give the
 generic kernel's numbers within float rounding on any shape, dtype, NaN
 pattern, weighting and memory layout.  Block sizes are shrunk so that small
-arrays cross many block, segment and thread boundaries.
+arrays cross many block, segment and thread boundaries.  CuPy's compiled
+kernels have their own tests (``test_cupy_kernels.py`` on a GPU,
+``test_cuda_emulated.py`` on the CPU).
 """
 
 import contextlib

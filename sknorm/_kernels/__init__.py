@@ -21,10 +21,10 @@ float rounding (``tests/test_kernels.py``):
 * :mod:`.numpy_blocked` -- NumPy: cache-sized row blocks read once, on a few
   threads;
 * :mod:`.cupy_fused` -- CuPy: compiled CUDA kernels that read X once
-  (moments, min/max, the fused running-state updates, affine);
-* :mod:`.matmul` -- torch on a CUDA device (and CuPy's co-moments and
-  linear maps): column sums as matrix-vector products (cuBLAS), no host
-  synchronisation.
+  (moments, min/max, the fused running-state updates, the transforms);
+* :mod:`.matmul` -- torch on a CUDA device (and CuPy with
+  ``SKNORM_CUPY_FUSED=0``): column sums as matrix-vector products (cuBLAS),
+  no host synchronisation.
 
 A module may also offer ``update_moments(state, X, weights, dtype)`` and
 ``update_min_max(state, X)``: the whole of :func:`sknorm._stats.update_moments`

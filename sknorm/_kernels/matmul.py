@@ -1,4 +1,7 @@
-"""Array API kernels whose reductions are matrix products (for GPUs).
+"""Array API kernels whose reductions are matrix products (torch on CUDA).
+
+CuPy has compiled kernels of its own (:mod:`.cupy_fused`); this module is
+the GPU path of torch CUDA tensors, and CuPy's with ``SKNORM_CUPY_FUSED=0``.
 
 On a GPU a column reduction of a tall array is the slow case of a generic
 reduction (CuPy's ``sum(axis=0)`` of 10,000,000 x 64 takes 224 ms, 340x
