@@ -208,6 +208,9 @@ class MinMax(AffineNormalizer):
             "n_samples_seen_": getattr(self, "n_samples_seen_", 0) + X.shape[0],
             "data_min_": data_min,
             "data_max_": data_max,
+            # The range the fitted map targets (a later set_params does not
+            # change a fitted estimator, as in scikit-learn).
+            "_feature_range_": tuple(float(v) for v in self.feature_range),
         }
 
     def _derived(self, name):
@@ -221,7 +224,7 @@ class MinMax(AffineNormalizer):
             raise AttributeError(
                 f"'{type(self).__name__}' object has no attribute '{name}'"
             )
-        lo, hi = (float(v) for v in self.feature_range)
+        lo, hi = self._feature_range_
         data_min, data_max = self.data_min_, self.data_max_
         xp = namespace_of(data_min)
         data_range = data_max - data_min
@@ -259,7 +262,7 @@ class MinMax(AffineNormalizer):
             return xp.asarray(value, dtype=X.dtype, device=device)
 
         if self._is_fitted():
-            return self.data_min_, self.scale_, scalar(lo)
+            return self.data_min_, self.scale_, scalar(self._feature_range_[0])
         # data_range given and never fitted: the fixed map.
         d_lo, d_hi = (float(v) for v in self.data_range)
         return scalar(d_lo), scalar((hi - lo) / (d_hi - d_lo)), scalar(lo)

@@ -162,7 +162,9 @@ def load(dtype):
     build.mkdir(exist_ok=True)
     library = build / f"kernels-{type_name}-{digest}.so"
     if not library.exists():
-        src = build / f"kernels-{type_name}-{digest}.cpp"
+        # Per-process names until the atomic rename: parallel test workers
+        # may compile at the same time.
+        src = build / f"kernels-{type_name}-{digest}.{os.getpid()}.cpp"
         src.write_text(source)
         partial = build / f"{library.stem}.{os.getpid()}.tmp"
         subprocess.run(

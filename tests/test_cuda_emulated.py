@@ -359,3 +359,65 @@ def test_estimators_stream_like_on_numpy_kernels(monkeypatch, make):
         back = est.inverse_transform(Y)
     np.testing.assert_allclose(Y, expected, rtol=1e-10, atol=1e-12)
     np.testing.assert_allclose(back, X_new, rtol=1e-10)
+
+
+# ------------------------------------------------- cases found in review ----
+def test_zero_weight_sentinel_is_never_the_reference(fused):
+    """A zero-weight row far from the data ("give rows to ignore weight 0")
+    must not become a thread's reference value: around 1e15 the sums of data
+    at 1 +- 1e-3 would lose every digit of the variance."""
+    rng = np.random.default_rng(10)
+    X = 1 + 1e-3 * rng.normal(size=(200, 3))
+    w = np.ones(200)
+    X[::8] = 1e15  # the first row of every thread
+    w[::8] = 0.0
+    shift = np.ones(3)
+    _, n_obs, mean, var = cupy_fused.moments(X, shift, w, np.float64)
+    kept = X[w > 0]
+    np.testing.assert_array_equal(n_obs, [200] * 3)
+    np.testing.assert_allclose(mean + shift, kept.mean(axis=0), rtol=1e-14)
+    np.testing.assert_allclose(var, kept.var(axis=0), rtol=1e-9)
+    state = Moments(*cupy_fused.update_moments(None, X, w, np.float64))
+    np.testing.assert_allclose(state.var, kept.var(axis=0), rtol=1e-9)
+    np.testing.assert_allclose(state.location, kept.mean(axis=0), rtol=1e-14)
+
+
+def test_batchnorm_step_with_one_gamma_array(fused):
+    """γ given as a 0-d array (one value for all features, on the device)."""
+    rng = np.random.default_rng(11)
+    X = rng.normal(size=(50, 6))
+    out = cupy_fused.batchnorm_step(
+        None, X, None, momentum=0.1, first_batch=True, gamma=np.asarray(2.0), eps=1e-5
+    )
+    np.testing.assert_allclose(out[6], 2.0 / np.sqrt(X.var(axis=0) + 1e-5), rtol=1e-12)
+    est = sknorm.MiniBatchNormalizer(scale=np.asarray(2.0))
+    expected = est.normalize_batch(X)
+    with contextlib.ExitStack() as stack:
+        for module in _kernel_lookups():
+            stack.enter_context(_patched(module, "kernels_for", lambda xp: cupy_fused))
+        got = sknorm.MiniBatchNormalizer(scale=np.asarray(2.0)).normalize_batch(X)
+    np.testing.assert_allclose(got, expected, rtol=1e-12)
+
+
+@contextlib.contextmanager
+def _patched(obj, name, value):
+    saved = getattr(obj, name)
+    setattr(obj, name, value)
+    try:
+        yield
+    finally:
+        setattr(obj, name, saved)
+
+
+def test_comoments_with_a_far_shift(fused, monkeypatch):
+    """The running shift is a first row; a batch 1e6 standard deviations
+    away (an outlier first row, or drift) must not cancel digits away."""
+    monkeypatch.setattr(cupy_fused, "COMOMENT_BLOCK_ELEMENTS", 40 * 3)
+    rng = np.random.default_rng(12)
+    X = 1e6 + rng.normal(size=(300, 3)) @ np.array([[1, 0.5, 0], [0, 1, 0], [0, 0, 2]])
+    shift = np.zeros(3)
+    count, mean, cov = cupy_fused.comoments(X, shift, None, np.float64)
+    ref = generic.comoments(X, X[0].copy(), None, np.float64)
+    assert count == 300
+    np.testing.assert_allclose(mean + shift, ref[1] + X[0], rtol=1e-14)
+    np.testing.assert_allclose(cov, ref[2], rtol=1e-10, atol=1e-10)

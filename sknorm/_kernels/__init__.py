@@ -105,10 +105,10 @@ _by_device = _ByDevice()
 
 
 def transforms_find_nonfinite(xp) -> bool:
-    """Whether the ``affine`` and ``linear`` kernels for ``xp`` take a
-    ``check`` ("inf" or "nonfinite") and raise :class:`NonFiniteError`
-    themselves (CuPy: in the pass that writes the output, no separate
-    read of X)."""
+    """Whether the ``affine``, ``linear`` and ``local_response`` kernels for
+    ``xp`` take a ``check`` ("inf" or "nonfinite") and raise
+    :class:`NonFiniteError` themselves (CuPy: affine and linear in the pass
+    that writes the output, no separate read of X)."""
     return bool(getattr(kernels_for(xp), "TRANSFORMS_FIND_NONFINITE", False))
 
 

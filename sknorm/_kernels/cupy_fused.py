@@ -24,21 +24,29 @@ docs/performance.md: ``ZScore.fit`` 42 ms there, 1.6 ms here):
   (ZCA) centres row blocks into a reused buffer for cuBLAS, **comoments**
   writes the shifted float64 block and its sums for cuBLAS's ``D^T D``.
 
-The module is built without FMA contraction, so that each step rounds as the
-generic kernel's does (affine gives its bits).  Infinite values set a flag
-on the device during the same pass (one per thread block).  Reading it is a
-host synchronisation, so it is read only when scikit-learn's
-``assume_finite`` is off; it then raises
+The module is built without FMA contraction, so that the elementwise
+kernels (affine, the centring, LRN) round each step as the generic kernel
+does (affine gives its bits); the reductions are a different algorithm
+from the generic two-pass one and agree with it within float rounding.
+
+Infinite values set a flag on the device during the same pass (one per
+thread block).  Reading it is a host synchronisation, so it is read only
+when scikit-learn's ``assume_finite`` is off; it then raises
 :class:`~sknorm._kernels.NonFiniteError` (the estimators skip validation's
 separate finiteness pass, as on NumPy).  With ``assume_finite`` on, nothing
 here waits for the device.
 
-Statistics accumulate in float64 whatever X's dtype.  A warp reads 32
-consecutive features of one row (coalesced for C-ordered X); other layouts
-are read through their strides (correct, slower; affine falls back to CuPy's
-``ElementwiseKernel``).  Tested against :mod:`.generic` on the GPU
-(``tests/test_cupy_kernels.py``); ``SKNORM_CUPY_FUSED=0`` selects
-:mod:`.matmul` instead (for comparison in the benchmark).
+Statistics accumulate in float64 whatever X's dtype.  Under
+``assume_finite`` (no check) an infinite value is skipped like NaN by the
+moments and kept by the minimum and maximum; that setting is the caller's
+promise that there is none.
+
+A warp reads 32 consecutive features of one row (coalesced for C-ordered
+X); other layouts are read through their strides (correct, slower; affine
+falls back to CuPy's ``ElementwiseKernel``).  Tested against
+:mod:`.generic` on the GPU (``tests/test_cupy_kernels.py``) and, emulated
+on the CPU, in CI (``tests/test_cuda_emulated.py``); ``SKNORM_CUPY_FUSED=0``
+selects :mod:`.matmul` instead (for comparison in the benchmark).
 """
 
 from __future__ import annotations
@@ -93,8 +101,10 @@ _SOURCE = r"""
 typedef __T__ T;
 
 // An accumulator: total weight w, observation count n, reference value ref
-// (the first value observed, meaningful when n > 0), mean of x - ref over
-// the weighted observations, and the sum of squared deviations m2.
+// (the first value observed with a positive weight, meaningful when w > 0:
+// a zero-weight row, e.g. a sentinel far from the data, never becomes the
+// reference), mean of x - ref over the weighted observations, and the sum
+// of squared deviations m2.
 struct Acc { double w, n, ref, mean, m2; };
 
 __device__ __forceinline__ void acc_zero(Acc& a) {
@@ -103,9 +113,9 @@ __device__ __forceinline__ void acc_zero(Acc& a) {
 
 // West (1979): the weighted Welford update.
 __device__ __forceinline__ void acc_push(Acc& a, double x, double wr) {
-    if (a.n == 0.0) a.ref = x;
     a.n += 1.0;
     if (wr == 0.0) return;
+    if (a.w == 0.0) a.ref = x;
     double d = x - a.ref;
     a.w += wr;
     double delta = d - a.mean;
@@ -122,7 +132,7 @@ __device__ __forceinline__ void acc_merge(Acc& a, const Acc& b) {
     a.n += b.n;
     if (b.w == 0.0) return;
     double mb = (b.ref - a.ref) + b.mean;
-    if (a.w == 0.0) { a.w = b.w; a.mean = mb; a.m2 = b.m2; return; }
+    if (a.w == 0.0) { a.w = b.w; a.ref = b.ref; a.mean = b.mean; a.m2 = b.m2; return; }
     double total = a.w + b.w;
     double fb = b.w / total;
     double delta = mb - a.mean;
@@ -159,6 +169,7 @@ __device__ Acc thread_moments(const T* __restrict__ col, const long long rs,
     Acc a;
     acc_zero(a);
     long long cnt = 0;
+    bool has_ref = false;
     double ref = 0.0, s1 = 0.0, s2 = 0.0, wsum = 0.0;
     for (long long r = r0; r < r1; r += UNROLL * TY) {
         T v[UNROLL];
@@ -177,8 +188,9 @@ __device__ Acc thread_moments(const T* __restrict__ col, const long long rs,
             if (!ok[u] || x != x) continue;               // NaN: not observed
             if (x - x != (T)0) { bad = true; continue; }  // +-inf
             const double xd = (double)x;
-            if (cnt == 0) ref = xd;
             ++cnt;
+            if (weighted && wv[u] == 0.0) continue;  // counted, not summed
+            if (!has_ref) { ref = xd; has_ref = true; }
             const double d = xd - ref;
             if (weighted) {
                 const double wd = wv[u] * d;
@@ -324,7 +336,7 @@ extern "C" __global__ void sknorm_moments_update(
     const double var_a = has_state ? s_var[c] : 0.0;
     const bool seen_a = count_a > 0.0, seen_b = b.w > 0.0;
     // The state's shift where it has data, else a value of this batch.
-    const double s = seen_a ? shift_a : (b.n > 0.0 ? b.ref : shift_a);
+    const double s = seen_a ? shift_a : (seen_b ? b.ref : shift_a);
     const double am = seen_a ? mean_a : 0.0;
     const double bm = seen_b ? (b.ref - s) + b.mean : am;
     const double vb = seen_b ? b.m2 / b.w : 0.0;
@@ -377,7 +389,7 @@ extern "C" __global__ void sknorm_batchnorm_step(
     if (threadIdx.x != 0) return;
     const int c = blockIdx.x;
     const double count = b.w;
-    const double mean_b = (b.n > 0.0 ? b.ref : 0.0) + (count > 0.0 ? b.mean : 0.0);
+    const double mean_b = count > 0.0 ? b.ref + b.mean : 0.0;
     const double var_b = count > 0.0 ? b.m2 / count : 0.0;
     const bool has_mean = count > 0.0, has_var = count > 1.0;
     const double unbiased = (var_b * count) / (has_var ? count - 1.0 : 1.0);
@@ -506,7 +518,7 @@ __device__ __forceinline__ bool is_bad(const T x, const int check) {
 // generic kernel casts them; a term's step is 1 for one value per feature,
 // 0 for one value for all.  Rows with unit column stride.
 extern "C" __global__ void sknorm_affine(
-    const T* __restrict__ X, const long long n, const int f,
+    const T* X, const long long n, const int f,
     const long long rs, T* Y, const long long rs_out,
     const double* __restrict__ center, const int center_step,
     const double* __restrict__ scale, const int scale_step,
@@ -724,8 +736,8 @@ def _module(type_name):
         .replace("__UNROLL__", str(UNROLL))
         .replace("__COMBINE__", str(COMBINE_THREADS))
     )
-    # No FMA contraction anywhere: the affine map rounds each step as the
-    # generic kernel does (and the sums lose nothing by it).
+    # No FMA contraction: the elementwise kernels round each step as the
+    # generic kernel does (the sums use explicit fma() where they want one).
     return cp.RawModule(code=code, options=("--std=c++17", "--fmad=false"))
 
 
@@ -931,6 +943,9 @@ def batchnorm_step(state, X, weights, *, momentum, first_batch, gamma, eps):
     if isinstance(gamma, float):
         gamma_array, gamma_scalar, is_array = part, gamma, 0
     else:
+        gamma = cp.asarray(gamma)
+        if gamma.size == 1:  # one value for every feature, left on the device
+            gamma = cp.broadcast_to(gamma.reshape(1), (f,))
         gamma_array, gamma_scalar, is_array = _as_float64_vector(gamma), 0.0, 1
     out = cp.empty((8, f), dtype=cp.float64)
     _kernel("sknorm_batchnorm_step", X.dtype)(
@@ -1165,17 +1180,20 @@ def _dummy():
 # 2**23 8.2, 2**24 6.3, 2**25 5.7, 2**26 5.5 for the co-moments of that X:
 # smaller blocks spend their time launching.
 COMOMENT_BLOCK_ELEMENTS = 1 << 25
+# Rows whose mean is the co-moments' local shift.
+HEAD_ROWS = 1024
 
 
 def comoments(X, shift, weights, dtype):
     """Total weight, mean of ``X - shift`` and population covariance.
 
-    One pass over X per row block writes ``D = sqrt(w) (X - shift)`` in
-    float64 with its column sums (a compiled kernel), and cuBLAS adds
-    ``D^T D`` to the Gram matrix; the covariance is ``G / W - m m^T`` with
-    ``m`` the mean of ``D``.  ``shift`` is the running state's (a value of
-    each feature), so ``m`` is within a few standard deviations and the
-    subtraction loses no more than a few ulps.
+    One pass over X per row block writes ``D = sqrt(w) (X - s)`` in float64
+    with its column sums (a compiled kernel), and cuBLAS adds ``D^T D`` to
+    the Gram matrix; the covariance is ``G / W - m m^T`` with ``m`` the mean
+    of ``D``.  That subtraction loses ``(|m| / spread)^2`` ulps, so ``s`` is
+    not the caller's shift (a first row, possibly far from this batch: an
+    outlier, or data that drifted) but the mean of the batch's first rows
+    (at most HEAD_ROWS of them, a short extra read).
     """
     cp = _cupy()
     X = _float_input(X)
@@ -1184,12 +1202,10 @@ def comoments(X, shift, weights, dtype):
     shift = _as_float64_vector(shift)
     w = None if weights is None else _as_float64_vector(weights)
     buffer = cp.empty((rows, f), dtype=cp.float64)
-    gram = cp.zeros((f, f), dtype=cp.float64)
-    sums = []
-    for start in range(0, n, rows):
-        stop = min(start + rows, n)
+
+    def shifted_block(start, stop, s):
+        """Write the block's D into the buffer; its (2, chunks, f) sums."""
         block = X[start:stop]
-        D = buffer[: stop - start]
         grid, threads, chunk_rows, n_chunks, (rs, cs) = _geometry(block)
         part = cp.empty((2, n_chunks, f), dtype=cp.float64)
         _kernel("sknorm_shift_rows", X.dtype)(
@@ -1201,23 +1217,37 @@ def comoments(X, shift, weights, dtype):
                 np.int32(f),
                 np.int64(rs),
                 np.int64(cs),
-                shift,
+                s,
                 part if w is None else w[start:stop],
                 np.int32(w is not None),
-                D,
+                buffer[: stop - start],
                 np.int64(chunk_rows),
                 np.int64(n_chunks),
                 part,
             ),
         )
+        return part
+
+    def mean_of(part):
+        total = cp.sum(part, axis=1)  # (2, f): sum of w d, and W per column
+        safe = cp.where(total[1] > 0, total[1], 1.0)
+        return total[0] / safe, total[1, 0]
+
+    # The head rows go through the same buffer: at most one block of them.
+    head_mean, _ = mean_of(shifted_block(0, min(n, HEAD_ROWS, rows), shift))
+    local = shift + head_mean
+    gram = cp.zeros((f, f), dtype=cp.float64)
+    sums = []
+    for start in range(0, n, rows):
+        stop = min(start + rows, n)
+        sums.append(shifted_block(start, stop, local))
+        D = buffer[: stop - start]
         gram += D.T @ D
-        sums.append(part)
     part = sums[0] if len(sums) == 1 else cp.concatenate(sums, axis=1)
-    total = cp.sum(part, axis=1)  # (2, f): sum of w d, and W in every column
-    count = total[1, 0]
+    mean, count = mean_of(part)
     safe = cp.where(count > 0, count, 1.0)
-    mean = total[0] / safe
     cov = gram / safe - mean[:, None] * mean[None, :]
+    mean = (local - shift) + mean  # around the caller's shift
     if dtype != cp.float64:
         count, mean, cov = (a.astype(dtype) for a in (count, mean, cov))
     return count, mean, cov
