@@ -81,3 +81,18 @@ def test_whitening_errors_name_the_call_that_failed():
         est.partial_fit(X)
     with pytest.raises(ValueError, match=r"ZCAWhitening\.fit\(\)"):
         est.fit(X)
+
+
+def test_minmax_fitted_map_ignores_later_feature_range():
+    """scale_, min_ and transform keep the feature_range of the fit after a
+    set_params without refit, as MinMaxScaler does (the derived attributes
+    once read the current parameter)."""
+    from sklearn.preprocessing import MinMaxScaler
+
+    X = np.random.default_rng(0).normal(size=(20, 3))
+    ours, theirs = sknorm.MinMax().fit(X), MinMaxScaler().fit(X)
+    for est in (ours, theirs):
+        est.set_params(feature_range=(-1, 1))
+    np.testing.assert_allclose(ours.scale_, theirs.scale_)
+    np.testing.assert_allclose(ours.min_, theirs.min_)
+    np.testing.assert_allclose(ours.transform(X), theirs.transform(X))
