@@ -13,8 +13,6 @@ import argparse
 import statistics
 import time
 
-import numpy as np
-
 
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
@@ -50,27 +48,7 @@ def main(argv=None):
     def convert_only():
         for start in range(0, n, rows):
             stop = min(start + rows, n)
-            block, D = X[start:stop], buffer[: stop - start]
-            grid, threads, chunk_rows, n_chunks, (rs, cs) = k._geometry(block)
-            part = cp.empty((2, n_chunks, f), dtype=cp.float64)
-            k._kernel("sknorm_shift_rows", X.dtype)(
-                grid,
-                threads,
-                (
-                    block,
-                    np.int64(stop - start),
-                    np.int32(f),
-                    np.int64(rs),
-                    np.int64(cs),
-                    shift,
-                    part,
-                    np.int32(0),
-                    D,
-                    np.int64(chunk_rows),
-                    np.int64(n_chunks),
-                    part,
-                ),
-            )
+            k.shift_rows(X[start:stop], shift, None, buffer[: stop - start])
 
     def gemm_only():
         gram = cp.zeros((f, f))

@@ -773,17 +773,23 @@ def _float_input(X):
     return X.astype(cp.float64)
 
 
-def _geometry(X):
-    """``(grid, block, chunk_rows, n_chunks, row_stride, col_stride)``.
-
-    Enough blocks to fill the device (BLOCKS_PER_SM per multiprocessor),
-    each thread with at least UNROLL rows, at most MAX_CHUNKS chunks.
-    """
+def _row_blocks(X):
+    """``(column blocks, row blocks)`` of a grid over X: 32 features a
+    block, enough blocks to fill the device (BLOCKS_PER_SM per
+    multiprocessor), each thread with at least UNROLL rows, at most
+    MAX_CHUNKS row blocks."""
     n, f = X.shape
     col_blocks = math.ceil(f / 32)
     target = _multiprocessors(_device_id(X)) * BLOCKS_PER_SM
     by_rows = math.ceil(n / (ROWS_PER_BLOCK * UNROLL))
-    n_chunks = max(1, min(by_rows, math.ceil(target / col_blocks), MAX_CHUNKS))
+    return col_blocks, max(1, min(by_rows, math.ceil(target / col_blocks), MAX_CHUNKS))
+
+
+def _geometry(X):
+    """``(grid, block, chunk_rows, n_chunks, row_stride, col_stride)`` of
+    the reductions: each row block is one chunk of consecutive rows."""
+    n = X.shape[0]
+    col_blocks, n_chunks = _row_blocks(X)
     chunk_rows = math.ceil(n / n_chunks)
     n_chunks = math.ceil(n / chunk_rows)
     item = X.dtype.itemsize
@@ -792,21 +798,9 @@ def _geometry(X):
 
 
 def _stream_grid(X):
-    """``(grid, block)`` of the elementwise kernels: 32 features by
-    ROWS_PER_BLOCK rows a block, enough blocks to fill the device, each
-    walking its rows with a grid stride."""
-    n, f = X.shape
-    col_blocks = math.ceil(f / 32)
-    target = _multiprocessors(_device_id(X)) * BLOCKS_PER_SM
-    row_blocks = max(
-        1,
-        min(
-            math.ceil(n / (ROWS_PER_BLOCK * UNROLL)),
-            math.ceil(target / col_blocks),
-            MAX_CHUNKS,
-        ),
-    )
-    return (col_blocks, row_blocks), (32, ROWS_PER_BLOCK)
+    """``(grid, block)`` of the elementwise kernels, whose blocks walk the
+    rows with a grid stride."""
+    return _row_blocks(X), (32, ROWS_PER_BLOCK)
 
 
 def find_nonfinite(X, allow_nan):
@@ -1058,13 +1052,10 @@ def _rows_contiguous(A):
 def _term(t, f):
     """A float64 term and its step (1: per feature, 0: one value), or None
     when it cannot be passed as it is."""
-    cp = _cupy()
     if t.ndim > 1 or t.size not in (1, f):
         return None
     step = 1 if (t.ndim == 1 and t.size == f and f > 1) else 0
-    if t.dtype != cp.float64 or not t.flags.c_contiguous:
-        t = cp.ascontiguousarray(t, dtype=cp.float64)
-    return t, step
+    return _as_float64_vector(t), step
 
 
 def _check_mode(check):
@@ -1133,7 +1124,9 @@ def affine(X, center, scale, offset, copy, check=None):
         args += [term[0], np.int32(term[1])]
     item = X.dtype.itemsize
     grid, block = _stream_grid(X)
-    bad_blocks = cp.empty(grid[0] * grid[1], dtype=cp.int32) if mode else flags_dummy()
+    bad_blocks = (
+        cp.empty(grid[0] * grid[1], dtype=cp.int32) if mode else _dummy("int32")
+    )
     _kernel("sknorm_affine", X.dtype)(
         grid,
         block,
@@ -1155,23 +1148,43 @@ def affine(X, center, scale, offset, copy, check=None):
 
 
 @cache
-def _flags_dummy_for(device_id):
-    return _cupy().zeros(1, dtype=_cupy().int32)
+def _dummy_for(device_id, dtype):
+    return _cupy().zeros(1, dtype=dtype)
 
 
-def flags_dummy():
-    """An int pointer for a kernel argument that is never written."""
-    return _flags_dummy_for(_cupy().cuda.Device().id)
+def _dummy(dtype="float64"):
+    """A pointer of ``dtype`` for a kernel argument that is never read or
+    written (one per device)."""
+    return _dummy_for(_cupy().cuda.Device().id, dtype)
 
 
-@cache
-def _dummy_for(device_id):
-    return _cupy().zeros(1, dtype=_cupy().float64)
-
-
-def _dummy():
-    """A float64 pointer for a kernel argument that is never read."""
-    return _dummy_for(_cupy().cuda.Device().id)
+def shift_rows(block, shift, weights, out):
+    """``out = sqrt(w) (block - shift)`` in float64 (C order, the block's
+    shape) by one kernel; returns the ``(2, chunks, n_features)`` partial
+    sums of ``w (x - shift)`` and of ``w``."""
+    cp = _cupy()
+    n, f = block.shape
+    grid, threads, chunk_rows, n_chunks, (rs, cs) = _geometry(block)
+    part = cp.empty((2, n_chunks, f), dtype=cp.float64)
+    _kernel("sknorm_shift_rows", block.dtype)(
+        grid,
+        threads,
+        (
+            block,
+            np.int64(n),
+            np.int32(f),
+            np.int64(rs),
+            np.int64(cs),
+            shift,
+            part if weights is None else weights,
+            np.int32(weights is not None),
+            out,
+            np.int64(chunk_rows),
+            np.int64(n_chunks),
+            part,
+        ),
+    )
+    return part
 
 
 # Rows of X per block of the co-moments: the float64 block D is reused for
@@ -1204,29 +1217,8 @@ def comoments(X, shift, weights, dtype):
     buffer = cp.empty((rows, f), dtype=cp.float64)
 
     def shifted_block(start, stop, s):
-        """Write the block's D into the buffer; its (2, chunks, f) sums."""
-        block = X[start:stop]
-        grid, threads, chunk_rows, n_chunks, (rs, cs) = _geometry(block)
-        part = cp.empty((2, n_chunks, f), dtype=cp.float64)
-        _kernel("sknorm_shift_rows", X.dtype)(
-            grid,
-            threads,
-            (
-                block,
-                np.int64(stop - start),
-                np.int32(f),
-                np.int64(rs),
-                np.int64(cs),
-                s,
-                part if w is None else w[start:stop],
-                np.int32(w is not None),
-                buffer[: stop - start],
-                np.int64(chunk_rows),
-                np.int64(n_chunks),
-                part,
-            ),
-        )
-        return part
+        weights = None if w is None else w[start:stop]
+        return shift_rows(X[start:stop], s, weights, buffer[: stop - start])
 
     def mean_of(part):
         total = cp.sum(part, axis=1)  # (2, f): sum of w d, and W per column
@@ -1277,7 +1269,7 @@ def linear(X, center, matrix, copy, check=None):
         stop = min(start + rows, n)
         block, centred = X[start:stop], buffer[: stop - start]
         grid, threads = _stream_grid(block)
-        bad_blocks = flags_dummy()
+        bad_blocks = _dummy("int32")
         if mode:
             bad_blocks = cp.empty(grid[0] * grid[1], dtype=cp.int32)
             bad.append(bad_blocks)
@@ -1312,17 +1304,12 @@ def local_response(X, size, alpha, beta, k, check=None):
     n, f = X.shape
     out = cp.empty((n, f), dtype=X.dtype)
     scalar = X.dtype.type
-    col_blocks = math.ceil(f / 32)
-    target = _multiprocessors(_device_id(X)) * BLOCKS_PER_SM
-    row_blocks = max(
-        1,
-        min(math.ceil(n / ROWS_PER_BLOCK), math.ceil(target / col_blocks), MAX_CHUNKS),
-    )
+    grid, block = _stream_grid(X)
     # Window cells further than f - 1 away are always padding: skipped.
     before, after = min(size // 2, f - 1), min((size - 1) // 2, f - 1)
     _kernel("sknorm_local_response", X.dtype)(
-        (col_blocks, row_blocks),
-        (32, ROWS_PER_BLOCK),
+        grid,
+        block,
         (
             X,
             np.int64(n),
