@@ -23,6 +23,21 @@ from ._validation import where
 __all__ = ["MiniBatchNormalizer"]
 
 
+# The running arrays of the state, in the order the kernels take them.
+_RUNNING = ("running_mean_", "running_var_", "_mean_updates_", "_var_updates_")
+
+
+def _next_state(state, arrays, n_rows):
+    """The state after one more batch of ``n_rows`` rows: ``arrays`` are the
+    new running arrays (in ``_RUNNING`` order); ``state`` None is the start."""
+    seen = state or {}
+    return {
+        **dict(zip(_RUNNING, arrays, strict=True)),
+        "n_batches_seen_": seen.get("n_batches_seen_", 0) + 1,
+        "n_samples_seen_": seen.get("n_samples_seen_", 0) + int(n_rows),
+    }
+
+
 def _per_feature(estimator, method, value, name, n_features, xp, device, dtype):
     """``scale`` (γ) or ``shift`` (β) as a float or a (n_features,) array.
 
@@ -440,14 +455,8 @@ class MiniBatchNormalizer(AffineNormalizer):
         if state is None:
             n_features = X.shape[1]
             zeros = xp.zeros((n_features,), dtype=dtype, device=device)
-            state = {
-                "running_mean_": zeros,
-                "running_var_": xp.ones((n_features,), dtype=dtype, device=device),
-                "_mean_updates_": zeros,
-                "_var_updates_": zeros,
-                "n_batches_seen_": 0,
-                "n_samples_seen_": 0,
-            }
+            ones = xp.ones((n_features,), dtype=dtype, device=device)
+            state = dict(zip(_RUNNING, (zeros, ones, zeros, zeros), strict=True))
         k_mean = state["_mean_updates_"]
         k_var = state["_var_updates_"]
         k_mean_new = k_mean + xp.astype(has_mean, dtype)
@@ -458,30 +467,13 @@ class MiniBatchNormalizer(AffineNormalizer):
         # PyTorch's order of operations: momentum * batch + (1 - momentum) * run.
         new_mean = xp.where(has_mean, f_mean * mean_b + (1 - f_mean) * r_mean, r_mean)
         new_var = xp.where(has_var, f_var * unbiased + (1 - f_var) * r_var, r_var)
-        new_state = {
-            "running_mean_": new_mean,
-            "running_var_": new_var,
-            "_mean_updates_": k_mean_new,
-            "_var_updates_": k_var_new,
-            "n_batches_seen_": state["n_batches_seen_"] + 1,
-            "n_samples_seen_": state["n_samples_seen_"] + int(X.shape[0]),
-        }
-        return new_state, mean_b, var_b, None
+        arrays = (new_mean, new_var, k_mean_new, k_var_new)
+        return _next_state(state, arrays, X.shape[0]), mean_b, var_b, None
 
     def _fused_step(self, fused, state, X, sample_weight, gamma):
         """:meth:`_step` as one kernel call (CuPy: two launches in all)."""
-        running = None
-        if state is not None:
-            running = tuple(
-                state[k]
-                for k in (
-                    "running_mean_",
-                    "running_var_",
-                    "_mean_updates_",
-                    "_var_updates_",
-                )
-            )
-        r_mean, r_var, k_mean, k_var, mean_b, var_b, scale = fused(
+        running = None if state is None else tuple(state[k] for k in _RUNNING)
+        *arrays, mean_b, var_b, scale = fused(
             running,
             X,
             sample_weight,
@@ -490,16 +482,7 @@ class MiniBatchNormalizer(AffineNormalizer):
             gamma=gamma,
             eps=float(self.eps),
         )
-        previous = state or {"n_batches_seen_": 0, "n_samples_seen_": 0}
-        new_state = {
-            "running_mean_": r_mean,
-            "running_var_": r_var,
-            "_mean_updates_": k_mean,
-            "_var_updates_": k_var,
-            "n_batches_seen_": previous["n_batches_seen_"] + 1,
-            "n_samples_seen_": previous["n_samples_seen_"] + int(X.shape[0]),
-        }
-        return new_state, mean_b, var_b, scale
+        return _next_state(state, arrays, X.shape[0]), mean_b, var_b, scale
 
     # ----------------------------------------------------------- transform
     def _gamma_beta(self, method, n_features, xp, device, dtype):
