@@ -77,34 +77,19 @@ def _launcher(name, dtype):
 @contextlib.contextmanager
 def emulated(multiprocessors=1):
     """cupy_fused on NumPy arrays, its kernels run by the emulator (a small
-    device: few blocks, so that the emulation stays quick)."""
-    saved = {
-        name: getattr(cupy_fused, name)
-        for name in (
-            "_cupy",
-            "_kernel",
-            "_multiprocessors",
-            "_device_id",
-            "_dummy",
-            "flags_dummy",
-            "_affine_elementwise",
-        )
-    }
+    device: few blocks, so that the emulation stays quick).  Nothing it
+    patches is a cache: real CuPy in the same process is unaffected."""
+    elementwise = cupy_fused._affine_elementwise
+    uncached_elementwise = getattr(elementwise, "__wrapped__", elementwise)
     shim = _shim()
-    cupy_fused._cupy = lambda: shim
-    cupy_fused._kernel = _launcher
-    cupy_fused._multiprocessors = lambda device_id: multiprocessors
-    cupy_fused._device_id = lambda X: 0
-    cupy_fused._dummy = lambda: np.zeros(1)
-    cupy_fused.flags_dummy = lambda: np.zeros(1, dtype=np.int32)
-    cupy_fused._affine_elementwise = lambda *given: saved[
-        "_affine_elementwise"
-    ].__wrapped__(*given)
-    try:
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(cupy_fused, "_cupy", lambda: shim)
+        mp.setattr(cupy_fused, "_kernel", _launcher)
+        mp.setattr(cupy_fused, "_multiprocessors", lambda device_id: multiprocessors)
+        mp.setattr(cupy_fused, "_device_id", lambda X: 0)
+        mp.setattr(cupy_fused, "_dummy", lambda dtype="float64": np.zeros(1, dtype))
+        mp.setattr(cupy_fused, "_affine_elementwise", uncached_elementwise)
         yield
-    finally:
-        for name, value in saved.items():
-            setattr(cupy_fused, name, value)
 
 
 @pytest.fixture
@@ -311,20 +296,23 @@ def test_local_response_matches_generic(fused, size):
 
 
 # ------------------------------------------------------------ estimators ----
-def _kernel_lookups():
+def _use_fused_kernels(mp):
+    """The estimators' kernel lookups answer cupy_fused (for NumPy arrays:
+    with :func:`emulated`, the whole GPU path runs on the CPU)."""
     import sknorm._base
     import sknorm._minibatch
     import sknorm._stats
     import sknorm._validation
     import sknorm._whitening
 
-    return (
+    for module in (
         sknorm._stats,
         sknorm._base,
         sknorm._validation,
         sknorm._minibatch,
         sknorm._whitening,
-    )
+    ):
+        mp.setattr(module, "kernels_for", lambda xp: cupy_fused)
 
 
 @pytest.mark.parametrize(
@@ -349,8 +337,7 @@ def test_estimators_stream_like_on_numpy_kernels(monkeypatch, make):
     for X in batches:
         ref.partial_fit(X)
     expected = ref.transform(X_new)
-    for module in _kernel_lookups():
-        monkeypatch.setattr(module, "kernels_for", lambda xp: cupy_fused)
+    _use_fused_kernels(monkeypatch)
     with emulated():
         est = make()
         for X in batches:
@@ -392,21 +379,10 @@ def test_batchnorm_step_with_one_gamma_array(fused):
     np.testing.assert_allclose(out[6], 2.0 / np.sqrt(X.var(axis=0) + 1e-5), rtol=1e-12)
     est = sknorm.MiniBatchNormalizer(scale=np.asarray(2.0))
     expected = est.normalize_batch(X)
-    with contextlib.ExitStack() as stack:
-        for module in _kernel_lookups():
-            stack.enter_context(_patched(module, "kernels_for", lambda xp: cupy_fused))
+    with pytest.MonkeyPatch.context() as mp:
+        _use_fused_kernels(mp)
         got = sknorm.MiniBatchNormalizer(scale=np.asarray(2.0)).normalize_batch(X)
     np.testing.assert_allclose(got, expected, rtol=1e-12)
-
-
-@contextlib.contextmanager
-def _patched(obj, name, value):
-    saved = getattr(obj, name)
-    setattr(obj, name, value)
-    try:
-        yield
-    finally:
-        setattr(obj, name, saved)
 
 
 def test_comoments_with_a_far_shift(fused, monkeypatch):

@@ -12,7 +12,6 @@ kernels have their own tests (``test_cupy_kernels.py`` on a GPU,
 import contextlib
 import importlib.util
 import itertools
-import os
 import tracemalloc
 
 import numpy as np
@@ -46,48 +45,17 @@ HAS_STRICT = importlib.util.find_spec("array_api_strict") is not None
 def small_blocks(n_features, threads=3, segment_blocks=2, fused=True):
     """Tiny blocks, short segments and several threads for small arrays;
     ``fused=False`` switches the compiled (numba) loops off."""
-    saved = (
-        _parallel.BLOCK_BYTES,
-        _parallel.FOLD_WIDTH,
-        _parallel.PARALLEL_MIN_ELEMENTS,
-        numpy_blocked.SEGMENT_BLOCKS,
-        numpy_blocked.COMOMENT_BLOCK_BYTES,
-        matmul.BLOCK_ELEMENTS,
-        matmul.FOLD_OUTPUTS,
-        os.environ.get("SKNORM_NUM_THREADS"),
-        os.environ.get("SKNORM_NUMBA"),
-    )
-    _parallel.BLOCK_BYTES = SMALL_ROWS * 8 * n_features
-    _parallel.FOLD_WIDTH = 8
-    _parallel.PARALLEL_MIN_ELEMENTS = 0
-    numpy_blocked.SEGMENT_BLOCKS = segment_blocks
-    numpy_blocked.COMOMENT_BLOCK_BYTES = SMALL_ROWS * 8 * n_features
-    matmul.BLOCK_ELEMENTS = SMALL_ROWS * n_features
-    matmul.FOLD_OUTPUTS = 4 * n_features
-    os.environ["SKNORM_NUM_THREADS"] = str(threads)
-    os.environ["SKNORM_NUMBA"] = "1" if fused else "0"
-    try:
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(_parallel, "BLOCK_BYTES", SMALL_ROWS * 8 * n_features)
+        mp.setattr(_parallel, "FOLD_WIDTH", 8)
+        mp.setattr(_parallel, "PARALLEL_MIN_ELEMENTS", 0)
+        mp.setattr(numpy_blocked, "SEGMENT_BLOCKS", segment_blocks)
+        mp.setattr(numpy_blocked, "COMOMENT_BLOCK_BYTES", SMALL_ROWS * 8 * n_features)
+        mp.setattr(matmul, "BLOCK_ELEMENTS", SMALL_ROWS * n_features)
+        mp.setattr(matmul, "FOLD_OUTPUTS", 4 * n_features)
+        mp.setenv("SKNORM_NUM_THREADS", str(threads))
+        mp.setenv("SKNORM_NUMBA", "1" if fused else "0")
         yield
-    finally:
-        (
-            _parallel.BLOCK_BYTES,
-            _parallel.FOLD_WIDTH,
-            _parallel.PARALLEL_MIN_ELEMENTS,
-            numpy_blocked.SEGMENT_BLOCKS,
-            numpy_blocked.COMOMENT_BLOCK_BYTES,
-            matmul.BLOCK_ELEMENTS,
-            matmul.FOLD_OUTPUTS,
-            threads_env,
-            numba_env,
-        ) = saved
-        for key, value in (
-            ("SKNORM_NUM_THREADS", threads_env),
-            ("SKNORM_NUMBA", numba_env),
-        ):
-            if value is None:
-                os.environ.pop(key, None)
-            else:
-                os.environ[key] = value
 
 
 # ------------------------------------------------------- numpy_blocked ----
