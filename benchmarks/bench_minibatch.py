@@ -18,8 +18,6 @@ from __future__ import annotations
 
 import contextlib
 
-import sklearn
-
 import sknorm
 
 FIT_TARGET = {"numpy": 2.0, "cupy": 2.5}
@@ -141,24 +139,11 @@ def _small_batches(ctx, torch_ref, bn, Xt, assume_finite=False):
         small_t = [Xt[i : i + GPU_BATCH_ROWS] for i in range(0, n, GPU_BATCH_ROWS)]
         bn.train()
         ref = torch_ref("BatchNorm1d.train() forward", _stream(bn, small_t))
-    stream = _stream(est.normalize_batch, small)
-    mode = ""
-    if assume_finite:
-        mode = ", assume_finite"
-
-        def checked_stream(stream=stream):
-            with sklearn.config_context(assume_finite=True):
-                stream()
-
-        stream = checked_stream
-    row = ctx.measure(
-        f"normalize_batch {GPU_BATCH_ROWS:,}x{ctx.X.shape[1]} (per call{mode})",
-        stream,
+    return ctx.measure_per_call(
+        f"normalize_batch {GPU_BATCH_ROWS:,}x{ctx.X.shape[1]}",
+        _stream(est.normalize_batch, small),
+        len(small),
         reference=ref,
-        floor=None,
+        assume_finite=assume_finite,
         note="times per call",
     )
-    for key in ("seconds", "reference_seconds"):
-        if row[key] is not None:
-            row[key] /= len(small)
-    return row

@@ -12,7 +12,6 @@ from __future__ import annotations
 import contextlib
 import os
 
-import sklearn
 from sklearn.preprocessing import MinMaxScaler, StandardScaler
 
 import sknorm
@@ -182,26 +181,11 @@ def _small_batches(ctx, name, Est, Ref, ref, assume_finite=False):
     calls only queue work (the issue's "no host synchronisation").
     """
     small = _batches(ctx.X[: GPU_BATCH_ROWS * GPU_BATCHES], GPU_BATCH_ROWS)
-    stream = _stream(Est(), small)
-    mode = ""
-    if assume_finite:
-        mode = ", assume_finite"
-
-        def checked_stream(stream=stream):
-            with sklearn.config_context(assume_finite=True):
-                stream()
-
-        stream = checked_stream
-    row = ctx.measure(
-        f"{name}.partial_fit {GPU_BATCH_ROWS:,}x{ctx.X.shape[1]} (per call{mode})",
-        stream,
+    return ctx.measure_per_call(
+        f"{name}.partial_fit {GPU_BATCH_ROWS:,}x{ctx.X.shape[1]}",
+        _stream(Est(), small),
+        len(small),
         reference=None if Ref is None else ref("partial_fit", _stream(Ref(), small)),
-        floor=None,
+        assume_finite=assume_finite,
         note="times per call; target 100 us",
     )
-    for key in ("seconds", "reference_seconds"):
-        if row[key] is not None:
-            row[key] /= len(small)
-    if row["reference_seconds"]:
-        row["speedup"] = row["reference_seconds"] / row["seconds"]
-    return row

@@ -35,6 +35,9 @@ The interface a benchmark module sees (``ctx``):
     returns the row (a dict).  Optional extras: ``target`` (the ratio the
     issue asks for, printed as ok/MISS), ``data`` (the array the named floor
     is timed on, default ``ctx.X``) and ``note``;
+``ctx.measure_per_call(name, stream, n_calls, *, reference, assume_finite, note)``
+    ``measure`` of a stream of calls, reported per call (optionally under
+    scikit-learn's ``assume_finite``);
 ``ctx.make_data(n_samples, n_features)``
     ``(X_backend, X_numpy)``, same distribution as ``ctx.X``;
 ``ctx.quick``
@@ -235,6 +238,30 @@ class Context:
         import sklearn
 
         return sklearn.config_context(array_api_dispatch=True)
+
+    def measure_per_call(
+        self, name, stream, n_calls, *, reference=None, assume_finite=False, note=None
+    ):
+        """:meth:`measure` of ``stream`` (``n_calls`` calls, and its
+        reference likewise), reported per call.  ``assume_finite`` runs the
+        stream under scikit-learn's ``assume_finite``: no value checks, so
+        nothing is read back from a device."""
+        run = stream
+        if assume_finite:
+            import sklearn
+
+            def run():
+                with sklearn.config_context(assume_finite=True):
+                    stream()
+
+        mode = ", assume_finite" if assume_finite else ""
+        row = self.measure(
+            f"{name} (per call{mode})", run, reference=reference, floor=None, note=note
+        )
+        for key in ("seconds", "reference_seconds"):
+            if row[key] is not None:
+                row[key] /= n_calls
+        return row
 
     # --------------------------------------------------------- timing ----
     def _time(self, fns, repeat):

@@ -139,6 +139,26 @@ def test_measure_callable_floor_and_memory(ctx):
     assert row["peak_fraction"] == pytest.approx(row["peak_bytes"] / ctx.X.nbytes)
 
 
+def test_measure_per_call_divides_and_can_assume_finite(ctx):
+    """A stream of n calls is reported per call, its reference too; with
+    assume_finite the stream runs under scikit-learn's setting."""
+    from sklearn import get_config
+
+    seen = []
+
+    def stream():
+        seen.append(get_config()["assume_finite"])
+
+    row = ctx.measure_per_call("step", stream, 1_000, reference=("ref", stream))
+    assert row["operation"] == "step (per call)" and row["floor"] is None
+    assert row["seconds"] < 1e-4 and row["reference_seconds"] < 1e-4
+    assert not any(seen)
+    seen.clear()
+    row = ctx.measure_per_call("step", stream, 10, assume_finite=True)
+    assert row["operation"] == "step (per call, assume_finite)"
+    assert seen and all(seen)
+
+
 def test_format_row_shows_errors_and_misses():
     run = _load_run()
     assert "ERROR boom" in run.format_row({"operation": "x", "error": "boom"})
