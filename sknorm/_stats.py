@@ -122,8 +122,9 @@ def moments_of_batch(X, sample_weight, dtype, shift=None):
     if shift is None:
         fused = getattr(kernels_for(xp), "update_moments", None)
         if fused is not None:  # the kernel picks its own shift
-            count, n_obs, shift, mean, var = fused(None, X, sample_weight, dtype)
-            return Moments(count, n_obs, shift, mean, var)
+            result = fused(None, X, sample_weight, dtype)
+            if result is not NotImplemented:
+                return Moments(*result)
         shift = _initial_shift(xp, X, dtype)
     count, n_obs, mean, var = kernels_for(xp).moments(X, shift, sample_weight, dtype)
     return Moments(count, n_obs, shift, mean, var)
@@ -176,14 +177,17 @@ def update_moments(state, X, sample_weight, dtype):
     """``merge_moments(state, moments of X)``, X taken around state's shift,
     then recentred so that the next batch is taken around the running mean.
 
-    A kernel module with its own ``update_moments`` (CuPy: two launches)
-    does all of it at once; the result is the same within float rounding.
+    A kernel module with its own ``update_moments`` (CuPy: two launches;
+    NumPy with numba: one compiled call for a small batch) does all of it at
+    once; the result is the same within float rounding.  It may return
+    ``NotImplemented`` for a batch it leaves to the steps below.
     """
     xp = namespace_of(X)
     fused = getattr(kernels_for(xp), "update_moments", None)
     if fused is not None:
-        count, n_obs, shift, mean, var = fused(state, X, sample_weight, dtype)
-        return Moments(count, n_obs, shift, mean, var)
+        result = fused(state, X, sample_weight, dtype)
+        if result is not NotImplemented:
+            return Moments(*result)
     shift = _batch_shift(xp, state, X, dtype)
     merged = merge_moments(state, moments_of_batch(X, sample_weight, dtype, shift))
     return recentred(merged)

@@ -1,0 +1,284 @@
+"""The compiled small-batch paths of the NumPy kernels (numba).
+
+A ``partial_fit`` batch too small for the worker threads is still split over
+the cores inside one compiled call, and ZScore / MiniBatchNormalizer batches
+are merged into the running state by one compiled call
+(``numpy_blocked.update_moments``).  Checked here against independent
+references: a one-pass reference over all the rows seen (``generic`` and
+NumPy's ``nanvar``), and the step-by-step NumPy composition in ``_stats``.
+"""
+
+import itertools
+import os
+import subprocess
+import sys
+import textwrap
+import threading
+from fractions import Fraction
+
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from kernel_cases import CASES, assert_moments_close, make_weights, make_X
+
+from sknorm import MinMax, ZScore
+from sknorm._kernels import NonFiniteError, _parallel, generic, numpy_blocked
+from sknorm._stats import Moments, update_moments
+
+pytest.importorskip("numba")
+from sknorm._kernels import numba_cpu
+
+pytestmark = pytest.mark.skipif(
+    not numba_cpu.enabled(), reason="numba switched off (SKNORM_NUMBA=0)"
+)
+
+
+# batch_parts only sets the geometry: sharing it between examples is fine.
+FIXTURE_OK = [HealthCheck.function_scoped_fixture]
+
+
+@pytest.fixture(params=[1, 3], ids=["serial", "3 parts"])
+def batch_parts(request):
+    """Every batch in one compiled call: on one thread, or split in three
+    parts (the size threshold lowered so that tiny batches are split)."""
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(_parallel, "BATCH_PARALLEL_MIN_ELEMENTS", 0)
+        mp.setenv("SKNORM_NUM_THREADS", str(request.param))
+        yield request.param
+
+
+def _python_update(state, X, w):
+    """_stats.update_moments without the compiled call."""
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(numpy_blocked, "update_moments", lambda *a: NotImplemented)
+        return update_moments(state, X, w, np.float64)
+
+
+def _stream(batches, weights, update):
+    state = None
+    for X, w in zip(batches, weights, strict=True):
+        state = update(state, X, w)
+    return state
+
+
+# ------------------------------------------------- update_moments ----
+@settings(max_examples=60, deadline=None, suppress_health_check=FIXTURE_OK)
+@given(
+    sizes=st.lists(st.integers(1, 120), min_size=1, max_size=4),
+    seed=CASES["seed"],
+    f=CASES["f"],
+    dtype=CASES["dtype"],
+    nan=CASES["nan"],
+    loc=CASES["loc"],
+    weights=CASES["weights"],
+)
+def test_stream_matches_one_pass_and_the_numpy_path(
+    batch_parts, sizes, seed, f, dtype, nan, loc, weights
+):
+    X = make_X(seed, sum(sizes), f, dtype, nan, loc, "C")
+    w = make_weights(seed, sum(sizes), weights)
+    rows = list(itertools.pairwise(np.cumsum([0, *sizes])))
+    batches = [X[a:b] for a, b in rows]
+    bw = [None if w is None else w[a:b] for a, b in rows]
+
+    def compiled(state, Xb, wb):
+        result = numpy_blocked.update_moments(state, Xb, wb, np.float64)
+        assert result is not NotImplemented  # the compiled path ran
+        return Moments(*result)
+
+    got = _stream(batches, bw, compiled)
+    numpy_path = _stream(batches, bw, _python_update)
+    # One pass over all the rows, around the final shift.
+    ref = generic.moments(X, got.shift, w, np.float64)
+    location = (got.count, got.n_obs, got.mean, got.var)
+    assert_moments_close(location, ref, X, got.shift)
+    np.testing.assert_array_equal(got.n_obs, numpy_path.n_obs)
+    np.testing.assert_allclose(got.count, numpy_path.count, rtol=1e-13)
+    spread = np.nanmax(np.abs(X.astype(np.float64) - got.shift), initial=1.0)
+    np.testing.assert_allclose(
+        got.location, numpy_path.location, rtol=1e-13, atol=1e-13 * spread
+    )
+    np.testing.assert_allclose(
+        got.var, numpy_path.var, rtol=1e-12, atol=1e-13 * spread**2
+    )
+
+
+def _exact_mean_var(column):
+    """Mean and population variance in exact rational arithmetic."""
+    values = [Fraction(v) for v in column[~np.isnan(column)]]
+    mean = sum(values) / len(values)
+    return float(mean), float(sum((v - mean) ** 2 for v in values) / len(values))
+
+
+def test_stream_against_exact_arithmetic(batch_parts):
+    """1e8 + N(0, 1e-3) with NaNs, in 10 batches: mean and variance to a few
+    ulps of the exact values (NumPy's two-pass ``nanvar`` is off by 8e-9
+    relative on these data)."""
+    rng = np.random.default_rng(3)
+    X = 1e8 + 1e-3 * rng.normal(size=(2_000, 4))
+    X[rng.uniform(size=X.shape) < 0.05] = np.nan
+    state = None
+    for b in np.array_split(X, 10):
+        state = Moments(*numpy_blocked.update_moments(state, b, None, np.float64))
+    exact = np.array([_exact_mean_var(X[:, j]) for j in range(4)])
+    np.testing.assert_allclose(state.location, exact[:, 0], rtol=1e-15)
+    np.testing.assert_allclose(state.var, exact[:, 1], rtol=1e-14)
+    np.testing.assert_array_equal(state.n_obs, np.sum(~np.isnan(X), axis=0))
+
+
+def test_features_first_seen_in_a_later_batch(batch_parts):
+    """A feature NaN throughout the first batch takes its shift from the
+    batch where it is first observed (not a placeholder 0)."""
+    rng = np.random.default_rng(4)
+    X = 1e6 + rng.normal(size=(300, 3))
+    X[:100, 1] = np.nan
+    state = None
+    for b in (X[:100], X[100:200], X[200:]):
+        state = Moments(*numpy_blocked.update_moments(state, b, None, np.float64))
+    assert state.shift[1] > 1e5
+    np.testing.assert_allclose(state.var, np.nanvar(X, axis=0), rtol=1e-10)
+    np.testing.assert_array_equal(state.n_obs, [300, 200, 300])
+
+
+@pytest.mark.parametrize(
+    "case",
+    ["Fortran order", "float32 statistics", "large"],
+)
+def test_update_moments_leaves_other_batches_to_numpy(case):
+    rng = np.random.default_rng(5)
+    X = rng.normal(size=(400, 3))
+    dtype = np.float64
+    if case == "Fortran order":
+        X = np.asfortranarray(X)
+    elif case == "float32 statistics":
+        dtype = np.float32
+    elif case == "large":
+        X = rng.normal(size=(_parallel.PARALLEL_MIN_ELEMENTS // 3 + 1, 3))
+    assert numpy_blocked.update_moments(None, X, None, dtype) is NotImplemented
+    # ... and _stats composes the same statistics from the NumPy path.
+    state = update_moments(None, X, None, dtype)
+    np.testing.assert_allclose(state.location, X.mean(axis=0), atol=1e-6)
+    np.testing.assert_allclose(state.var, X.var(axis=0), rtol=1e-5)
+
+
+@pytest.mark.parametrize("rows", [1, 2, 500])
+def test_head_rows_far_from_the_batch_mean(batch_parts, rows):
+    """A level that moves by 1e6 after the head rows, and one-row batches
+    (whose head mean is the value, rounded): the batch is summed again
+    around its own mean, not with 12 digits lost."""
+    rng = np.random.default_rng(8)
+    X = 3.0 + rng.normal(size=(rows, 2))
+    X[numpy_blocked.HEAD_ROWS :] += 1e6
+    state = Moments(*numpy_blocked.update_moments(None, X, None, np.float64))
+    exact = np.array([_exact_mean_var(X[:, j]) for j in range(2)])
+    np.testing.assert_allclose(state.location, exact[:, 0], rtol=1e-15)
+    np.testing.assert_allclose(state.var, exact[:, 1], rtol=1e-13, atol=1e-300)
+
+
+@pytest.mark.parametrize("value", [np.inf, -np.inf])
+def test_infinity_is_left_to_the_numpy_path_which_raises(batch_parts, value):
+    X = np.random.default_rng(6).normal(size=(50, 3))
+    X[20, 2] = value
+    assert numpy_blocked.update_moments(None, X, None, np.float64) is NotImplemented
+    with pytest.raises(NonFiniteError, match="infinity"):
+        update_moments(None, X, None, np.float64)
+
+
+# ------------------------------- kernels split inside one compiled call ----
+@settings(max_examples=40, deadline=None, suppress_health_check=FIXTURE_OK)
+@given(**{k: v for k, v in CASES.items() if k not in ("layout", "fused")})
+def test_split_batch_reductions_match_generic(
+    batch_parts, seed, n, f, dtype, nan, loc, weights
+):
+    """moments and min_max of a batch below the worker threads' threshold,
+    split over numba's threads."""
+    X = make_X(seed, n, f, dtype, nan, loc, "C")
+    w = make_weights(seed, n, weights)
+    shift = np.nan_to_num(X[0].astype(np.float64))
+    got = numpy_blocked.moments(X, shift, w, np.float64)
+    assert_moments_close(got, generic.moments(X, shift, w, np.float64), X, shift)
+    for a, b in zip(numpy_blocked.min_max(X), generic.min_max(X), strict=True):
+        np.testing.assert_array_equal(a, b)
+
+
+def test_batch_threads_only_between_the_thresholds(monkeypatch):
+    monkeypatch.setenv("SKNORM_NUM_THREADS", "4")
+    small = _parallel.BATCH_PARALLEL_MIN_ELEMENTS
+    assert _parallel.batch_threads(small - 1) == 1
+    assert _parallel.batch_threads(small) == 4
+    assert _parallel.batch_threads(_parallel.PARALLEL_MIN_ELEMENTS) == 1
+
+
+# ------------------------------------------------------------ safety ----
+def test_one_parallel_launch_at_a_time():
+    """A thread that finds the slot taken runs the serial loop (numba's
+    workqueue layer aborts the process on concurrent launches)."""
+    with numba_cpu.parallel_slot(2) as first:
+        assert first == 2 or first == 1  # numba may have one thread only
+        seen = []
+
+        def other_thread():
+            with numba_cpu.parallel_slot(2) as parts:
+                seen.append(parts)
+
+        t = threading.Thread(target=other_thread)
+        t.start()
+        t.join()
+        assert seen == [1]
+    with numba_cpu.parallel_slot(1) as one:
+        assert one == 1
+
+
+def test_concurrent_streams_from_threads_match_serial(batch_parts):
+    rng = np.random.default_rng(7)
+    data = [5 + rng.normal(size=(600, 4)) for _ in range(4)]
+
+    def stream(X, out, i):
+        est, mm = ZScore(), MinMax()
+        for b in np.array_split(X, 6):
+            est.partial_fit(b)
+            mm.partial_fit(b)
+        out[i] = (est.mean_, est.var_, mm.data_min_, mm.data_max_)
+
+    results = [None] * 4
+    threads = [
+        threading.Thread(target=stream, args=(X, results, i))
+        for i, X in enumerate(data)
+    ]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    for X, (mean, var, lo, hi) in zip(data, results, strict=True):
+        np.testing.assert_allclose(mean, X.mean(axis=0), rtol=1e-14)
+        np.testing.assert_allclose(var, X.var(axis=0), rtol=1e-12)
+        np.testing.assert_array_equal(lo, X.min(axis=0))
+        np.testing.assert_array_equal(hi, X.max(axis=0))
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="needs os.fork")
+def test_forked_child_after_a_parallel_launch_still_fits():
+    """GNU OpenMP aborts a forked child that starts a parallel region once
+    the parent has run one; the child must fall back to the serial loops."""
+    script = textwrap.dedent(
+        """
+        import os, numpy as np
+        from sknorm import ZScore
+        from sknorm._kernels import _parallel
+        _parallel.BATCH_PARALLEL_MIN_ELEMENTS = 0
+        X = np.random.default_rng(0).normal(size=(4000, 8))
+        ZScore().partial_fit(X)  # a parallel launch in the parent
+        pid = os.fork()
+        if pid == 0:
+            est = ZScore().partial_fit(X)
+            os._exit(0 if np.allclose(est.mean_, X.mean(axis=0)) else 3)
+        _, status = os.waitpid(pid, 0)
+        raise SystemExit(os.waitstatus_to_exitcode(status))
+        """
+    )
+    env = {**os.environ, "SKNORM_NUM_THREADS": "2"}
+    done = subprocess.run(
+        [sys.executable, "-c", script], env=env, capture_output=True, timeout=300
+    )
+    assert done.returncode == 0, done.stderr.decode()
