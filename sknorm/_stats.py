@@ -227,7 +227,9 @@ def update_min_max(state, X):
     xp = namespace_of(X)
     fused = getattr(kernels_for(xp), "update_min_max", None)
     if fused is not None:  # may promote (CuPy: a float64 state)
-        return MinMaxState(*fused(state, X))
+        result = fused(state, X)
+        if result is not NotImplemented:
+            return MinMaxState(*result)
     return merge_min_max(state, min_max_of_batch(X))
 
 

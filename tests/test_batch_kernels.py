@@ -1,11 +1,12 @@
 """The compiled small-batch paths of the NumPy kernels (numba).
 
 A ``partial_fit`` batch too small for the worker threads is still split over
-the cores inside one compiled call, and ZScore / MiniBatchNormalizer batches
-are merged into the running state by one compiled call
-(``numpy_blocked.update_moments``).  Checked here against independent
-references: a one-pass reference over all the rows seen (``generic`` and
-NumPy's ``nanvar``), and the step-by-step NumPy composition in ``_stats``.
+the cores inside one compiled call, and ZScore / MiniBatchNormalizer / MinMax
+batches are merged into the running state by one compiled call
+(``numpy_blocked.update_moments`` and ``update_min_max``).  Checked here
+against independent references (exact rational arithmetic, a one-pass
+``generic`` reference over all the rows seen, ``nanmin``/``nanmax``) and
+against the step-by-step NumPy composition in ``_stats``.
 """
 
 import itertools
@@ -14,6 +15,7 @@ import subprocess
 import sys
 import textwrap
 import threading
+import warnings
 from fractions import Fraction
 
 import numpy as np
@@ -24,7 +26,7 @@ from kernel_cases import CASES, assert_moments_close, make_weights, make_X
 
 from sknorm import MinMax, ZScore
 from sknorm._kernels import NonFiniteError, _parallel, generic, numpy_blocked
-from sknorm._stats import Moments, update_moments
+from sknorm._stats import MinMaxState, Moments, update_min_max, update_moments
 
 pytest.importorskip("numba")
 from sknorm._kernels import numba_cpu
@@ -282,3 +284,51 @@ def test_forked_child_after_a_parallel_launch_still_fits():
         [sys.executable, "-c", script], env=env, capture_output=True, timeout=300
     )
     assert done.returncode == 0, done.stderr.decode()
+
+
+# ------------------------------------------------- update_min_max ----
+@settings(max_examples=40, deadline=None, suppress_health_check=FIXTURE_OK)
+@given(
+    sizes=st.lists(st.integers(1, 60), min_size=1, max_size=4),
+    seed=CASES["seed"],
+    f=CASES["f"],
+    dtype=CASES["dtype"],
+    nan=CASES["nan"],
+    loc=CASES["loc"],
+)
+def test_min_max_stream_matches_nanmin_nanmax(
+    batch_parts, sizes, seed, f, dtype, nan, loc
+):
+    X = make_X(seed, sum(sizes), f, dtype, nan, loc, "C")
+    state = None
+    for a, b in itertools.pairwise(np.cumsum([0, *sizes])):
+        result = numpy_blocked.update_min_max(state, X[a:b])
+        assert result is not NotImplemented
+        state = MinMaxState(*result)
+        assert state.min.dtype == X.dtype
+    with np.errstate(invalid="ignore"), warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN columns
+        np.testing.assert_array_equal(state.min, np.nanmin(X, axis=0))
+        np.testing.assert_array_equal(state.max, np.nanmax(X, axis=0))
+
+
+@pytest.mark.parametrize("value", [np.inf, -np.inf])
+def test_min_max_update_raises_on_infinity_and_keeps_the_state(batch_parts, value):
+    X = np.random.default_rng(9).normal(size=(40, 3))
+    state = MinMaxState(*numpy_blocked.update_min_max(None, X))
+    before = (state.min.copy(), state.max.copy())
+    bad = X.copy()
+    bad[17, 1] = value
+    with pytest.raises(NonFiniteError, match="infinity"):
+        numpy_blocked.update_min_max(state, bad)
+    np.testing.assert_array_equal(state.min, before[0])
+    np.testing.assert_array_equal(state.max, before[1])
+
+
+def test_min_max_update_leaves_a_state_of_another_dtype_to_numpy():
+    X = np.random.default_rng(10).normal(size=(40, 3))
+    state = MinMaxState(X.min(axis=0), X.max(axis=0))
+    X32 = X.astype(np.float32)
+    assert numpy_blocked.update_min_max(state, X32) is NotImplemented
+    merged = update_min_max(state, X32)
+    np.testing.assert_array_equal(merged.min, np.minimum(state.min, X32.min(axis=0)))

@@ -345,6 +345,34 @@ def _build():
             out[4, j] = var
         return 0
 
+    def min_max_update(X, parts, p_low, p_high, has_prev, low, high):
+        """``_stats.update_min_max`` for one batch: its NaN-aware minimum and
+        maximum (in ``parts`` row parts) merged into the previous ones (NaN:
+        nothing observed).  Returns 1 if X holds +-inf, else 0."""
+        n, f = X.shape
+        lows = np.full((parts, f), np.inf, X.dtype)
+        highs = np.full((parts, f), -np.inf, X.dtype)
+        for p in prange(parts):
+            min_max(X, (n * p) // parts, (n * (p + 1)) // parts, lows[p], highs[p])
+        for j in range(f):
+            lo = lows[0, j]
+            hi = highs[0, j]
+            for p in range(1, parts):
+                lo = min(lo, lows[p, j])
+                hi = max(hi, highs[p, j])
+            if lo == np.inf and hi == -np.inf:  # nothing observed
+                lo = hi = np.nan
+            elif np.isinf(lo) or np.isinf(hi):
+                return 1
+            if has_prev:
+                if not np.isnan(p_low[j]):
+                    lo = p_low[j] if np.isnan(lo) else min(lo, p_low[j])
+                if not np.isnan(p_high[j]):
+                    hi = p_high[j] if np.isnan(hi) else max(hi, p_high[j])
+            low[j] = lo
+            high[j] = hi
+        return 0
+
     return {
         "moment_sums": moment_sums,
         "plain_sums": plain_sums,
@@ -355,4 +383,6 @@ def _build():
         "min_max_parts": jit(min_max_parts, parallel=True),
         "moments_update": jit(_renamed(moments_update, "_serial")),
         "moments_update_parts": jit(moments_update, parallel=True),
+        "min_max_update": jit(_renamed(min_max_update, "_serial")),
+        "min_max_update_parts": jit(min_max_update, parallel=True),
     }

@@ -54,6 +54,7 @@ __all__ = [
     "local_response",
     "min_max",
     "moments",
+    "update_min_max",
     "update_moments",
 ]
 
@@ -431,6 +432,35 @@ def min_max(X):
     if np.isinf(low).any() or np.isinf(high).any():
         # An infinite extreme is an infinite value: the finiteness check of
         # the input, for free.
+        raise NonFiniteError.for_dtype(X.dtype)
+    return low, high
+
+
+def update_min_max(state, X):
+    """``(min, max)`` of ``state`` (a ``MinMaxState`` or None) updated with
+    the batch X, in one compiled call (:mod:`.numba_cpu`), or
+    ``NotImplemented`` for :func:`sknorm._stats.update_min_max` to compose
+    from :func:`min_max` (large arrays, other layouts, a state of another
+    dtype).  Raises :class:`NonFiniteError` on +-inf, as :func:`min_max`."""
+    n, f = X.shape
+    if n == 0 or n * f >= PARALLEL_MIN_ELEMENTS or not _fused(X):
+        return NotImplemented
+    if state is None:
+        previous, has_previous = (X[:0, 0], X[:0, 0]), False
+    else:
+        previous, has_previous = state[:2], True
+        if any(
+            not isinstance(a, np.ndarray) or a.dtype != X.dtype or a.shape != (f,)
+            for a in previous
+        ):
+            return NotImplemented
+    low = np.empty(f, X.dtype)
+    high = np.empty(f, X.dtype)
+    kernels = numba_cpu.kernels()
+    with numba_cpu.parallel_slot(batch_threads(n * f)) as parts:
+        kernel = kernels["min_max_update_parts" if parts > 1 else "min_max_update"]
+        found_infinity = kernel(X, parts, *previous, has_previous, low, high)
+    if found_infinity:
         raise NonFiniteError.for_dtype(X.dtype)
     return low, high
 
