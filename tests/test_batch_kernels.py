@@ -1,8 +1,7 @@
 """The compiled small-batch paths of the NumPy kernels (numba).
 
-A ``partial_fit`` batch too small for the worker threads is still split over
-the cores inside one compiled call, and ZScore / MiniBatchNormalizer / MinMax
-batches are merged into the running state by one compiled call
+A ZScore / MiniBatchNormalizer / MinMax ``partial_fit`` batch too small for
+the worker threads is merged into the running state by one compiled call
 (``numpy_blocked.update_moments`` and ``update_min_max``).  Checked here
 against independent references (exact rational arithmetic, a one-pass
 ``generic`` reference over all the rows seen, ``nanmin``/``nanmax``) and
@@ -10,17 +9,13 @@ against the step-by-step NumPy composition in ``_stats``.
 """
 
 import itertools
-import os
-import subprocess
-import sys
-import textwrap
 import threading
 import warnings
 from fractions import Fraction
 
 import numpy as np
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import given, settings
 from hypothesis import strategies as st
 from kernel_cases import CASES, assert_moments_close, make_weights, make_X
 
@@ -34,20 +29,6 @@ from sknorm._kernels import numba_cpu
 pytestmark = pytest.mark.skipif(
     not numba_cpu.enabled(), reason="numba switched off (SKNORM_NUMBA=0)"
 )
-
-
-# batch_parts only sets the geometry: sharing it between examples is fine.
-FIXTURE_OK = [HealthCheck.function_scoped_fixture]
-
-
-@pytest.fixture(params=[1, 3], ids=["serial", "3 parts"])
-def batch_parts(request):
-    """Every batch in one compiled call: on one thread, or split in three
-    parts (the size threshold lowered so that tiny batches are split)."""
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setattr(_parallel, "BATCH_PARALLEL_MIN_ELEMENTS", 0)
-        mp.setenv("SKNORM_NUM_THREADS", str(request.param))
-        yield request.param
 
 
 def _python_update(state, X, w):
@@ -65,7 +46,7 @@ def _stream(batches, weights, update):
 
 
 # ------------------------------------------------- update_moments ----
-@settings(max_examples=60, deadline=None, suppress_health_check=FIXTURE_OK)
+@settings(max_examples=60, deadline=None)
 @given(
     sizes=st.lists(st.integers(1, 120), min_size=1, max_size=4),
     seed=CASES["seed"],
@@ -76,7 +57,7 @@ def _stream(batches, weights, update):
     weights=CASES["weights"],
 )
 def test_stream_matches_one_pass_and_the_numpy_path(
-    batch_parts, sizes, seed, f, dtype, nan, loc, weights
+    sizes, seed, f, dtype, nan, loc, weights
 ):
     X = make_X(seed, sum(sizes), f, dtype, nan, loc, "C")
     w = make_weights(seed, sum(sizes), weights)
@@ -113,7 +94,7 @@ def _exact_mean_var(column):
     return float(mean), float(sum((v - mean) ** 2 for v in values) / len(values))
 
 
-def test_stream_against_exact_arithmetic(batch_parts):
+def test_stream_against_exact_arithmetic():
     """1e8 + N(0, 1e-3) with NaNs, in 10 batches: mean and variance to a few
     ulps of the exact values (NumPy's two-pass ``nanvar`` is off by 8e-9
     relative on these data)."""
@@ -129,7 +110,7 @@ def test_stream_against_exact_arithmetic(batch_parts):
     np.testing.assert_array_equal(state.n_obs, np.sum(~np.isnan(X), axis=0))
 
 
-def test_features_first_seen_in_a_later_batch(batch_parts):
+def test_features_first_seen_in_a_later_batch():
     """A feature NaN throughout the first batch takes its shift from the
     batch where it is first observed (not a placeholder 0)."""
     rng = np.random.default_rng(4)
@@ -165,7 +146,7 @@ def test_update_moments_leaves_other_batches_to_numpy(case):
 
 
 @pytest.mark.parametrize("rows", [1, 2, 500])
-def test_head_rows_far_from_the_batch_mean(batch_parts, rows):
+def test_head_rows_far_from_the_batch_mean(rows):
     """A level that moves by 1e6 after the head rows, and one-row batches
     (whose head mean is the value, rounded): the batch is summed again
     around its own mean, not with 12 digits lost."""
@@ -179,7 +160,7 @@ def test_head_rows_far_from_the_batch_mean(batch_parts, rows):
 
 
 @pytest.mark.parametrize("value", [np.inf, -np.inf])
-def test_infinity_is_left_to_the_numpy_path_which_raises(batch_parts, value):
+def test_infinity_is_left_to_the_numpy_path_which_raises(value):
     X = np.random.default_rng(6).normal(size=(50, 3))
     X[20, 2] = value
     assert numpy_blocked.update_moments(None, X, None, np.float64) is NotImplemented
@@ -187,52 +168,9 @@ def test_infinity_is_left_to_the_numpy_path_which_raises(batch_parts, value):
         update_moments(None, X, None, np.float64)
 
 
-# ------------------------------- kernels split inside one compiled call ----
-@settings(max_examples=40, deadline=None, suppress_health_check=FIXTURE_OK)
-@given(**{k: v for k, v in CASES.items() if k not in ("layout", "fused")})
-def test_split_batch_reductions_match_generic(
-    batch_parts, seed, n, f, dtype, nan, loc, weights
-):
-    """moments and min_max of a batch below the worker threads' threshold,
-    split over numba's threads."""
-    X = make_X(seed, n, f, dtype, nan, loc, "C")
-    w = make_weights(seed, n, weights)
-    shift = np.nan_to_num(X[0].astype(np.float64))
-    got = numpy_blocked.moments(X, shift, w, np.float64)
-    assert_moments_close(got, generic.moments(X, shift, w, np.float64), X, shift)
-    for a, b in zip(numpy_blocked.min_max(X), generic.min_max(X), strict=True):
-        np.testing.assert_array_equal(a, b)
-
-
-def test_batch_threads_only_between_the_thresholds(monkeypatch):
-    monkeypatch.setenv("SKNORM_NUM_THREADS", "4")
-    small = _parallel.BATCH_PARALLEL_MIN_ELEMENTS
-    assert _parallel.batch_threads(small - 1) == 1
-    assert _parallel.batch_threads(small) == 4
-    assert _parallel.batch_threads(_parallel.PARALLEL_MIN_ELEMENTS) == 1
-
-
-# ------------------------------------------------------------ safety ----
-def test_one_parallel_launch_at_a_time():
-    """A thread that finds the slot taken runs the serial loop (numba's
-    workqueue layer aborts the process on concurrent launches)."""
-    with numba_cpu.parallel_slot(2) as first:
-        assert first == 2 or first == 1  # numba may have one thread only
-        seen = []
-
-        def other_thread():
-            with numba_cpu.parallel_slot(2) as parts:
-                seen.append(parts)
-
-        t = threading.Thread(target=other_thread)
-        t.start()
-        t.join()
-        assert seen == [1]
-    with numba_cpu.parallel_slot(1) as one:
-        assert one == 1
-
-
-def test_concurrent_streams_from_threads_match_serial(batch_parts):
+def test_streams_on_several_threads_at_once():
+    """The compiled updates release the GIL: four estimators streamed on
+    four threads at once each see only their own data."""
     rng = np.random.default_rng(7)
     data = [5 + rng.normal(size=(600, 4)) for _ in range(4)]
 
@@ -259,35 +197,8 @@ def test_concurrent_streams_from_threads_match_serial(batch_parts):
         np.testing.assert_array_equal(hi, X.max(axis=0))
 
 
-@pytest.mark.skipif(not hasattr(os, "fork"), reason="needs os.fork")
-def test_forked_child_after_a_parallel_launch_still_fits():
-    """GNU OpenMP aborts a forked child that starts a parallel region once
-    the parent has run one; the child must fall back to the serial loops."""
-    script = textwrap.dedent(
-        """
-        import os, numpy as np
-        from sknorm import ZScore
-        from sknorm._kernels import _parallel
-        _parallel.BATCH_PARALLEL_MIN_ELEMENTS = 0
-        X = np.random.default_rng(0).normal(size=(4000, 8))
-        ZScore().partial_fit(X)  # a parallel launch in the parent
-        pid = os.fork()
-        if pid == 0:
-            est = ZScore().partial_fit(X)
-            os._exit(0 if np.allclose(est.mean_, X.mean(axis=0)) else 3)
-        _, status = os.waitpid(pid, 0)
-        raise SystemExit(os.waitstatus_to_exitcode(status))
-        """
-    )
-    env = {**os.environ, "SKNORM_NUM_THREADS": "2"}
-    done = subprocess.run(
-        [sys.executable, "-c", script], env=env, capture_output=True, timeout=300
-    )
-    assert done.returncode == 0, done.stderr.decode()
-
-
 # ------------------------------------------------- update_min_max ----
-@settings(max_examples=40, deadline=None, suppress_health_check=FIXTURE_OK)
+@settings(max_examples=40, deadline=None)
 @given(
     sizes=st.lists(st.integers(1, 60), min_size=1, max_size=4),
     seed=CASES["seed"],
@@ -296,9 +207,7 @@ def test_forked_child_after_a_parallel_launch_still_fits():
     nan=CASES["nan"],
     loc=CASES["loc"],
 )
-def test_min_max_stream_matches_nanmin_nanmax(
-    batch_parts, sizes, seed, f, dtype, nan, loc
-):
+def test_min_max_stream_matches_nanmin_nanmax(sizes, seed, f, dtype, nan, loc):
     X = make_X(seed, sum(sizes), f, dtype, nan, loc, "C")
     state = None
     for a, b in itertools.pairwise(np.cumsum([0, *sizes])):
@@ -313,7 +222,7 @@ def test_min_max_stream_matches_nanmin_nanmax(
 
 
 @pytest.mark.parametrize("value", [np.inf, -np.inf])
-def test_min_max_update_raises_on_infinity_and_keeps_the_state(batch_parts, value):
+def test_min_max_update_raises_on_infinity_and_keeps_the_state(value):
     X = np.random.default_rng(9).normal(size=(40, 3))
     state = MinMaxState(*numpy_blocked.update_min_max(None, X))
     before = (state.min.copy(), state.max.copy())

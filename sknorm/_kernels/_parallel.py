@@ -17,15 +17,7 @@ import threading
 from concurrent.futures import ThreadPoolExecutor
 from typing import NamedTuple
 
-__all__ = [
-    "Plan",
-    "batch_threads",
-    "blocks",
-    "map_parts",
-    "num_threads",
-    "plan_for",
-    "split",
-]
+__all__ = ["Plan", "blocks", "map_parts", "num_threads", "plan_for", "split"]
 
 # Working set of one block (of the float64 buffer the block is converted
 # into): a core's L2 holds it, so every pass after the first one over the
@@ -39,10 +31,6 @@ FOLD_WIDTH = 2048
 # it saves (measured with partial_fit batches: 10,000 x 64 runs faster on one
 # thread, 30,000 x 64 on two).
 PARALLEL_MIN_ELEMENTS = 1 << 20
-# Arrays between this size and PARALLEL_MIN_ELEMENTS are still split over
-# the threads, inside one compiled call (numba's threads are ready in a few
-# µs, a Python worker is not): see :func:`batch_threads`.
-BATCH_PARALLEL_MIN_ELEMENTS = 1 << 16
 MAX_THREADS = 8
 
 
@@ -118,14 +106,6 @@ def split(n_rows, n_elements, rows):
     parts = max(1, min(threads, n_blocks))
     edges = [(n_blocks * i // parts) * rows for i in range(parts)] + [n_rows]
     return [(a, min(b, n_rows)) for a, b in itertools.pairwise(edges)]
-
-
-def batch_threads(n_elements):
-    """Threads for one compiled call over an array of ``n_elements`` that
-    :func:`split` leaves in one part: a ``partial_fit`` batch."""
-    if BATCH_PARALLEL_MIN_ELEMENTS <= n_elements < PARALLEL_MIN_ELEMENTS:
-        return num_threads()
-    return 1
 
 
 def map_parts(fn, n_rows, n_elements, rows):

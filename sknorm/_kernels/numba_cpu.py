@@ -16,47 +16,29 @@ shift, float64 accumulation, sums of row blocks added into the totals (a
 block's sum carries the rounding error of ``BLOCK_ROWS`` terms, not of n),
 the same operation order in the affine map (no fused multiply-add).
 
-Batches too small for the worker threads (a ``partial_fit`` stream of
-10,000-row batches) are still split over the cores, inside one compiled
-call: the ``*_parts`` loops run the same loops on contiguous parts of the
-rows with numba's ``prange``.  Handing a part to a sleeping Python worker
-costs tens of µs on a virtual machine, a large share of a 0.3 ms batch;
-numba's threading layer (TBB or OpenMP when present) keeps its threads
-ready.  :func:`parallel_slot` makes those launches safe where the threading
-layer is not: one launch at a time (numba's built-in ``workqueue`` layer
-aborts the process on concurrent launches) and none in a forked child of a
-process that launched one (GNU OpenMP aborts there).
+``moments_update`` and ``min_max_update`` are whole ``partial_fit`` steps for
+a small batch (shift, sums, merge into the running state) in one call: for a
+10,000-row batch the NumPy glue around the loops cost as much as the loops.
+They run on the calling thread.  Splitting such a batch over numba's threads
+(``prange``) was measured and left out: 20 % faster on an idle 2-core
+machine, but about twice as slow right after a BLAS call, while OpenBLAS's
+threads still spin (the usual case in a training loop); numba's
+``workqueue`` layer was slower still and aborts on concurrent launches, and
+GNU OpenMP aborts forked children.
 """
 
 from __future__ import annotations
 
-import contextlib
 import importlib.util
 import os
-import threading
-import types
 import warnings
 
-__all__ = ["BLOCK_ROWS", "enabled", "kernels", "parallel_slot"]
+__all__ = ["BLOCK_ROWS", "enabled", "kernels"]
 
 # Rows summed into per-block accumulators before they join the totals.
 BLOCK_ROWS = 2048
 
 _compiled = None
-# One parallel launch at a time; none after a fork once one has run.
-_launch_lock = threading.Lock()
-_launched = False
-_forked_after_launch = False
-
-
-def _after_fork_in_child():  # pragma: no cover - runs in forked children
-    global _forked_after_launch, _launch_lock
-    _forked_after_launch = _forked_after_launch or _launched
-    _launch_lock = threading.Lock()
-
-
-if hasattr(os, "register_at_fork"):
-    os.register_at_fork(after_in_child=_after_fork_in_child)
 
 
 def enabled():
@@ -74,57 +56,16 @@ def kernels():
     return _compiled
 
 
-@contextlib.contextmanager
-def parallel_slot(parts):
-    """Threads this caller may use for one ``*_parts`` launch now.
-
-    Yields ``min(parts, numba's threads)``, or 1 (run the serial loop) when
-    another thread is inside a launch, in a forked child of a process that
-    launched one, or when only one thread is wanted.
-    """
-    global _launched
-    if parts <= 1 or _forked_after_launch:
-        yield 1
-        return
-    if not _launch_lock.acquire(blocking=False):
-        yield 1
-        return
-    try:
-        import numba
-
-        _launched = True
-        yield max(1, min(parts, numba.get_num_threads()))
-    finally:
-        _launch_lock.release()
-
-
-def _renamed(fn, suffix):
-    """``fn`` under another name, to compile it a second time with other
-    flags: numba's disk cache tells functions apart by name and bytecode,
-    not by compile flags (a serial and a parallel build would collide)."""
-    copy = types.FunctionType(
-        fn.__code__,
-        fn.__globals__,
-        fn.__name__ + suffix,
-        fn.__defaults__,
-        fn.__closure__,
-    )
-    copy.__qualname__ = fn.__qualname__ + suffix
-    return copy
-
-
 def _build():
     import numpy as np
-    from numba import njit, prange
+    from numba import njit
     from numba.core.errors import NumbaWarning
 
-    def jit(fn, parallel=False):
+    def jit(fn):
         with warnings.catch_warnings():
             # A read-only install cannot cache: compiling each time is fine.
             warnings.simplefilter("ignore", NumbaWarning)
-            return njit(nogil=True, cache=True, boundscheck=False, parallel=parallel)(
-                fn
-            )
+            return njit(nogil=True, cache=True, boundscheck=False)(fn)
 
     @jit
     def moment_sums(X, lo, hi, c, w, weighted, count, n_obs, s1, s2):
@@ -207,34 +148,19 @@ def _build():
                     y = y + offset[j]
                 out[i, j] = y
 
-    # The loops above on rows [edges[p], edges[p + 1]) for each part p, the
-    # parts on numba's threads; part p's results go to row p of the outputs.
-    def moment_sums_parts(X, edges, c, w, weighted, count, n_obs, s1, s2):
-        for p in prange(edges.size - 1):
-            moment_sums(
-                X, edges[p], edges[p + 1], c, w, weighted,
-                count[p], n_obs[p], s1[p], s2[p],
-            )  # fmt: skip
-
-    def plain_sums_parts(X, edges, c, s1, s2):
-        for p in prange(edges.size - 1):
-            plain_sums(X, edges[p], edges[p + 1], c, s1[p], s2[p])
-
-    def min_max_parts(X, edges, low, high):
-        for p in prange(edges.size - 1):
-            min_max(X, edges[p], edges[p + 1], low[p], high[p])
-
+    @jit
     def moments_update(
-        X, w, weighted, parts, head_rows, cancellation,
+        X, w, weighted, head_rows, cancellation,
         p_count, p_n_obs, p_shift, p_mean, p_var, has_prev, out,
     ):  # fmt: skip
         """The whole of ``_stats.update_moments`` for one batch, as
         :mod:`.numpy_blocked` computes it: the batch's shift, the head mean
-        as the working shift, the sums in ``parts`` row parts, the batch's
-        moments, the merge into the previous state and the recentring.
-        Writes (count, n_obs, shift, mean, var) into ``out`` and returns 0,
-        or returns 1 without a result when the sums are not finite (+-inf,
-        or values near the float maximum), for the NumPy path to handle."""
+        as the working shift, the sums (again around the batch's mean if the
+        head mean was far from it), the batch's moments, the merge into the
+        previous state and the recentring.  Writes (count, n_obs, shift,
+        mean, var) into ``out`` and returns 0, or returns 1 without a result
+        when the sums are not finite (+-inf, or values near the float
+        maximum), for the NumPy path to handle."""
         n, f = X.shape
         # The batch's shift: the state's, else the first observed value.
         s = np.zeros(f)
@@ -256,10 +182,10 @@ def _build():
                 m = s[j] + h1[j] / hw[j]
                 if np.isfinite(m):
                     c[j] = m
-        count = np.zeros((parts, f))
-        n_obs = np.zeros((parts, f))
-        s1 = np.zeros((parts, f))
-        s2 = np.zeros((parts, f))
+        count = np.zeros(f)
+        n_obs = np.zeros(f)
+        s1 = np.zeros(f)
+        s2 = np.zeros(f)
         b_mean = np.zeros(f)
         b_var = np.zeros(f)
         nan_aware = weighted  # unweighted: NaN-free sums first (faster)
@@ -270,35 +196,25 @@ def _build():
             n_obs[:] = 0.0
             s1[:] = 0.0
             s2[:] = 0.0
-            for p in prange(parts):
-                lo = (n * p) // parts
-                hi = (n * (p + 1)) // parts
-                if nan_aware:
-                    moment_sums(
-                        X, lo, hi, c, w, weighted, count[p], n_obs[p], s1[p], s2[p]
-                    )
-                else:
-                    plain_sums(X, lo, hi, c, s1[p], s2[p])
-            if not (np.isfinite(s1.sum()) and np.isfinite(s2.sum())):
+            if nan_aware:
+                moment_sums(X, 0, n, c, w, weighted, count, n_obs, s1, s2)
+            else:
+                plain_sums(X, 0, n, c, s1, s2)
+            if not (np.isfinite(s1).all() and np.isfinite(s2).all()):
                 if nan_aware:
                     return 1
                 nan_aware = True  # a NaN made the plain sums NaN
                 continue
-            if nan_aware:
-                total_w = count.sum(axis=0)
-                total_n = n_obs.sum(axis=0)
-            else:
-                total_w = np.full(f, float(n))
-                total_n = total_w
-            t1 = s1.sum(axis=0)
-            t2 = s2.sum(axis=0)
+            if not nan_aware:
+                count[:] = n
+                n_obs[:] = n
             far = np.zeros(f, np.bool_)
             for j in range(f):
                 b_mean[j] = 0.0
                 b_var[j] = 0.0
-                if total_w[j] > 0:
-                    b_mean[j] = t1[j] / total_w[j]
-                    b_var[j] = t2[j] / total_w[j] - b_mean[j] * b_mean[j]
+                if count[j] > 0:
+                    b_mean[j] = s1[j] / count[j]
+                    b_var[j] = s2[j] / count[j] - b_mean[j] * b_mean[j]
                     far[j] = not (b_mean[j] * b_mean[j] <= cancellation * b_var[j])
             if attempt < 2 and far.any():
                 # Sum again around the batch's own mean: the head rows were
@@ -313,7 +229,7 @@ def _build():
         if not done:
             return 1
         for j in range(f):
-            b_count = total_w[j]
+            b_count = count[j]
             if b_count > 0:
                 b_var[j] = max(b_var[j], 0.0)
                 b_mean[j] = b_mean[j] + (c[j] - s[j])
@@ -339,27 +255,24 @@ def _build():
                 mean = mean - (moved - shift)
                 shift = moved
             out[0, j] = total
-            out[1, j] = (p_n_obs[j] if has_prev else 0.0) + total_n[j]
+            out[1, j] = (p_n_obs[j] if has_prev else 0.0) + n_obs[j]
             out[2, j] = shift
             out[3, j] = mean
             out[4, j] = var
         return 0
 
-    def min_max_update(X, parts, p_low, p_high, has_prev, low, high):
+    @jit
+    def min_max_update(X, p_low, p_high, has_prev, low, high):
         """``_stats.update_min_max`` for one batch: its NaN-aware minimum and
-        maximum (in ``parts`` row parts) merged into the previous ones (NaN:
-        nothing observed).  Returns 1 if X holds +-inf, else 0."""
+        maximum merged into the previous ones (NaN: nothing observed).
+        Returns 1 if X holds +-inf, else 0."""
         n, f = X.shape
-        lows = np.full((parts, f), np.inf, X.dtype)
-        highs = np.full((parts, f), -np.inf, X.dtype)
-        for p in prange(parts):
-            min_max(X, (n * p) // parts, (n * (p + 1)) // parts, lows[p], highs[p])
+        low[:] = np.inf
+        high[:] = -np.inf
+        min_max(X, 0, n, low, high)
         for j in range(f):
-            lo = lows[0, j]
-            hi = highs[0, j]
-            for p in range(1, parts):
-                lo = min(lo, lows[p, j])
-                hi = max(hi, highs[p, j])
+            lo = low[j]
+            hi = high[j]
             if lo == np.inf and hi == -np.inf:  # nothing observed
                 lo = hi = np.nan
             elif np.isinf(lo) or np.isinf(hi):
@@ -378,11 +291,6 @@ def _build():
         "plain_sums": plain_sums,
         "min_max": min_max,
         "affine": affine,
-        "moment_sums_parts": jit(moment_sums_parts, parallel=True),
-        "plain_sums_parts": jit(plain_sums_parts, parallel=True),
-        "min_max_parts": jit(min_max_parts, parallel=True),
-        "moments_update": jit(_renamed(moments_update, "_serial")),
-        "moments_update_parts": jit(moments_update, parallel=True),
-        "min_max_update": jit(_renamed(min_max_update, "_serial")),
-        "min_max_update_parts": jit(min_max_update, parallel=True),
+        "moments_update": moments_update,
+        "min_max_update": min_max_update,
     }

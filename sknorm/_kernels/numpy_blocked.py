@@ -39,13 +39,7 @@ from typing import NamedTuple
 import numpy as np
 
 from . import NonFiniteError, generic, numba_cpu
-from ._parallel import (
-    PARALLEL_MIN_ELEMENTS,
-    batch_threads,
-    blocks,
-    map_parts,
-    plan_for,
-)
+from ._parallel import PARALLEL_MIN_ELEMENTS, blocks, map_parts, plan_for
 
 __all__ = [
     "affine",
@@ -190,54 +184,30 @@ def _generic_segment(X, lo, hi, c, w_all, plan, dtype):
     return state
 
 
-def _numba_sums(X, lo, hi, c, w_all, nan_aware=True, threads=1):
-    """:func:`_sums` as one fused loop (split over ``threads`` in one
-    compiled call: the parts' sums around the same ``c`` add up)."""
-    with numba_cpu.parallel_slot(threads) as parts:
-        if parts > 1:
-            return _numba_sums_parts(X, lo, hi, c, w_all, nan_aware, parts)
-        f = X.shape[1]
-        if w_all is None and not nan_aware:
-            s1, s2 = np.zeros(f), np.zeros(f)
-            numba_cpu.kernels()["plain_sums"](X, lo, hi, c, s1, s2)
-            rows = np.full(f, float(hi - lo))
-            return rows, rows.copy(), s1, s2
-        out = [np.zeros(f) for _ in range(4)]
-        weighted = w_all is not None
-        w = w_all if weighted else _NO_WEIGHTS
-        numba_cpu.kernels()["moment_sums"](X, lo, hi, c, w, weighted, *out)
-        return tuple(out)
-
-
-def _part_edges(lo, hi, parts):
-    return np.linspace(lo, hi, parts + 1).astype(np.int64)
-
-
-def _numba_sums_parts(X, lo, hi, c, w_all, nan_aware, parts):
-    edges = _part_edges(lo, hi, parts)
+def _numba_sums(X, lo, hi, c, w_all, nan_aware=True):
+    """:func:`_sums` as one fused loop."""
     f = X.shape[1]
     if w_all is None and not nan_aware:
-        s1, s2 = np.zeros((parts, f)), np.zeros((parts, f))
-        numba_cpu.kernels()["plain_sums_parts"](X, edges, c, s1, s2)
+        s1, s2 = np.zeros(f), np.zeros(f)
+        numba_cpu.kernels()["plain_sums"](X, lo, hi, c, s1, s2)
         rows = np.full(f, float(hi - lo))
-        return rows, rows.copy(), s1.sum(axis=0), s2.sum(axis=0)
-    out = [np.zeros((parts, f)) for _ in range(4)]
+        return rows, rows.copy(), s1, s2
+    out = [np.zeros(f) for _ in range(4)]
     weighted = w_all is not None
     w = w_all if weighted else _NO_WEIGHTS
-    numba_cpu.kernels()["moment_sums_parts"](X, edges, c, w, weighted, *out)
-    return tuple(o.sum(axis=0) for o in out)
+    numba_cpu.kernels()["moment_sums"](X, lo, hi, c, w, weighted, *out)
+    return tuple(out)
 
 
 _NO_WEIGHTS = np.ones(1)
 
 
-def _segment(X, lo, hi, c, w_all, plan, buf, wbuf, threads=1):
-    """Moments of rows [lo, hi) around ``c`` (``buf`` None: the numba loop,
-    on ``threads``)."""
+def _segment(X, lo, hi, c, w_all, plan, buf, wbuf):
+    """Moments of rows [lo, hi) around ``c`` (``buf`` None: the numba loop)."""
     nan_aware = buf is None and w_all is not None  # weighted: one loop does both
     for _attempt in range(3):
         if buf is None:
-            count, n_obs, s1, s2 = _numba_sums(X, lo, hi, c, w_all, nan_aware, threads)
+            count, n_obs, s1, s2 = _numba_sums(X, lo, hi, c, w_all, nan_aware)
         else:
             count, n_obs, s1, s2 = _sums(
                 X, lo, hi, c, w_all, plan, buf, wbuf, nan_aware
@@ -286,7 +256,7 @@ def _head_mean(X, lo, hi, shift, w_all, dtype, fused=False):
     return np.where((weight > 0) & np.isfinite(mean), mean, shift)
 
 
-def _moments_part(X, lo, hi, shift, w_all, plan, fused, threads=1):
+def _moments_part(X, lo, hi, shift, w_all, plan, fused):
     f = X.shape[1]
     dtype = shift.dtype
     buf = wbuf = None
@@ -298,7 +268,7 @@ def _moments_part(X, lo, hi, shift, w_all, plan, fused, threads=1):
     with np.errstate(all="ignore"):  # non-finite sums are detected and redone
         c = _head_mean(X, lo, hi, shift, w_all, dtype, fused)
         for start, stop in blocks(lo, hi, seg_rows):
-            c_used, seg = _segment(X, start, stop, c, w_all, plan, buf, wbuf, threads)
+            c_used, seg = _segment(X, start, stop, c, w_all, plan, buf, wbuf)
             # Moments around the caller's shift: c_used - shift is exact
             # (both are values of the feature's own magnitude).
             seg = seg._replace(mean=seg.mean + (c_used - shift))
@@ -316,8 +286,8 @@ def update_moments(state, X, weights, dtype):
     The compiled call is for batches too small for the worker threads (a
     ``partial_fit`` stream), where the Python around :func:`moments` and the
     merge costs as much as reading the batch; it computes what the NumPy
-    path computes (the same shifts and sums) and hands the rare cases (sums
-    that are not finite, a head mean far from the batch's) back to it.
+    path computes (the same shifts and sums) and hands sums that are not
+    finite (+-inf, values near the float maximum) back to it.
     """
     n, f = X.shape
     if (
@@ -330,24 +300,17 @@ def update_moments(state, X, weights, dtype):
     weighted = weights is not None
     w = np.ascontiguousarray(weights, np.float64) if weighted else _NO_WEIGHTS
     if state is None:
-        previous, has_previous = [_NO_STATE[:1].repeat(f)] * 5, False
+        previous, has_previous = [np.zeros(f)] * 5, False
     else:
         previous = [np.asarray(a, np.float64) for a in state[:5]]
         has_previous = True
     out = np.empty((5, f))
-    kernels = numba_cpu.kernels()
-    with numba_cpu.parallel_slot(batch_threads(n * f)) as parts:
-        kernel = kernels["moments_update_parts" if parts > 1 else "moments_update"]
-        status = kernel(
-            X, w, weighted, parts, HEAD_ROWS, CANCELLATION,
-            *previous, has_previous, out,
-        )  # fmt: skip
+    status = numba_cpu.kernels()["moments_update"](
+        X, w, weighted, HEAD_ROWS, CANCELLATION, *previous, has_previous, out
+    )
     if status:
         return NotImplemented
     return out[0], out[1], out[2], out[3], out[4]
-
-
-_NO_STATE = np.zeros(1)
 
 
 def moments(X, shift, weights, dtype):
@@ -365,9 +328,8 @@ def moments(X, shift, weights, dtype):
         return zeros, zeros.copy(), zeros.copy(), zeros.copy()
     plan = plan_for(f, dtype.itemsize)
     fused = _fused(X) and dtype == np.float64
-    threads = batch_threads(n * f) if fused else 1
     parts = map_parts(
-        lambda lo, hi: _moments_part(X, lo, hi, shift, w_all, plan, fused, threads),
+        lambda lo, hi: _moments_part(X, lo, hi, shift, w_all, plan, fused),
         n,
         n * f,
         plan.rows,
@@ -398,19 +360,10 @@ def _min_max_part(X, lo, hi, plan):
     )
 
 
-def _numba_min_max_part(X, lo, hi, threads=1):
-    f = X.shape[1]
-    with numba_cpu.parallel_slot(threads) as parts:
-        if parts > 1:
-            lows = np.full((parts, f), np.inf, X.dtype)
-            highs = np.full((parts, f), -np.inf, X.dtype)
-            edges = _part_edges(lo, hi, parts)
-            numba_cpu.kernels()["min_max_parts"](X, edges, lows, highs)
-            low, high = lows.min(axis=0), highs.max(axis=0)
-        else:
-            low = np.full(f, np.inf, X.dtype)
-            high = np.full(f, -np.inf, X.dtype)
-            numba_cpu.kernels()["min_max"](X, lo, hi, low, high)
+def _numba_min_max_part(X, lo, hi):
+    low = np.full(X.shape[1], np.inf, X.dtype)
+    high = np.full(X.shape[1], -np.inf, X.dtype)
+    numba_cpu.kernels()["min_max"](X, lo, hi, low, high)
     # +inf / -inf: nothing observed (an observed value v has low <= v <= high)
     nothing = (low == np.inf) & (high == -np.inf)
     low[nothing] = high[nothing] = np.nan
@@ -422,8 +375,7 @@ def min_max(X):
     n, f = X.shape
     plan = plan_for(f, X.dtype.itemsize)
     if _fused(X):
-        threads = batch_threads(n * f)
-        part = lambda lo, hi: _numba_min_max_part(X, lo, hi, threads)  # noqa: E731
+        part = lambda lo, hi: _numba_min_max_part(X, lo, hi)  # noqa: E731
     else:
         part = lambda lo, hi: _min_max_part(X, lo, hi, plan)  # noqa: E731
     parts = map_parts(part, n, n * f, plan.rows)
@@ -456,10 +408,9 @@ def update_min_max(state, X):
             return NotImplemented
     low = np.empty(f, X.dtype)
     high = np.empty(f, X.dtype)
-    kernels = numba_cpu.kernels()
-    with numba_cpu.parallel_slot(batch_threads(n * f)) as parts:
-        kernel = kernels["min_max_update_parts" if parts > 1 else "min_max_update"]
-        found_infinity = kernel(X, parts, *previous, has_previous, low, high)
+    found_infinity = numba_cpu.kernels()["min_max_update"](
+        X, *previous, has_previous, low, high
+    )
     if found_infinity:
         raise NonFiniteError.for_dtype(X.dtype)
     return low, high
