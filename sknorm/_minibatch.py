@@ -442,7 +442,9 @@ class MiniBatchNormalizer(AffineNormalizer):
         when the kernels leave it to the caller)."""
         fused = getattr(kernels_for(xp), "batchnorm_step", None)
         if fused is not None:
-            return self._fused_step(fused, state, X, sample_weight, gamma)
+            step = self._fused_step(fused, state, X, sample_weight, gamma)
+            if step is not NotImplemented:
+                return step
         batch = moments_of_batch(X, sample_weight, dtype)
         count = batch.count
         mean_b = batch.location
@@ -471,9 +473,11 @@ class MiniBatchNormalizer(AffineNormalizer):
         return _next_state(state, arrays, X.shape[0]), mean_b, var_b, None
 
     def _fused_step(self, fused, state, X, sample_weight, gamma):
-        """:meth:`_step` as one kernel call (CuPy: two launches in all)."""
+        """:meth:`_step` as one kernel call (CuPy: two launches in all; NumPy
+        with numba: two compiled calls, or NotImplemented for a batch the
+        kernels leave to :meth:`_step`)."""
         running = None if state is None else tuple(state[k] for k in _RUNNING)
-        *arrays, mean_b, var_b, scale = fused(
+        result = fused(
             running,
             X,
             sample_weight,
@@ -482,6 +486,9 @@ class MiniBatchNormalizer(AffineNormalizer):
             gamma=gamma,
             eps=float(self.eps),
         )
+        if result is NotImplemented:
+            return result
+        *arrays, mean_b, var_b, scale = result
         return _next_state(state, arrays, X.shape[0]), mean_b, var_b, scale
 
     # ----------------------------------------------------------- transform

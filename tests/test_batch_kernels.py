@@ -1,11 +1,12 @@
 """The compiled small-batch paths of the NumPy kernels (numba).
 
 A ZScore / MiniBatchNormalizer / MinMax ``partial_fit`` batch too small for
-the worker threads is merged into the running state by one compiled call
-(``numpy_blocked.update_moments`` and ``update_min_max``).  Checked here
-against independent references (exact rational arithmetic, a one-pass
-``generic`` reference over all the rows seen, ``nanmin``/``nanmax``) and
-against the step-by-step NumPy composition in ``_stats``.
+the worker threads is merged into the running state by compiled calls
+(``numpy_blocked.update_moments``, ``update_min_max``, ``batchnorm_step``).
+Checked here against independent references (exact rational arithmetic, a
+one-pass ``generic`` reference over all the rows seen, ``nanmin`` and
+``nanmax``) and against the step-by-step NumPy composition in ``_stats``
+and ``MiniBatchNormalizer._step``.
 """
 
 import itertools
@@ -19,7 +20,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from kernel_cases import CASES, assert_moments_close, make_weights, make_X
 
-from sknorm import MinMax, ZScore
+from sknorm import MiniBatchNormalizer, MinMax, ZScore
 from sknorm._kernels import NonFiniteError, _parallel, generic, numpy_blocked
 from sknorm._stats import MinMaxState, Moments, update_min_max, update_moments
 
@@ -241,3 +242,52 @@ def test_min_max_update_leaves_a_state_of_another_dtype_to_numpy():
     assert numpy_blocked.update_min_max(state, X32) is NotImplemented
     merged = update_min_max(state, X32)
     np.testing.assert_array_equal(merged.min, np.minimum(state.min, X32.min(axis=0)))
+
+
+# ------------------------------------------------- batchnorm_step ----
+@pytest.mark.parametrize("momentum", [0.1, None, 0.75])
+@pytest.mark.parametrize("init", ["first_batch", "pytorch"])
+@pytest.mark.parametrize("weighted", [False, True])
+def test_batchnorm_step_matches_the_numpy_step(momentum, init, weighted):
+    """MiniBatchNormalizer's compiled training step against its NumPy
+    ``_step``, batch after batch: NaNs (a feature unseen in the first
+    batch), a one-row batch (no variance update) and zero weights."""
+    rng = np.random.default_rng(11)
+    X = 40 + 3 * rng.normal(size=(260, 4))
+    X[rng.uniform(size=X.shape) < 0.1] = np.nan
+    X[:50, 3] = np.nan
+    w = rng.uniform(0, 2, size=260) if weighted else None
+    if weighted:
+        w[rng.uniform(size=260) < 0.2] = 0.0
+    edges = [0, 50, 51, 130, 260]
+
+    def stream():
+        est = MiniBatchNormalizer(momentum=momentum, init=init)
+        outputs = []
+        for a, b in itertools.pairwise(edges):
+            sw = None if w is None else w[a:b]
+            outputs.append(est.normalize_batch(X[a:b], sample_weight=sw))
+        return est, outputs
+
+    calls = []
+    real = numpy_blocked.batchnorm_step
+
+    def counting(*args, **kwargs):
+        result = real(*args, **kwargs)
+        calls.append(result is not NotImplemented)
+        return result
+
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(numpy_blocked, "batchnorm_step", counting)
+        got, got_out = stream()
+    assert calls == [True] * 4  # the compiled step ran for every batch
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(numpy_blocked, "batchnorm_step", lambda *a, **k: NotImplemented)
+        ref, ref_out = stream()
+    for name in ("running_mean_", "running_var_", "_mean_updates_", "_var_updates_"):
+        np.testing.assert_allclose(
+            getattr(got, name), getattr(ref, name), rtol=1e-13, err_msg=name
+        )
+    assert got.n_samples_seen_ == ref.n_samples_seen_ == 260
+    for a, b in zip(got_out, ref_out, strict=True):
+        np.testing.assert_allclose(a, b, rtol=1e-12, atol=1e-12)

@@ -16,7 +16,8 @@ shift, float64 accumulation, sums of row blocks added into the totals (a
 block's sum carries the rounding error of ``BLOCK_ROWS`` terms, not of n),
 the same operation order in the affine map (no fused multiply-add).
 
-``moments_update`` and ``min_max_update`` are whole ``partial_fit`` steps for
+``moments_update``, ``min_max_update`` and ``batchnorm_running`` are whole
+``partial_fit`` steps for
 a small batch (shift, sums, merge into the running state) in one call: for a
 10,000-row batch the NumPy glue around the loops cost as much as the loops.
 They run on the calling thread.  Splitting such a batch over numba's threads
@@ -29,6 +30,7 @@ GNU OpenMP aborts forked children.
 
 from __future__ import annotations
 
+import functools
 import importlib.util
 import os
 import warnings
@@ -45,6 +47,12 @@ def enabled():
     """numba is installed and not switched off with ``SKNORM_NUMBA=0``."""
     if os.environ.get("SKNORM_NUMBA", "").strip() in {"0", "false", "no", "off"}:
         return False
+    return _installed()
+
+
+@functools.cache
+def _installed():
+    # Asked on every partial_fit: the module search costs a few µs.
     return importlib.util.find_spec("numba") is not None
 
 
@@ -286,6 +294,42 @@ def _build():
             high[j] = hi
         return 0
 
+    @jit
+    def batchnorm_running(
+        count, mean_b, var_b, r_mean, r_var, k_mean, k_var, has_prev,
+        momentum, first_batch, out,
+    ):  # fmt: skip
+        """The running-state half of ``MiniBatchNormalizer._step``, in its
+        order of operations (PyTorch's): the batch's unbiased variance and
+        ``factor * batch + (1 - factor) * running``, where ``factor`` is the
+        momentum, 1 on a feature's first update (``first_batch``), or 1/k
+        for the cumulative average (``momentum < 0``).  Writes (running
+        mean, running var, mean updates, var updates) into ``out``."""
+        for j in range(count.size):
+            c = count[j]
+            has_mean = c > 0
+            has_var = c > 1
+            unbiased = var_b[j] * c / (c - 1 if has_var else 1.0)
+            km = k_mean[j] if has_prev else 0.0
+            kv = k_var[j] if has_prev else 0.0
+            rm = r_mean[j] if has_prev else 0.0
+            rv = r_var[j] if has_prev else 1.0
+            km_new = km + (1.0 if has_mean else 0.0)
+            kv_new = kv + (1.0 if has_var else 0.0)
+            if momentum < 0:
+                fm = 1.0 / (km_new if km_new > 0 else 1.0)
+                fv = 1.0 / (kv_new if kv_new > 0 else 1.0)
+            elif first_batch:
+                fm = 1.0 if km == 0 else momentum
+                fv = 1.0 if kv == 0 else momentum
+            else:
+                fm = momentum
+                fv = momentum
+            out[0, j] = fm * mean_b[j] + (1 - fm) * rm if has_mean else rm
+            out[1, j] = fv * unbiased + (1 - fv) * rv if has_var else rv
+            out[2, j] = km_new
+            out[3, j] = kv_new
+
     return {
         "moment_sums": moment_sums,
         "plain_sums": plain_sums,
@@ -293,4 +337,5 @@ def _build():
         "affine": affine,
         "moments_update": moments_update,
         "min_max_update": min_max_update,
+        "batchnorm_running": batchnorm_running,
     }

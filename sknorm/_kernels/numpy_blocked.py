@@ -43,6 +43,7 @@ from ._parallel import PARALLEL_MIN_ELEMENTS, blocks, map_parts, plan_for
 
 __all__ = [
     "affine",
+    "batchnorm_step",
     "comoments",
     "linear",
     "local_response",
@@ -311,6 +312,37 @@ def update_moments(state, X, weights, dtype):
     if status:
         return NotImplemented
     return out[0], out[1], out[2], out[3], out[4]
+
+
+def batchnorm_step(state, X, weights, *, momentum, first_batch, gamma, eps):
+    """``MiniBatchNormalizer``'s training step for a small batch in two
+    compiled calls (:func:`update_moments`, then the running update), or
+    ``NotImplemented`` where :func:`update_moments` declines.  Same contract
+    as :func:`.cupy_fused.batchnorm_step`, except that the training scale is
+    left to the caller (None): ``gamma`` and ``eps`` are not used here."""
+    batch = update_moments(None, X, weights, np.float64)
+    if batch is NotImplemented:
+        return NotImplemented
+    count, _, shift, mean, var = batch
+    location = shift + mean
+    f = X.shape[1]
+    if state is None:
+        previous, has_previous = [location] * 4, False  # never read
+    else:
+        previous = [np.asarray(a, np.float64) for a in state]
+        has_previous = True
+    out = np.empty((4, f))
+    numba_cpu.kernels()["batchnorm_running"](
+        count,
+        location,
+        var,
+        *previous,
+        has_previous,
+        -1.0 if momentum is None else float(momentum),
+        bool(first_batch),
+        out,
+    )
+    return out[0], out[1], out[2], out[3], location, var, None
 
 
 def moments(X, shift, weights, dtype):
