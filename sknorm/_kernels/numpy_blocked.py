@@ -304,6 +304,8 @@ def update_moments(state, X, weights, dtype):
         previous, has_previous = [np.zeros(f)] * 5, False
     else:
         previous = [np.asarray(a, np.float64) for a in state[:5]]
+        if any(a.shape != (f,) for a in previous):
+            return NotImplemented  # the compiled loop reads f of each
         has_previous = True
     out = np.empty((5, f))
     status = numba_cpu.kernels()["moments_update"](
@@ -430,7 +432,7 @@ def update_min_max(state, X):
     if n == 0 or n * f >= PARALLEL_MIN_ELEMENTS or not _fused(X):
         return NotImplemented
     if state is None:
-        previous, has_previous = (X[:0, 0], X[:0, 0]), False
+        previous, has_previous = (np.empty(0, X.dtype),) * 2, False
     else:
         previous, has_previous = state[:2], True
         if any(
