@@ -29,8 +29,10 @@ float rounding (``tests/test_kernels.py``):
 A module may also offer ``update_moments(state, X, weights, dtype)`` and
 ``update_min_max(state, X)``: the whole of :func:`sknorm._stats.update_moments`
 / ``update_min_max`` in one place (on a GPU, two launches instead of dozens of
-small ones; with numba, one compiled call per small NumPy batch).  They may
-return ``NotImplemented`` for an input they leave to the generic composition.
+small ones; with numba, one compiled call per small NumPy batch), and
+``batchnorm_step(state, X, weights, *, momentum, first_batch, gamma, eps)``:
+a whole ``MiniBatchNormalizer`` training step.  They may return
+``NotImplemented`` for an input they leave to the generic composition.
 ``FINDS_INFINITY = True`` says its moments and min/max raise
 :class:`NonFiniteError` themselves, so validation can skip its own pass.
 """

@@ -132,13 +132,20 @@ def _build():
     @jit
     def min_max(X, lo, hi, low, high):
         """Fold rows [lo, hi) into ``low``/``high`` (start them at +inf and
-        -inf); NaN never compares, so it is skipped."""
+        -inf); NaN is skipped."""
         f = X.shape[1]
+        # Local accumulators: the compiler cannot tell the outputs apart from
+        # X and would reload them for every element (float32: 25 % slower).
+        lo_acc = low.copy()
+        hi_acc = high.copy()
         for i in range(lo, hi):
             for j in range(f):
                 x = X[i, j]
-                low[j] = x if x < low[j] else low[j]
-                high[j] = x if x > high[j] else high[j]
+                if x == x:
+                    lo_acc[j] = min(lo_acc[j], x)
+                    hi_acc[j] = max(hi_acc[j], x)
+        low[:] = lo_acc
+        high[:] = hi_acc
 
     @jit
     def affine(X, out, lo, hi, center, scale, offset, use_c, use_s, use_o):
