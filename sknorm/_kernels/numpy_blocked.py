@@ -520,22 +520,28 @@ def affine(X, center, scale, offset, copy):
     n, f = X.shape
     plan = plan_for(f, X.dtype.itemsize)
     width = plan.fold * f
+
+    if _fused(X, out):
+        used = [a is not None for a in (center, scale, offset)]
+        vectors = [
+            np.zeros(f, X.dtype)
+            if a is None
+            else np.ascontiguousarray(np.broadcast_to(a, (f,)))
+            for a in (center, scale, offset)
+        ]
+        loop = numba_cpu.kernels()["affine"]
+
+        def fused_part(lo, hi):
+            loop(X, out, lo, hi, *vectors, *used)
+
+        map_parts(fused_part, n, n * f, plan.rows)
+        return out
+
     # The per-feature vectors repeated ``fold`` times, for the folded views.
     folded = [
         None if a is None else np.tile(np.broadcast_to(a, (f,)), plan.fold)
         for a in (center, scale, offset)
     ]
-
-    if _fused(X, out):
-        used = [a is not None for a in (center, scale, offset)]
-        vectors = [np.zeros(f, X.dtype) if a is None else a for a in folded]
-        loop = numba_cpu.kernels()["affine"]
-
-        def fused_part(lo, hi):
-            loop(X, out, lo, hi, *(v[:f] for v in vectors), *used)
-
-        map_parts(fused_part, n, n * f, plan.rows)
-        return out
 
     def part(lo, hi):
         # The first operation reads the block from memory and writes the
