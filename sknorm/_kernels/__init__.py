@@ -19,7 +19,8 @@ Fast paths, selected by namespace, give the generic path's numbers within
 float rounding (``tests/test_kernels.py``):
 
 * :mod:`.numpy_blocked` -- NumPy: cache-sized row blocks read once, on a few
-  threads;
+  threads (and, from :mod:`.numpy_steps`, whole ``partial_fit`` steps for
+  small batches in one compiled call);
 * :mod:`.cupy_fused` -- CuPy: compiled CUDA kernels that read X once
   (moments, min/max, the fused running-state updates, the transforms);
 * :mod:`.matmul` -- torch on a CUDA device (and CuPy with

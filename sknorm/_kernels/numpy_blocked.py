@@ -39,7 +39,7 @@ from typing import NamedTuple
 import numpy as np
 
 from . import NonFiniteError, generic, numba_cpu
-from ._parallel import PARALLEL_MIN_ELEMENTS, blocks, map_parts, plan_for
+from ._parallel import blocks, map_parts, plan_for
 
 __all__ = [
     "affine",
@@ -278,75 +278,6 @@ def _moments_part(X, lo, hi, shift, w_all, plan, fused):
     return state
 
 
-def update_moments(state, X, weights, dtype):
-    """``(count, n_obs, shift, mean, var)`` of ``state`` (a ``Moments`` or
-    None) updated with the batch X and recentred, in one compiled call
-    (:mod:`.numba_cpu`), or ``NotImplemented`` for
-    :func:`sknorm._stats.update_moments` to compose from :func:`moments`.
-
-    The compiled call is for batches too small for the worker threads (a
-    ``partial_fit`` stream), where the Python around :func:`moments` and the
-    merge costs as much as reading the batch; it computes what the NumPy
-    path computes (the same shifts and sums) and hands sums that are not
-    finite (+-inf, values near the float maximum) back to it.
-    """
-    n, f = X.shape
-    if (
-        n == 0
-        or n * f >= PARALLEL_MIN_ELEMENTS
-        or np.dtype(dtype) != np.float64
-        or not _fused(X)
-    ):
-        return NotImplemented
-    weighted = weights is not None
-    w = np.ascontiguousarray(weights, np.float64) if weighted else _NO_WEIGHTS
-    if state is None:
-        previous, has_previous = [np.zeros(f)] * 5, False
-    else:
-        previous = [np.asarray(a, np.float64) for a in state[:5]]
-        if any(a.shape != (f,) for a in previous):
-            return NotImplemented  # the compiled loop reads f of each
-        has_previous = True
-    out = np.empty((5, f))
-    status = numba_cpu.kernels()["moments_update"](
-        X, w, weighted, HEAD_ROWS, CANCELLATION, *previous, has_previous, out
-    )
-    if status:
-        return NotImplemented
-    return out[0], out[1], out[2], out[3], out[4]
-
-
-def batchnorm_step(state, X, weights, *, momentum, first_batch, gamma, eps):
-    """``MiniBatchNormalizer``'s training step for a small batch in two
-    compiled calls (:func:`update_moments`, then the running update), or
-    ``NotImplemented`` where :func:`update_moments` declines.  Same contract
-    as :func:`.cupy_fused.batchnorm_step`, except that the training scale is
-    left to the caller (None): ``gamma`` and ``eps`` are not used here."""
-    batch = update_moments(None, X, weights, np.float64)
-    if batch is NotImplemented:
-        return NotImplemented
-    count, _, shift, mean, var = batch
-    location = shift + mean
-    f = X.shape[1]
-    if state is None:
-        previous, has_previous = [location] * 4, False  # never read
-    else:
-        previous = [np.asarray(a, np.float64) for a in state]
-        has_previous = True
-    out = np.empty((4, f))
-    numba_cpu.kernels()["batchnorm_running"](
-        count,
-        location,
-        var,
-        *previous,
-        has_previous,
-        -1.0 if momentum is None else float(momentum),
-        bool(first_batch),
-        out,
-    )
-    return out[0], out[1], out[2], out[3], location, var, None
-
-
 def moments(X, shift, weights, dtype):
     X = np.asarray(X)
     dtype = np.dtype(dtype)
@@ -418,34 +349,6 @@ def min_max(X):
     if np.isinf(low).any() or np.isinf(high).any():
         # An infinite extreme is an infinite value: the finiteness check of
         # the input, for free.
-        raise NonFiniteError.for_dtype(X.dtype)
-    return low, high
-
-
-def update_min_max(state, X):
-    """``(min, max)`` of ``state`` (a ``MinMaxState`` or None) updated with
-    the batch X, in one compiled call (:mod:`.numba_cpu`), or
-    ``NotImplemented`` for :func:`sknorm._stats.update_min_max` to compose
-    from :func:`min_max` (large arrays, other layouts, a state of another
-    dtype).  Raises :class:`NonFiniteError` on +-inf, as :func:`min_max`."""
-    n, f = X.shape
-    if n == 0 or n * f >= PARALLEL_MIN_ELEMENTS or not _fused(X):
-        return NotImplemented
-    if state is None:
-        previous, has_previous = (np.empty(0, X.dtype),) * 2, False
-    else:
-        previous, has_previous = state[:2], True
-        if any(
-            not isinstance(a, np.ndarray) or a.dtype != X.dtype or a.shape != (f,)
-            for a in previous
-        ):
-            return NotImplemented
-    low = np.empty(f, X.dtype)
-    high = np.empty(f, X.dtype)
-    found_infinity = numba_cpu.kernels()["min_max_update"](
-        X, *previous, has_previous, low, high
-    )
-    if found_infinity:
         raise NonFiniteError.for_dtype(X.dtype)
     return low, high
 
@@ -660,3 +563,9 @@ def local_response(X, size, alpha, beta, k):
 
     map_parts(part, n, n * f, rows)
     return out
+
+
+# The whole partial_fit steps for small batches live in their own module (it
+# reads this one's constants, hence the import at the end); kernels_for()
+# hands out this module, so they are offered from here.
+from .numpy_steps import batchnorm_step, update_min_max, update_moments  # noqa: E402
