@@ -238,6 +238,11 @@ def test_updates_leave_a_state_of_another_width_to_numpy():
     assert numpy_blocked.update_moments(state, X, None, np.float64) is NotImplemented
     with pytest.raises(ValueError, match="broadcast"):
         update_moments(state, X, None, np.float64)
+    running = (np.zeros(2), np.ones(2), np.ones(2), np.ones(2))
+    step = numpy_blocked.batchnorm_step(
+        running, X, None, momentum=0.1, first_batch=True, gamma=1.0, eps=1e-5
+    )
+    assert step is NotImplemented
     empty = numpy_blocked.update_min_max(None, X[:, :0])
     assert [a.shape for a in empty] == [(0,), (0,)]
 

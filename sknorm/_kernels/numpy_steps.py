@@ -70,6 +70,8 @@ def batchnorm_step(state, X, weights, *, momentum, first_batch, gamma, eps):
         previous, has_previous = [location] * 4, False  # never read
     else:
         previous = [np.asarray(a, np.float64) for a in state]
+        if any(a.shape != (f,) for a in previous):
+            return NotImplemented  # the compiled loop reads f of each
         has_previous = True
     out = np.empty((4, f))
     numba_cpu.kernels()["batchnorm_running"](
