@@ -46,23 +46,27 @@ def _stream(batches, weights, update):
     return state
 
 
+# A stream: 1-4 batches of the given sizes, cut from one make_X array.
+STREAMS = dict(
+    sizes=st.lists(st.integers(1, 120), min_size=1, max_size=4),
+    **{k: CASES[k] for k in ("seed", "f", "dtype", "nan", "loc")},
+)
+
+
+def _batch_rows(sizes):
+    """``(start, stop)`` of consecutive batches of these sizes."""
+    return list(itertools.pairwise(np.cumsum([0, *sizes])))
+
+
 # ------------------------------------------------- update_moments ----
 @settings(max_examples=60, deadline=None)
-@given(
-    sizes=st.lists(st.integers(1, 120), min_size=1, max_size=4),
-    seed=CASES["seed"],
-    f=CASES["f"],
-    dtype=CASES["dtype"],
-    nan=CASES["nan"],
-    loc=CASES["loc"],
-    weights=CASES["weights"],
-)
+@given(**STREAMS, weights=CASES["weights"])
 def test_stream_matches_one_pass_and_the_numpy_path(
     sizes, seed, f, dtype, nan, loc, weights
 ):
     X = make_X(seed, sum(sizes), f, dtype, nan, loc, "C")
     w = make_weights(seed, sum(sizes), weights)
-    rows = list(itertools.pairwise(np.cumsum([0, *sizes])))
+    rows = _batch_rows(sizes)
     batches = [X[a:b] for a, b in rows]
     bw = [None if w is None else w[a:b] for a, b in rows]
 
@@ -197,18 +201,11 @@ def test_streams_on_several_threads_at_once():
 
 # ------------------------------------------------- update_min_max ----
 @settings(max_examples=40, deadline=None)
-@given(
-    sizes=st.lists(st.integers(1, 60), min_size=1, max_size=4),
-    seed=CASES["seed"],
-    f=CASES["f"],
-    dtype=CASES["dtype"],
-    nan=CASES["nan"],
-    loc=CASES["loc"],
-)
+@given(**STREAMS)
 def test_min_max_stream_matches_nanmin_nanmax(sizes, seed, f, dtype, nan, loc):
     X = make_X(seed, sum(sizes), f, dtype, nan, loc, "C")
     state = None
-    for a, b in itertools.pairwise(np.cumsum([0, *sizes])):
+    for a, b in _batch_rows(sizes):
         result = numpy_blocked.update_min_max(state, X[a:b])
         assert result is not NotImplemented
         state = MinMaxState(*result)

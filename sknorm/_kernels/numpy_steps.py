@@ -23,6 +23,16 @@ from .numpy_blocked import _NO_WEIGHTS, CANCELLATION, HEAD_ROWS, _fused
 __all__ = ["batchnorm_step", "update_min_max", "update_moments"]
 
 
+def _float64_state(state, k, f):
+    """The first ``k`` arrays of a running state as float64 vectors for a
+    compiled loop (zeros, never read, when there is no state yet), or None
+    when they are not ``f`` long: the loops read ``f`` of each, unchecked."""
+    if state is None:
+        return [np.zeros(f)] * k
+    arrays = [np.asarray(a, np.float64) for a in state[:k]]
+    return arrays if all(a.shape == (f,) for a in arrays) else None
+
+
 def update_moments(state, X, weights, dtype):
     """``(count, n_obs, shift, mean, var)`` of ``state`` (a ``Moments`` or
     None) updated with the batch X and recentred, in one compiled call, or
@@ -38,16 +48,12 @@ def update_moments(state, X, weights, dtype):
         return NotImplemented
     weighted = weights is not None
     w = np.ascontiguousarray(weights, np.float64) if weighted else _NO_WEIGHTS
-    if state is None:
-        previous, has_previous = [np.zeros(f)] * 5, False
-    else:
-        previous = [np.asarray(a, np.float64) for a in state[:5]]
-        if any(a.shape != (f,) for a in previous):
-            return NotImplemented  # the compiled loop reads f of each
-        has_previous = True
+    previous = _float64_state(state, 5, f)
+    if previous is None:
+        return NotImplemented
     out = np.empty((5, f))
     status = numba_cpu.kernels()["moments_update"](
-        X, w, weighted, HEAD_ROWS, CANCELLATION, *previous, has_previous, out
+        X, w, weighted, HEAD_ROWS, CANCELLATION, *previous, state is not None, out
     )
     if status:
         return NotImplemented
@@ -66,20 +72,16 @@ def batchnorm_step(state, X, weights, *, momentum, first_batch, gamma, eps):
     count, _, shift, mean, var = batch
     location = shift + mean
     f = X.shape[1]
-    if state is None:
-        previous, has_previous = [location] * 4, False  # never read
-    else:
-        previous = [np.asarray(a, np.float64) for a in state]
-        if any(a.shape != (f,) for a in previous):
-            return NotImplemented  # the compiled loop reads f of each
-        has_previous = True
+    previous = _float64_state(state, 4, f)
+    if previous is None:
+        return NotImplemented
     out = np.empty((4, f))
     numba_cpu.kernels()["batchnorm_running"](
         count,
         location,
         var,
         *previous,
-        has_previous,
+        state is not None,
         -1.0 if momentum is None else float(momentum),
         bool(first_batch),
         out,
