@@ -7,6 +7,10 @@
 * Transforms of the per-feature normalizers are one affine map
   ``(X - center) * scale + offset`` evaluated by the backend's kernel; the
   inverse is the inverse map.
+* Fitted statistics are mergeable (:class:`~sknorm._stats.Statistics`):
+  :meth:`BaseNormalizer.merge` combines two fitted estimators, and the Dask
+  layer (:mod:`sknorm._dask`, imported only when a Dask collection is
+  passed) fits chunk by chunk with the same hooks.
 """
 
 from __future__ import annotations
@@ -24,8 +28,15 @@ from sklearn.base import (
 from sklearn.utils._param_validation import InvalidParameterError
 from sklearn.utils.validation import check_is_fitted
 
-from ._array_api import accumulation_dtype, check_same_namespace
+from ._array_api import (
+    accumulation_dtype,
+    array_device,
+    check_same_namespace,
+    namespace_of,
+)
+from ._dask import is_dask_collection
 from ._kernels import NonFiniteError, kernels_for, transforms_find_nonfinite
+from ._stats import Statistics
 from ._validation import validate_sample_weight, validate_X, where
 
 __all__ = ["AffineNormalizer", "BaseNormalizer"]
@@ -61,6 +72,33 @@ def _namespace_probe(X, xp):
     return X if xp is not None else np.empty((0, 0))
 
 
+def dask_layer():
+    """The Dask layer, imported on first use (``import sknorm`` must not
+    import dask)."""
+    from ._dask import layer
+
+    return layer
+
+
+def lazy_on_dask(method):
+    """Route a transform-like method to the Dask layer for Dask input.
+
+    ``method(self, X, ...)`` is called as it is for any other input; for a
+    ``dask.array.Array`` or ``dask.dataframe.DataFrame`` the Dask layer builds
+    the lazy result, which applies ``method`` of a frozen copy of the
+    estimator to every block (no graph is executed).
+    """
+    name = method.__name__
+
+    @functools.wraps(method)
+    def wrapper(self, X, *args, **kwargs):
+        if is_dask_collection(X):
+            return dask_layer().lazy_transform(self, name, X, *args, **kwargs)
+        return method(self, X, *args, **kwargs)
+
+    return wrapper
+
+
 def _name_the_call(method):
     """Prefix scikit-learn's parameter errors with ``"Estimator.method(): "``.
 
@@ -83,6 +121,17 @@ def _name_the_call(method):
 
     wrapper._sknorm_named_call = True
     return wrapper
+
+
+def _same_parameter(a, b):
+    try:
+        return bool(a == b)
+    except Exception:  # arrays: compare their values
+        return bool(np.array_equal(np.asarray(a), np.asarray(b)))
+
+
+def _names(names):
+    return "no names" if names is None else repr(list(names))
 
 
 class BaseNormalizer(TransformerMixin, BaseEstimator):
@@ -204,6 +253,10 @@ class BaseNormalizer(TransformerMixin, BaseEstimator):
         return X, xp, device, sample_weight
 
     def _update(self, X, sample_weight, *, method, reset):
+        if is_dask_collection(X):
+            return dask_layer().update(
+                self, X, sample_weight, method=method, reset=reset
+            )
         with self._transaction(method):
             X, xp, device, sample_weight = self._validated_batch(
                 X, sample_weight, method=method, reset=reset
@@ -220,6 +273,132 @@ class BaseNormalizer(TransformerMixin, BaseEstimator):
     def _partial_fit(self, X, sample_weight):
         return self._update(
             X, sample_weight, method="partial_fit", reset=not self._is_fitted()
+        )
+
+    # ------------------------------------------------- mergeable statistics
+    # What merge() and the Dask layer need (all pure: nothing is assigned):
+    #
+    # _statistic_types()       the state classes of _batch_statistics, in order
+    # _batch_statistics(X, xp, device, sample_weight)
+    #                          the states of one validated batch
+    # _merge_statistics(a, b)  the states of the union of two sets of rows
+    # _statistics(method)      the fitted estimator's Statistics
+    # _fitted_state(statistics, xp, device, n_features)
+    #                          the fitted attributes derived from Statistics
+    #
+    # _merge_params names the parameters two estimators must share to merge.
+    _merge_params = ()
+
+    def _statistic_types(self):
+        return ()
+
+    def _batch_statistics(self, X, xp, device, sample_weight):
+        return ()
+
+    def _merge_statistics(self, a, b):
+        return ()
+
+    def _statistics(self, method):
+        return Statistics((), 0, False)
+
+    def _fitted_state(self, statistics, xp, device, n_features):
+        return {}
+
+    def _not_mergeable(self):
+        """Why ``merge`` is refused (None: it is supported)."""
+        return (
+            f"{type(self).__name__} keeps no statistics that two fitted "
+            "estimators could combine."
+        )
+
+    def merge(self, other):
+        """Add the statistics of another fitted estimator to this one.
+
+        The result is what this estimator would be had it also seen, with
+        ``partial_fit``, every row ``other`` has seen: fit parts of the data
+        anywhere (processes, machines, Spark partitions, a federated
+        setting), then combine.  ``other`` is not modified.
+
+        Parameters
+        ----------
+        other : estimator
+            A fitted estimator of the same class, with the same
+            statistic-relevant parameters, the same features (count and
+            names) and its fitted state in the same namespace and on the same
+            device.
+
+        Returns
+        -------
+        self : estimator
+            The updated estimator (unchanged if this call raised).
+        """
+        reason = self._not_mergeable()
+        if reason is not None:
+            raise TypeError(where(self, "merge") + reason)
+        with self._transaction("merge"):
+            self._check_mergeable(other)
+            mine = self._statistics("merge")
+            theirs = other._statistics("merge")
+            merged = Statistics(
+                self._merge_statistics(mine.states, theirs.states),
+                mine.n_rows + theirs.n_rows,
+                mine.weighted or theirs.weighted,
+            )
+            anchor = getattr(self, self._anchor_)
+            self.__dict__.update(
+                self._fitted_state(
+                    merged,
+                    namespace_of(anchor),
+                    array_device(anchor),
+                    self.n_features_in_,
+                )
+            )
+        return self
+
+    def _check_mergeable(self, other):
+        prefix = where(self, "merge")
+        name = type(self).__name__
+        if type(other) is not type(self):
+            raise TypeError(
+                prefix + f"can only merge another {name}, got {type(other).__name__}."
+            )
+        for est, label in ((self, "this estimator"), (other, "other")):
+            if not est._is_fitted():
+                raise ValueError(
+                    prefix + f"{label} is not fitted; fit it (or call "
+                    "partial_fit) before merging."
+                )
+        differ = [
+            p
+            for p in self._merge_params
+            if not _same_parameter(getattr(self, p), getattr(other, p))
+        ]
+        if differ:
+            shown = ", ".join(
+                f"{p}={getattr(self, p)!r} vs {getattr(other, p)!r}" for p in differ
+            )
+            raise ValueError(
+                prefix + f"the estimators were fitted with different "
+                f"parameters that the statistics depend on ({shown}); merge "
+                "estimators fitted with the same ones."
+            )
+        if self.n_features_in_ != other.n_features_in_:
+            raise ValueError(
+                prefix + f"other has {other.n_features_in_} features, but this "
+                f"estimator has {self.n_features_in_}; merge estimators fitted "
+                "on the same columns."
+            )
+        names = [getattr(e, "feature_names_in_", None) for e in (self, other)]
+        if (names[0] is None) != (names[1] is None) or (
+            names[0] is not None and list(names[0]) != list(names[1])
+        ):
+            raise ValueError(
+                prefix + f"the feature names differ ({_names(names[0])} vs "
+                f"{_names(names[1])}); merge estimators fitted on the same "
+                "columns, in the same order."
+            )
+        check_same_namespace(
+            self, "merge", getattr(other, other._anchor_), getattr(self, self._anchor_)
         )
 
     # ----------------------------------------------------------- transform
@@ -286,6 +465,7 @@ class AffineNormalizer(OneToOneFeatureMixin, BaseNormalizer):
             return copy
         return getattr(self, "copy", True)
 
+    @lazy_on_dask
     def transform(self, X, copy=None):
         """Normalize ``X`` with the fitted per-feature affine map.
 
@@ -313,6 +493,7 @@ class AffineNormalizer(OneToOneFeatureMixin, BaseNormalizer):
         )
         return self._postprocess(Y, xp)
 
+    @lazy_on_dask
     def inverse_transform(self, X, copy=None):
         """Map normalized data back to the original feature space.
 

@@ -7,7 +7,8 @@ from numbers import Integral, Real
 from sklearn.base import OneToOneFeatureMixin, _fit_context
 from sklearn.utils._param_validation import Interval
 
-from ._base import BaseNormalizer, _name_the_call
+from ._array_api import output_float_dtype
+from ._base import BaseNormalizer, _name_the_call, lazy_on_dask
 
 __all__ = ["LocalResponseNormalizer"]
 
@@ -122,11 +123,16 @@ class LocalResponseNormalizer(OneToOneFeatureMixin, BaseNormalizer):
         return self._fit(X, None)
 
     def _updated_state(self, X, xp, device, sample_weight, method):
+        return self._fitted_state(None, xp, device, X.shape[1], X.dtype)
+
+    def _fitted_state(self, statistics, xp, device, n_features, dtype=None):
         # An empty array in X's namespace and on its device: what later calls
         # are checked against (no statistics are kept).
-        return {"_fitted_on_": xp.zeros((0,), dtype=X.dtype, device=device)}
+        dtype = output_float_dtype(xp, device, xp.float64) if dtype is None else dtype
+        return {"_fitted_on_": xp.zeros((0,), dtype=dtype, device=device)}
 
     @_name_the_call
+    @lazy_on_dask
     def transform(self, X):
         """Normalize each feature by its neighbourhood.
 

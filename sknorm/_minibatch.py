@@ -15,9 +15,15 @@ from ._array_api import (
     array_device,
     move_to_namespace,
 )
-from ._base import AffineNormalizer, _name_the_call, needs_copy
+from ._base import (
+    AffineNormalizer,
+    _name_the_call,
+    dask_layer,
+    is_dask_collection,
+    needs_copy,
+)
 from ._kernels import kernels_for
-from ._stats import moments_of_batch
+from ._stats import Moments, moments_of_batch
 from ._validation import where
 
 __all__ = ["MiniBatchNormalizer"]
@@ -370,6 +376,16 @@ class MiniBatchNormalizer(AffineNormalizer):
         ``fit`` takes several steps, and the training-mode step also returns
         an output.
         """
+        if is_dask_collection(X):
+            return dask_layer().minibatch_steps(
+                self,
+                X,
+                sample_weight,
+                method=method,
+                reset=reset,
+                rows=rows,
+                training_output=training_output,
+            )
         original = X
         with self._transaction(method):
             X, xp, device, sample_weight = self._validated_batch(
@@ -446,6 +462,11 @@ class MiniBatchNormalizer(AffineNormalizer):
             if step is not NotImplemented:
                 return step
         batch = moments_of_batch(X, sample_weight, dtype)
+        return self._step_from_moments(state, batch, X.shape[0], xp, device, dtype)
+
+    def _step_from_moments(self, state, batch, n_rows, xp, device, dtype):
+        """:meth:`_step` given the batch's moments (``n_rows`` rows): the
+        running update in PyTorch's order of operations."""
         count = batch.count
         mean_b = batch.location
         var_b = batch.var
@@ -455,7 +476,7 @@ class MiniBatchNormalizer(AffineNormalizer):
         has_var = count > 1
         unbiased = var_b * count / xp.where(has_var, count - 1, xp.ones_like(count))
         if state is None:
-            n_features = X.shape[1]
+            n_features = batch.mean.shape[0]
             zeros = xp.zeros((n_features,), dtype=dtype, device=device)
             ones = xp.ones((n_features,), dtype=dtype, device=device)
             state = dict(zip(_RUNNING, (zeros, ones, zeros, zeros), strict=True))
@@ -470,7 +491,25 @@ class MiniBatchNormalizer(AffineNormalizer):
         new_mean = xp.where(has_mean, f_mean * mean_b + (1 - f_mean) * r_mean, r_mean)
         new_var = xp.where(has_var, f_var * unbiased + (1 - f_var) * r_var, r_var)
         arrays = (new_mean, new_var, k_mean_new, k_var_new)
-        return _next_state(state, arrays, X.shape[0]), mean_b, var_b, None
+        return _next_state(state, arrays, n_rows), mean_b, var_b, None
+
+    # Batch statistics for the Dask layer (each batch's moments); the running
+    # averages themselves cannot be merged.
+    def _not_mergeable(self):
+        return (
+            "running averages with momentum depend on the order of the "
+            "batches, so two fitted MiniBatchNormalizers cannot be combined "
+            "as if one had seen the other's rows. Use ZScore for exact "
+            "all-history statistics that merge, or feed the batches to one "
+            "estimator in order."
+        )
+
+    def _statistic_types(self):
+        return (Moments,)
+
+    def _batch_statistics(self, X, xp, device, sample_weight):
+        dtype = accumulation_dtype(xp, device)
+        return (moments_of_batch(X, sample_weight, dtype),)
 
     def _fused_step(self, fused, state, X, sample_weight, gamma):
         """:meth:`_step` as one kernel call (CuPy: two launches in all; NumPy

@@ -14,7 +14,13 @@ from ._array_api import (
     namespace_of,
 )
 from ._base import AffineNormalizer
-from ._stats import update_min_max
+from ._stats import (
+    MinMaxState,
+    Statistics,
+    merge_min_max,
+    min_max_of_batch,
+    update_min_max,
+)
 from ._validation import where
 
 __all__ = ["MinMax"]
@@ -188,16 +194,43 @@ class MinMax(AffineNormalizer):
             _check_range(self, method, self.data_range, "data_range")
 
     def _updated_state(self, X, xp, device, sample_weight, method):
+        state = None
+        if self.data_range is None:
+            state = update_min_max(getattr(self, "_min_max_", None), X)
+        n_rows = getattr(self, "n_samples_seen_", 0) + X.shape[0]
+        return self._fitted_state(
+            Statistics((state,), n_rows, False), xp, device, X.shape[1]
+        )
+
+    # Mergeable statistics (merge, Dask): the minimum and maximum.
+    _merge_params = ("data_range",)
+
+    def _not_mergeable(self):
+        return None
+
+    def _statistic_types(self):
+        return (MinMaxState,)
+
+    def _batch_statistics(self, X, xp, device, sample_weight):
+        return (min_max_of_batch(X),)
+
+    def _merge_statistics(self, a, b):
+        return (merge_min_max(a[0], b[0]),)
+
+    def _statistics(self, method):
+        return Statistics((self._min_max_,), self.n_samples_seen_, False)
+
+    def _fitted_state(self, statistics, xp, device, n_features):
         dtype = accumulation_dtype(xp, device)
-        n_features = X.shape[1]
         if self.data_range is not None:
-            # Both ranges were checked by _check_call, with the calling method.
+            # Both ranges were checked by _check_call, with the calling
+            # method; a known range keeps no statistics.
             d_lo, d_hi = (float(v) for v in self.data_range)
             data_min = xp.full((n_features,), d_lo, dtype=dtype, device=device)
             data_max = xp.full((n_features,), d_hi, dtype=dtype, device=device)
             state = None
         else:
-            state = update_min_max(getattr(self, "_min_max_", None), X)
+            (state,) = statistics.states
             data_min = xp.astype(state.min, dtype, copy=False)
             data_max = xp.astype(state.max, dtype, copy=False)
         # data_range_, scale_ and min_ are derived when first read: a
@@ -205,7 +238,7 @@ class MinMax(AffineNormalizer):
         # GPU every derived array is a kernel launch).
         return {
             "_min_max_": state,
-            "n_samples_seen_": getattr(self, "n_samples_seen_", 0) + X.shape[0],
+            "n_samples_seen_": statistics.n_rows,
             "data_min_": data_min,
             "data_max_": data_max,
             # The range the fitted map targets (a later set_params does not

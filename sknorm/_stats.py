@@ -25,6 +25,7 @@ __all__ = [
     "CoMoments",
     "MinMaxState",
     "Moments",
+    "Statistics",
     "merge_comoments",
     "merge_min_max",
     "merge_moments",
@@ -33,6 +34,25 @@ __all__ = [
     "update_moments",
     "weight_fractions",
 ]
+
+
+class Statistics(NamedTuple):
+    """Everything an estimator's fitted state is derived from, mergeable.
+
+    states : tuple of the estimator's mergeable states (``Moments``,
+        ``MinMaxState``, ``CoMoments``, ...; ``None`` entries where nothing
+        is accumulated)
+    n_rows : number of rows seen
+    weighted : whether ``sample_weight`` was ever given
+
+    ``a.merge(b)`` and a Dask fit both combine two of these with the
+    estimator's ``_merge_statistics`` and derive the fitted attributes from
+    the result with ``_fitted_state``.
+    """
+
+    states: tuple
+    n_rows: int
+    weighted: bool
 
 
 def weight_fractions(xp, a_count, b_count):
@@ -115,6 +135,12 @@ class Moments(NamedTuple):
     def location(self):
         """The mean of the data itself."""
         return self.shift + self.mean
+
+    @classmethod
+    def empty(cls, xp, n_features, dtype, device):
+        """The moments of no rows (the neutral element of the merge)."""
+        zeros = xp.zeros((n_features,), dtype=dtype, device=device)
+        return cls(zeros, zeros, zeros, zeros, zeros)
 
 
 def moments_of_batch(X, sample_weight, dtype, shift=None):
@@ -200,6 +226,12 @@ class MinMaxState(NamedTuple):
     min: object
     max: object
 
+    @classmethod
+    def empty(cls, xp, n_features, dtype, device):
+        """Nothing observed (the neutral element of the merge)."""
+        nan = xp.full((n_features,), float("nan"), dtype=dtype, device=device)
+        return cls(nan, nan)
+
 
 def _nan_aware(xp, op, a, b):
     return xp.where(xp.isnan(a), b, xp.where(xp.isnan(b), a, op(a, b)))
@@ -252,6 +284,17 @@ class CoMoments(NamedTuple):
     def location(self):
         return self.shift + self.mean
 
+    @classmethod
+    def empty(cls, xp, n_features, dtype, device):
+        """The co-moments of no rows (the neutral element of the merge)."""
+        zeros = xp.zeros((n_features,), dtype=dtype, device=device)
+        return cls(
+            xp.zeros((), dtype=dtype, device=device),
+            zeros,
+            zeros,
+            xp.zeros((n_features, n_features), dtype=dtype, device=device),
+        )
+
 
 def comoments_of_batch(X, sample_weight, dtype, shift=None):
     xp = namespace_of(X)
@@ -267,13 +310,19 @@ def merge_comoments(a, b):
     if b is None:
         return a
     xp = namespace_of(a.mean)
-    b_mean = b.mean + (b.shift - a.shift)
+    # As in merge_moments: a side without rows (an empty Dask chunk, a batch
+    # of zero weights) must not lend its placeholder shift, or b's mean
+    # would be taken around 0 and lose the digits the shift protects.
+    seen_a = a.count > 0
+    shift = xp.where(seen_a, a.shift, b.shift)
+    a_mean = xp.where(seen_a, a.mean, xp.zeros_like(a.mean))
+    b_mean = b.mean + (b.shift - shift)
     total, fa, fb = weight_fractions(xp, a.count, b.count)
-    delta = b_mean - a.mean
+    delta = b_mean - a_mean
     return CoMoments(
         count=total,
-        shift=a.shift,
-        mean=a.mean + fb * delta,
+        shift=shift,
+        mean=a_mean + fb * delta,
         cov=fa * a.cov + fb * b.cov + (fa * fb) * (delta[:, None] * delta[None, :]),
     )
 

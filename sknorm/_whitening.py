@@ -16,9 +16,15 @@ from sklearn.utils.validation import (
 from ._array_api import (
     accumulation_dtype,
 )
-from ._base import BaseNormalizer
+from ._base import BaseNormalizer, lazy_on_dask
 from ._kernels import kernels_for
-from ._stats import update_comoments
+from ._stats import (
+    CoMoments,
+    Statistics,
+    comoments_of_batch,
+    merge_comoments,
+    update_comoments,
+)
 from ._validation import where
 from ._whitening_matrices import (
     METHODS,
@@ -27,7 +33,11 @@ from ._whitening_matrices import (
     whitening_matrices,
 )
 from ._whitening_shrinkage import (
+    FourthMoments,
+    fourth_moments_around,
+    fourth_moments_of_batch,
     ledoit_wolf_diagonal_shrinkage,
+    merge_fourth_moments,
     update_fourth_moments,
 )
 
@@ -335,44 +345,99 @@ class ZCAWhitening(BaseNormalizer):
         return hasattr(self, "_comoments_")
 
     def _updated_state(self, X, xp, device, sample_weight, method):
-        call = method
-        n_features = X.shape[1]
-        reduces = self.method in PCA_METHODS and self.n_components is not None
-        if reduces and self.n_components > n_features:
+        self._check_n_components(method, X.shape[1])
+        dtype = accumulation_dtype(xp, device)
+        previous = getattr(self, "_comoments_", None)
+        fourth = self._fourth_moments(method)
+        comoments = update_comoments(previous, X, sample_weight, dtype)
+        if self.shrinkage == "ledoit-wolf":
+            fourth = update_fourth_moments(
+                fourth, X, sample_weight, dtype, comoments.shift
+            )
+        weighted = getattr(self, "_weighted_", False) or sample_weight is not None
+        return self._fitted_state(
+            Statistics((comoments, fourth), 0, weighted), xp, device, X.shape[1]
+        )
+
+    def _reduces_dimension(self):
+        return self.method in PCA_METHODS and self.n_components is not None
+
+    def _check_n_components(self, method, n_features):
+        if self._reduces_dimension() and self.n_components > n_features:
             raise ValueError(
-                where(self, call) + f"n_components={self.n_components} must be "
+                where(self, method) + f"n_components={self.n_components} must be "
                 f"at most n_features={n_features}; lower it or pass "
                 "n_components=None to keep every component."
             )
-        dtype = accumulation_dtype(xp, device)
-        previous = getattr(self, "_comoments_", None)
-        ledoit_wolf = self.shrinkage == "ledoit-wolf"
+
+    def _fourth_moments(self, method):
+        """The running fourth moments (None without Ledoit-Wolf shrinkage)."""
         fourth = getattr(self, "_fourth_moments_", None)
-        if ledoit_wolf and previous is not None and fourth is None:
+        if self.shrinkage != "ledoit-wolf":
+            return None
+        if self._is_fitted() and fourth is None:
             raise ValueError(
-                where(self, call) + "shrinkage='ledoit-wolf' needs statistics "
+                where(self, method) + "shrinkage='ledoit-wolf' needs statistics "
                 "of every batch, but it was set after the first one. Call fit "
                 "(or partial_fit after a fresh clone) with it set from the "
                 "start."
             )
-        comoments = update_comoments(previous, X, sample_weight, dtype)
-        if ledoit_wolf:
-            fourth = update_fourth_moments(
-                fourth, X, sample_weight, dtype, comoments.shift
-            )
+        return fourth
+
+    # Mergeable statistics (merge, Dask): co-moments, and the fourth moments
+    # of Ledoit-Wolf shrinkage.
+    _merge_params = ("shrinkage",)
+
+    def _not_mergeable(self):
+        return None
+
+    def _statistic_types(self):
+        if self.shrinkage == "ledoit-wolf":
+            return (CoMoments, FourthMoments)
+        return (CoMoments,)
+
+    def _batch_statistics(self, X, xp, device, sample_weight):
+        dtype = accumulation_dtype(xp, device)
+        comoments = comoments_of_batch(X, sample_weight, dtype)
+        if self.shrinkage != "ledoit-wolf":
+            return (comoments,)
+        fourth = fourth_moments_of_batch(X, sample_weight, dtype, comoments.shift)
+        return (comoments, fourth)
+
+    def _merge_statistics(self, a, b):
+        comoments = merge_comoments(a[0], b[0])
+        if len(a) < 2 or a[1] is None:
+            return (comoments,)
+        # Fourth moments are averaged around one shift: the merged one.
+        return (
+            comoments,
+            merge_fourth_moments(
+                fourth_moments_around(a[1], a[0], comoments.shift),
+                fourth_moments_around(b[1], b[0], comoments.shift),
+            ),
+        )
+
+    def _statistics(self, method):
+        fourth = self._fourth_moments(method)
+        states = (self._comoments_,) if fourth is None else (self._comoments_, fourth)
+        return Statistics(states, 0, self._weighted_)
+
+    def _fitted_state(self, statistics, xp, device, n_features):
+        comoments, *rest = statistics.states
+        fourth = rest[0] if rest else None
+        if fourth is not None:
             # A 0-d array on the data's device: no host read per batch.
             alpha = ledoit_wolf_diagonal_shrinkage(
                 fourth, comoments.mean, comoments.cov
             )
         else:
-            fourth = None
             alpha = 0.0 if self.shrinkage is None else float(self.shrinkage)
         covariance = shrink_towards_diagonal(comoments.cov, alpha)
-        weighted = getattr(self, "_weighted_", False) or sample_weight is not None
+        reduces = self._reduces_dimension()
         return {
             "_comoments_": comoments,
             "_fourth_moments_": fourth,
-            "_weighted_": weighted,
+            "_weighted_": statistics.weighted,
             "_whitening_cache_": _LazyWhitening(
                 covariance,
                 self.method,
@@ -442,6 +507,7 @@ class ZCAWhitening(BaseNormalizer):
         return self._whitening_cache_.method in PCA_METHODS
 
     # -------------------------------------------------------- transform
+    @lazy_on_dask
     def transform(self, X):
         """Whiten ``X``: ``(X - mean_) @ whitening_.T``.
 
@@ -462,6 +528,7 @@ class ZCAWhitening(BaseNormalizer):
             xp, "transform", "linear", X, self.mean_, W, False
         )
 
+    @lazy_on_dask
     def inverse_transform(self, X):
         """Map whitened data back: ``X @ dewhitening_.T + mean_``.
 

@@ -29,6 +29,7 @@ from ._stats import weight_fractions
 
 __all__ = [
     "FourthMoments",
+    "fourth_moments_around",
     "ledoit_wolf_diagonal_shrinkage",
     "merge_fourth_moments",
     "update_fourth_moments",
@@ -53,6 +54,13 @@ class FourthMoments(NamedTuple):
     r2d: object
     d3: object
     d4: object
+
+    @classmethod
+    def empty(cls, xp, n_features, dtype, device):
+        """The moments of no rows (the neutral element of the merge)."""
+        zero = xp.zeros((), dtype=dtype, device=device)
+        zeros = xp.zeros((n_features,), dtype=dtype, device=device)
+        return cls(zero, zero, zeros, zeros, zeros)
 
 
 def _of_block(xp, X, w, shift, dtype):
@@ -111,6 +119,43 @@ def merge_fourth_moments(a, b):
         total,
         *(fa * x + fb * y for x, y in zip(a[1:], b[1:], strict=True)),
     )
+
+
+def fourth_moments_around(state, comoments, shift):
+    """``state`` (taken around ``comoments.shift``) taken around ``shift``.
+
+    States of different batches can only be averaged around one shift; a
+    batch summed around its own first row (a Dask chunk, another fitted
+    estimator) is moved to the merged shift by the binomial expansion of
+    ``d' = d + c`` with ``c = comoments.shift - shift``, using the batch's
+    own first and second moments about its shift (``E d = m``,
+    ``E d dᵀ = Σ + m mᵀ``, from ``comoments``).  Both shifts are values of
+    the data, so ``c`` is of the order of the spread and no term cancels
+    more than the moments themselves do.  ``c = 0`` returns ``state``
+    unchanged, bit for bit.
+    """
+    xp = namespace_of(comoments.mean)
+    c = comoments.shift - shift
+    m = comoments.mean
+    second = comoments.cov + m[:, None] * m[None, :]  # E d dᵀ
+    d2 = xp.linalg.diagonal(second)  # E d_j²
+    q = xp.sum(d2)  # E ||d||²
+    cc = xp.sum(c * c)
+    cm = xp.sum(c * m)
+    second_c = second @ c
+    r4 = (
+        state.r4
+        + 4.0 * xp.sum(c * state.r2d)
+        + 2.0 * cc * q
+        + 4.0 * xp.sum(c * second_c)
+        + 4.0 * cc * cm
+        + cc * cc
+    )
+    r2d = state.r2d + q * c + 2.0 * second_c + 2.0 * cm * c + cc * m + cc * c
+    c2 = c * c
+    d3 = state.d3 + 3.0 * c * d2 + 3.0 * c2 * m + c2 * c
+    d4 = state.d4 + 4.0 * c * state.d3 + 6.0 * c2 * d2 + 4.0 * c2 * c * m + c2 * c2
+    return FourthMoments(state.count, r4, r2d, d3, d4)
 
 
 def update_fourth_moments(state, X, sample_weight, dtype, shift):

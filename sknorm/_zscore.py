@@ -9,7 +9,14 @@ from sklearn.utils.sparsefuncs import inplace_column_scale, mean_variance_axis
 
 from ._array_api import accumulation_dtype, namespace_of
 from ._base import AffineNormalizer
-from ._stats import Moments, merge_moments, update_moments
+from ._stats import (
+    Moments,
+    Statistics,
+    merge_moments,
+    moments_of_batch,
+    recentred,
+    update_moments,
+)
 from ._validation import where
 
 __all__ = ["ZScore"]
@@ -221,12 +228,37 @@ class ZScore(AffineNormalizer):
             dtype = accumulation_dtype(xp, device)
             moments = update_moments(previous, X, sample_weight, dtype)
         weighted = getattr(self, "_weighted_", False) or sample_weight is not None
+        return self._fitted_state(
+            Statistics((moments,), 0, weighted), xp, device, X.shape[1]
+        )
+
+    # Mergeable statistics (merge, Dask): the moments.
+    def _not_mergeable(self):
+        return None
+
+    def _statistic_types(self):
+        return (Moments,)
+
+    def _batch_statistics(self, X, xp, device, sample_weight):
+        dtype = accumulation_dtype(xp, device)
+        return (moments_of_batch(X, sample_weight, dtype),)
+
+    def _merge_statistics(self, a, b):
+        # Recentred as update_moments does: the next merge is then taken
+        # around the running mean.
+        return (recentred(merge_moments(a[0], b[0])),)
+
+    def _statistics(self, method):
+        return Statistics((self._moments_,), 0, self._weighted_)
+
+    def _fitted_state(self, statistics, xp, device, n_features):
+        (moments,) = statistics.states
         # mean_, var_ and scale_ are derived from the moments when read:
         # partial_fit only merges (a few small operations per batch, which
         # on a GPU are kernel launches).
         return {
             "_moments_": moments,
-            "_weighted_": weighted,
+            "_weighted_": statistics.weighted,
             "_weight_seen_": moments.count,
         }
 

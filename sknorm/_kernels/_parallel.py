@@ -6,18 +6,28 @@ loops, so two threads read memory twice as fast as one on a machine whose
 single core cannot saturate the memory bus).  This module decides the block
 size and the split; it knows nothing about statistics.
 
-``SKNORM_NUM_THREADS`` caps the threads (``1`` turns them off).
+``SKNORM_NUM_THREADS`` caps the threads (``1`` turns them off);
+:func:`serial` turns them off for the calling thread only.
 """
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import os
 import threading
 from concurrent.futures import ThreadPoolExecutor
 from typing import NamedTuple
 
-__all__ = ["Plan", "blocks", "map_parts", "num_threads", "plan_for", "split"]
+__all__ = [
+    "Plan",
+    "blocks",
+    "map_parts",
+    "num_threads",
+    "plan_for",
+    "serial",
+    "split",
+]
 
 # Working set of one block (of the float64 buffer the block is converted
 # into): a core's L2 holds it, so every pass after the first one over the
@@ -58,8 +68,32 @@ def blocks(lo, hi, rows):
         yield start, min(start + rows, hi)
 
 
+_serial = threading.local()
+
+
+@contextlib.contextmanager
+def serial():
+    """Run the kernels called in this block on the calling thread only.
+
+    For callers that already run many kernels in parallel (a Dask worker
+    computing one chunk per thread): no nested pool, no oversubscription,
+    and results that do not depend on how many cores the machine running
+    the chunk has (the split of the rows over threads changes the order of
+    the merges, hence the last bits).  Other threads are not affected.
+    """
+    depth = getattr(_serial, "depth", 0)
+    _serial.depth = depth + 1
+    try:
+        yield
+    finally:
+        _serial.depth = depth
+
+
 def num_threads():
-    """Threads the kernels may use: ``SKNORM_NUM_THREADS`` or the CPUs."""
+    """Threads the kernels may use: ``SKNORM_NUM_THREADS`` or the CPUs (1
+    inside :func:`serial`)."""
+    if getattr(_serial, "depth", 0):
+        return 1
     env = os.environ.get("SKNORM_NUM_THREADS", "").strip()
     if env:
         try:
