@@ -99,6 +99,29 @@ def lazy_on_dask(method):
     return wrapper
 
 
+def _dask_aware_output(wrapped):
+    """Keep Dask output lazy under ``set_output``.
+
+    scikit-learn's ``set_output`` wrapper (around ``transform`` and
+    ``fit_transform``) would turn a lazy result into a pandas frame, i.e.
+    compute it; for Dask input this calls the method inside that wrapper and
+    lets the Dask layer give the configured container its Dask form (a
+    ``dask.dataframe.DataFrame`` for "pandas").
+    """
+    inner = getattr(wrapped, "__wrapped__", None)
+    if inner is None or getattr(wrapped, "_sknorm_dask_output", False):
+        return wrapped
+
+    @functools.wraps(wrapped)
+    def method(self, X, *args, **kwargs):
+        if is_dask_collection(X):
+            return dask_layer().output_container(self, inner(self, X, *args, **kwargs))
+        return wrapped(self, X, *args, **kwargs)
+
+    method._sknorm_dask_output = True
+    return method
+
+
 def _name_the_call(method):
     """Prefix scikit-learn's parameter errors with ``"Estimator.method(): "``.
 
@@ -167,7 +190,10 @@ class BaseNormalizer(TransformerMixin, BaseEstimator):
     _finite_check = "validate"
 
     def __init_subclass__(cls, **kwargs):
-        super().__init_subclass__(**kwargs)
+        super().__init_subclass__(**kwargs)  # scikit-learn's set_output wrap
+        for name in ("transform", "fit_transform"):
+            if name in cls.__dict__:
+                setattr(cls, name, _dask_aware_output(cls.__dict__[name]))
         for name in ("fit", "partial_fit"):
             method = cls.__dict__.get(name)
             if callable(method) and not getattr(method, "_sknorm_named_call", False):
@@ -303,6 +329,22 @@ class BaseNormalizer(TransformerMixin, BaseEstimator):
 
     def _fitted_state(self, statistics, xp, device, n_features):
         return {}
+
+    # What the Dask layer asks besides (defaults for one-to-one transforms):
+    def _check_fit_shape(self, method, n_features):
+        """Checks of a training batch's width against the parameters."""
+
+    def _output_width(self, method, n_columns):
+        """Columns of ``method``'s output for ``n_columns`` input columns."""
+        return n_columns
+
+    def _inverse_columns(self):
+        """Columns ``inverse_transform`` expects when they are not the input
+        features (None: they are)."""
+        return None
+
+    def _prepare_transform(self, method):
+        """Compute, once, what ``method`` derives from the fitted state."""
 
     def _not_mergeable(self):
         """Why ``merge`` is refused (None: it is supported)."""
@@ -444,6 +486,10 @@ class BaseNormalizer(TransformerMixin, BaseEstimator):
             return kernel(*args, check="inf" if self._allow_nan else "nonfinite")
         except NonFiniteError as exc:
             raise ValueError(where(self, method) + str(exc)) from exc
+
+
+# TransformerMixin's fit_transform, inherited by every estimator.
+BaseNormalizer.fit_transform = _dask_aware_output(BaseNormalizer.fit_transform)
 
 
 class AffineNormalizer(OneToOneFeatureMixin, BaseNormalizer):

@@ -23,7 +23,7 @@ from ._base import (
     needs_copy,
 )
 from ._kernels import kernels_for
-from ._stats import Moments, moments_of_batch
+from ._stats import Moments, merge_moments, moments_of_batch
 from ._validation import where
 
 __all__ = ["MiniBatchNormalizer"]
@@ -510,6 +510,10 @@ class MiniBatchNormalizer(AffineNormalizer):
     def _batch_statistics(self, X, xp, device, sample_weight):
         dtype = accumulation_dtype(xp, device)
         return (moments_of_batch(X, sample_weight, dtype),)
+
+    def _merge_statistics(self, a, b):
+        # The pieces of one batch (a Dask chunk boundary inside it).
+        return (merge_moments(a[0], b[0]),)
 
     def _fused_step(self, fused, state, X, sample_weight, gamma):
         """:meth:`_step` as one kernel call (CuPy: two launches in all; NumPy

@@ -345,7 +345,7 @@ class ZCAWhitening(BaseNormalizer):
         return hasattr(self, "_comoments_")
 
     def _updated_state(self, X, xp, device, sample_weight, method):
-        self._check_n_components(method, X.shape[1])
+        self._check_fit_shape(method, X.shape[1])
         dtype = accumulation_dtype(xp, device)
         previous = getattr(self, "_comoments_", None)
         fourth = self._fourth_moments(method)
@@ -361,6 +361,18 @@ class ZCAWhitening(BaseNormalizer):
 
     def _reduces_dimension(self):
         return self.method in PCA_METHODS and self.n_components is not None
+
+    def _check_fit_shape(self, method, n_features):
+        self._check_n_components(method, n_features)
+
+    def _output_width(self, method, n_columns):
+        return self.n_components_ if method == "transform" else self.n_features_in_
+
+    def _inverse_columns(self):
+        return self.n_components_ if self._reduces() else None
+
+    def _prepare_transform(self, method):
+        self._matrices(method, stacklevel=6)
 
     def _check_n_components(self, method, n_features):
         if self._reduces_dimension() and self.n_components > n_features:
@@ -545,7 +557,7 @@ class ZCAWhitening(BaseNormalizer):
         -------
         X_original : array of shape (n_samples, n_features)
         """
-        columns = self.n_components_ if self._is_fitted() and self._reduces() else None
+        columns = self._inverse_columns() if self._is_fitted() else None
         Z, xp, _ = self._check_transform_input(
             X, "inverse_transform", copy=False, columns=columns
         )
