@@ -29,9 +29,11 @@ def _env():
 
 @pytest.mark.parametrize("path", DOCS, ids=lambda p: p.name)
 def test_doc_python_blocks_run(path):
-    blocks = _python_blocks(path)
-    for block in blocks:
-        exec(compile(block, str(path), "exec"), {"__name__": "__doc__"})
+    # The blocks of one page run in order in one namespace, as a reader
+    # would run them.
+    namespace = {"__name__": "__doc__"}
+    for block in _python_blocks(path):
+        exec(compile(block, str(path), "exec"), namespace)
 
 
 def test_readme_has_the_two_commands():
