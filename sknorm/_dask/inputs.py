@@ -141,7 +141,14 @@ def dask_input(estimator, X, method, *, reset, names=True, columns=None):
         # whole rows): chunks along the features are joined, lazily.
         array = array.rechunk({1: -1})
     meta = array._meta
-    xp = namespace_of(meta)
+    try:
+        xp = namespace_of(meta)
+    except TypeError as exc:
+        raise TypeError(
+            prefix + f"X's chunks are {type(meta).__module__}."
+            f"{type(meta).__name__}; the Dask layer takes NumPy or CuPy chunks "
+            "(convert them with X.map_blocks(...), e.g. to dense arrays)."
+        ) from exc
     device = array_device(meta)
     _bookkeeping(estimator, X, array, prefix, reset, names, columns)
     out_dtype = output_float_dtype(xp, device, array.dtype)

@@ -40,7 +40,7 @@ from .reduce import ChunkSpec, batch_pieces, tree_statistics
 __all__ = ["lazy_transform", "minibatch_steps", "output_container", "update"]
 
 
-def _host(xp, a):
+def _host(a):
     """A (small) array on the host, for the bookkeeping done after compute."""
     if hasattr(a, "get"):  # CuPy
         return a.get()
@@ -64,7 +64,7 @@ def _check_weight_total(estimator, method, counts, weights_kind):
     weights is fine, the whole fit is not)."""
     if weights_kind == "none":
         return
-    if not any(bool(np.any(_host(None, c) > 0)) for c in counts):
+    if not any(bool(np.any(_host(c) > 0)) for c in counts):
         raise ValueError(
             where(estimator, method) + "Sample weights must contain at least "
             "one non-zero number; a batch whose weights are all zero carries "
@@ -95,7 +95,7 @@ def _computed_statistics(estimator, inp, weights, kind, method):
     (packed,) = tree_statistics(inp, weights, spec).compute()
     states, n_rows = layout.unpack(packed)
     _check_weight_total(estimator, method, [states[0].count], kind)
-    return Statistics(states, int(_host(inp.xp, n_rows)), kind != "none")
+    return Statistics(states, int(_host(n_rows)), kind != "none")
 
 
 def update(estimator, X, sample_weight, *, method, reset):
@@ -121,8 +121,8 @@ def update(estimator, X, sample_weight, *, method, reset):
 def _batches_from_pieces(xp, layout, pieces):
     """Consecutive pieces of one batch merged: ``[(moments, n_rows)]`` in
     batch order."""
-    index = _host(xp, pieces[:, layout.count_row + 1, 0])
-    rows = _host(xp, pieces[:, layout.count_row, 0])
+    index = _host(pieces[:, layout.count_row + 1, 0])
+    rows = _host(pieces[:, layout.count_row, 0])
     batches = []
     for i in range(pieces.shape[0]):
         (moments,), _ = layout.unpack(pieces[i, ...])
@@ -153,7 +153,7 @@ def minibatch_steps(
             tree_spec = _spec(estimator, inp, tree_layout, method, kind, weights)
             (packed,) = tree_statistics(inp, weights, tree_spec).compute()
             (moments,), n_rows = tree_layout.unpack(packed)
-            batches = [(moments, int(_host(xp, n_rows)))]
+            batches = [(moments, int(_host(n_rows)))]
         else:
             pieces = batch_pieces(inp, weights, spec, rows).compute()
             batches = _batches_from_pieces(xp, layout, pieces)
