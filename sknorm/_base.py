@@ -25,7 +25,10 @@ from sklearn.utils._param_validation import InvalidParameterError
 from sklearn.utils.validation import check_is_fitted
 
 from ._array_api import accumulation_dtype, check_same_namespace
+from ._callbacks import CallbackSupport, fit_task
+from ._display import ReprWithoutComputing
 from ._kernels import NonFiniteError, kernels_for, transforms_find_nonfinite
+from ._move import ArrayConversion
 from ._validation import validate_sample_weight, validate_X, where
 
 __all__ = ["AffineNormalizer", "BaseNormalizer"]
@@ -85,7 +88,13 @@ def _name_the_call(method):
     return wrapper
 
 
-class BaseNormalizer(TransformerMixin, BaseEstimator):
+class BaseNormalizer(
+    CallbackSupport,
+    ArrayConversion,
+    ReprWithoutComputing,
+    TransformerMixin,
+    BaseEstimator,
+):
     """Fit / partial_fit / transform plumbing of every sknorm estimator.
 
     Subclasses define:
@@ -107,7 +116,9 @@ class BaseNormalizer(TransformerMixin, BaseEstimator):
         the ``where(self, method)`` prefix.
 
     ``fit`` and ``partial_fit`` defined by a subclass are wrapped so that a
-    parameter error raised by ``_fit_context`` names the call too.
+    parameter error raised by ``_fit_context`` names the call too.  Each
+    public fitting call reports itself to scikit-learn's callbacks as one
+    task (:meth:`_fit_task`).
     """
 
     _anchor_ = None
@@ -203,14 +214,29 @@ class BaseNormalizer(TransformerMixin, BaseEstimator):
             )
         return X, xp, device, sample_weight
 
+    def _fit_task(self, method, X, sample_weight, max_subtasks=0):
+        """The callbacks' root task of one public fitting call.
+
+        Open it once per public call, after validation and inside
+        :meth:`_transaction` (a failing call then tears its callbacks down
+        before the state is restored); end it once the new state is
+        assigned.  A fit over pieces (batches, chunks) reports each with
+        ``task.subtask(...)``: see :mod:`sknorm._callbacks`.
+        """
+        return fit_task(
+            self, method, X=X, sample_weight=sample_weight, max_subtasks=max_subtasks
+        )
+
     def _update(self, X, sample_weight, *, method, reset):
         with self._transaction(method):
             X, xp, device, sample_weight = self._validated_batch(
                 X, sample_weight, method=method, reset=reset
             )
-            self.__dict__.update(
-                self._updated_state(X, xp, device, sample_weight, method)
-            )
+            with self._fit_task(method, X, sample_weight) as task:
+                self.__dict__.update(
+                    self._updated_state(X, xp, device, sample_weight, method)
+                )
+                task.end()
         return self
 
     def _fit(self, X, sample_weight):

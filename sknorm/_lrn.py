@@ -8,10 +8,12 @@ from sklearn.base import OneToOneFeatureMixin, _fit_context
 from sklearn.utils._param_validation import Interval
 
 from ._base import BaseNormalizer, _name_the_call
+from ._naming import published_as
 
 __all__ = ["LocalResponseNormalizer"]
 
 
+@published_as("sknorm")
 class LocalResponseNormalizer(OneToOneFeatureMixin, BaseNormalizer):
     """Local Response Normalization across neighbouring features (AlexNet).
 
