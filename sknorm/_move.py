@@ -25,6 +25,7 @@ import numpy as np
 
 from ._array_api import accumulation_dtype, namespace_of
 from ._callbacks import FIT_TIME_STATE
+from ._naming import convert_array
 
 __all__ = [
     "ArrayConversion",
@@ -145,7 +146,7 @@ def _converted(value, converter, drop):
     if hook is not None:
         return hook(converter)
     if array_api_compat.is_array_api_obj(value):
-        return converter(value) if _is_numeric(value) else value
+        return convert_array(value, converter) if _is_numeric(value) else value
     kind = type(value)
     if kind is dict:
         return {k: _converted(v, converter, drop) for k, v in value.items()}

@@ -19,8 +19,9 @@ from __future__ import annotations
 import sys
 
 import array_api_compat
+import numpy as np
 
-__all__ = ["convert_state_fields", "published_as", "state_type"]
+__all__ = ["convert_array", "convert_state_fields", "published_as", "state_type"]
 
 
 def _has_examples(value):
@@ -68,8 +69,20 @@ def published_as(module, name=None):
 def convert_state_fields(state, converter):
     """A copy of the NamedTuple ``state`` with ``converter`` applied to each
     array field (other fields, e.g. counts or flags, are kept)."""
-    is_array = array_api_compat.is_array_api_obj
-    return type(state)(*(converter(v) if is_array(v) else v for v in state))
+    return type(state)(*(convert_array(v, converter) for v in state))
+
+
+def convert_array(value, converter):
+    """``converter(value)`` for an array, ``value`` itself otherwise.
+
+    A NumPy scalar (what NumPy's reductions return) is handed over as a 0-d
+    array: converters go through DLPack, which scalars do not speak.
+    """
+    if not array_api_compat.is_array_api_obj(value):
+        return value
+    if isinstance(value, np.generic):
+        value = np.asarray(value)
+    return converter(value)
 
 
 def state_type(cls):

@@ -18,7 +18,7 @@ from ._array_api import (
 )
 from ._base import BaseNormalizer
 from ._kernels import kernels_for
-from ._naming import convert_state_fields, published_as
+from ._naming import convert_array, convert_state_fields, published_as
 from ._stats import update_comoments
 from ._validation import where
 from ._whitening_matrices import (
@@ -59,7 +59,10 @@ class _LazyWhitening:
         """A copy holding converted arrays; a computed result moves with it
         (the moved estimator transforms with the very same matrices)."""
         moved = type(self)(
-            converter(self.covariance), self.method, self.eps, self.n_components
+            convert_array(self.covariance, converter),
+            self.method,
+            self.eps,
+            self.n_components,
         )
         if self.result is not None:
             moved.result = convert_state_fields(self.result, converter)
