@@ -168,7 +168,7 @@ def test_standard_scaler_callback_support(fit_method):
     [
         (make, method)
         for make in ESTIMATORS
-        for method in ("fit", "partial_fit", "fit_transform")
+        for method in ("fit", "partial_fit", "fit_transform", "normalize_batch")
         if hasattr(make, method)
     ],
     ids=lambda v: getattr(v, "__name__", v),
@@ -177,10 +177,10 @@ def test_each_public_call_is_one_root_task(make, method):
     X = _X()
     cb = RecordingCallback()
     est = make().set_callbacks(cb)
-    if method == "partial_fit":
-        est.partial_fit(X[:20])
+    if method in ("partial_fit", "normalize_batch"):
+        getattr(est, method)(X[:20])
         cb.record.clear()
-        est.partial_fit(X[20:])
+        getattr(est, method)(X[20:])
     else:
         getattr(est, method)(X)
     name = type(est).__name__
@@ -193,7 +193,9 @@ def test_each_public_call_is_one_root_task(make, method):
     ]
     begin, end = cb.record[1], cb.record[2]
     assert begin["context"].max_subtasks == 0  # a leaf: no batches
-    assert begin["kwargs"]["X"].shape[0] == (15 if method == "partial_fit" else 35)
+    assert begin["kwargs"]["X"].shape[0] == (
+        35 if method in ("fit", "fit_transform") else 15
+    )
     fitted = end["kwargs"]["fitted_estimator"]
     assert fitted is not est
     assert_array_equal(fitted.transform(X), est.transform(X))
