@@ -19,6 +19,7 @@ from __future__ import annotations
 import numbers
 
 import numpy as np
+from sklearn.base import BaseEstimator
 
 __all__ = ["DOCS_URL", "ReprWithoutComputing"]
 
@@ -82,26 +83,31 @@ class ReprWithoutComputing:
                     names.add(name)
         return names
 
-    def _get_fitted_attr_html(self, doc_link=""):
-        """scikit-learn 1.9's fitted-attributes table, evaluating nothing.
 
-        scikit-learn's own calls ``inspect.getmembers(self)``; this reads
-        ``__dict__`` and lists the properties by name.
-        """
-        from sklearn.utils._repr_html.fitted_attributes import AttrsDict
+def _fitted_attributes_table(self, doc_link=""):
+    """scikit-learn 1.9's fitted-attributes table, evaluating nothing.
 
-        rows = {}
-        stored = {
-            name: value
-            for name, value in vars(self).items()
-            if not name.startswith("_") and name.endswith("_")
-        }
-        lazy = self._lazy_attributes() - set(stored)
-        for name in sorted(set(stored) | lazy):
-            if name in stored:
-                rows[name] = _stored_row(stored[name])
-            else:
-                rows[name] = {"type_name": "property", "value": _COMPUTED_ON_ACCESS}
-        return AttrsDict(
-            fitted_attrs=rows, estimator_class=type(self), doc_link=doc_link
-        )
+    scikit-learn's own calls ``inspect.getmembers(self)``; this reads
+    ``__dict__`` and lists the properties by name.
+    """
+    from sklearn.utils._repr_html.fitted_attributes import AttrsDict
+
+    rows = {}
+    stored = {
+        name: value
+        for name, value in vars(self).items()
+        if not name.startswith("_") and name.endswith("_")
+    }
+    lazy = self._lazy_attributes() - set(stored)
+    for name in sorted(set(stored) | lazy):
+        if name in stored:
+            rows[name] = _stored_row(stored[name])
+        else:
+            rows[name] = {"type_name": "property", "value": _COMPUTED_ON_ACCESS}
+    return AttrsDict(fitted_attrs=rows, estimator_class=type(self), doc_link=doc_link)
+
+
+# scikit-learn 1.9 added the table (BaseEstimator._get_fitted_attr_html);
+# earlier versions neither call nor have it.
+if hasattr(BaseEstimator, "_get_fitted_attr_html"):
+    ReprWithoutComputing._get_fitted_attr_html = _fitted_attributes_table
