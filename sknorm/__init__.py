@@ -9,11 +9,23 @@ ZCAWhitening             decorrelate to unit covariance (zca, zca-cor, pca,
                          pca-cor, cholesky)
 MiniBatchNormalizer      Batch Normalization statistics (torch BatchNorm1d)
 LocalResponseNormalizer  AlexNet's local response normalization
+
+Deployment
+----------
+move_estimator           a fitted copy in another array library / on another
+                         device (fit on a GPU, serve on CPUs)
+sknorm.io                dump / load estimators safely (skops, no pickle)
+sknorm.state             stable names of the fitted-state types
 """
 
+# Submodules, imported so that ``sknorm.io`` and ``sknorm.state`` work after
+# ``import sknorm``; neither imports skops (sknorm.io does when called).
+from . import io as io
+from . import state as state
 from ._lrn import LocalResponseNormalizer
 from ._minibatch import MiniBatchNormalizer
 from ._minmax import MinMax
+from ._move import move_estimator
 from ._version import __version__
 from ._whitening import ZCAWhitening
 from ._zscore import ZScore
@@ -25,4 +37,5 @@ __all__ = [
     "ZCAWhitening",
     "ZScore",
     "__version__",
+    "move_estimator",
 ]

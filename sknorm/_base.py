@@ -34,8 +34,11 @@ from ._array_api import (
     check_same_namespace,
     namespace_of,
 )
+from ._callbacks import CallbackSupport, fit_task
 from ._dask import is_dask_collection
+from ._display import ReprWithoutComputing
 from ._kernels import NonFiniteError, kernels_for, transforms_find_nonfinite
+from ._move import ArrayConversion
 from ._stats import Statistics
 from ._validation import validate_sample_weight, validate_X, where
 
@@ -157,7 +160,13 @@ def _names(names):
     return "no names" if names is None else repr(list(names))
 
 
-class BaseNormalizer(TransformerMixin, BaseEstimator):
+class BaseNormalizer(
+    CallbackSupport,
+    ArrayConversion,
+    ReprWithoutComputing,
+    TransformerMixin,
+    BaseEstimator,
+):
     """Fit / partial_fit / transform plumbing of every sknorm estimator.
 
     Subclasses define:
@@ -179,7 +188,9 @@ class BaseNormalizer(TransformerMixin, BaseEstimator):
         the ``where(self, method)`` prefix.
 
     ``fit`` and ``partial_fit`` defined by a subclass are wrapped so that a
-    parameter error raised by ``_fit_context`` names the call too.
+    parameter error raised by ``_fit_context`` names the call too.  Each
+    public fitting call reports itself to scikit-learn's callbacks as one
+    task (:meth:`_fit_task`).
     """
 
     _anchor_ = None
@@ -278,6 +289,19 @@ class BaseNormalizer(TransformerMixin, BaseEstimator):
             )
         return X, xp, device, sample_weight
 
+    def _fit_task(self, method, X, sample_weight, max_subtasks=0):
+        """The callbacks' root task of one public fitting call.
+
+        Open it once per public call, after validation and inside
+        :meth:`_transaction` (a failing call then tears its callbacks down
+        before the state is restored); end it once the new state is
+        assigned.  A fit over pieces (batches, chunks) reports each with
+        ``task.subtask(...)``: see :mod:`sknorm._callbacks`.
+        """
+        return fit_task(
+            self, method, X=X, sample_weight=sample_weight, max_subtasks=max_subtasks
+        )
+
     def _update(self, X, sample_weight, *, method, reset):
         if is_dask_collection(X):
             return dask_layer().update(
@@ -287,9 +311,11 @@ class BaseNormalizer(TransformerMixin, BaseEstimator):
             X, xp, device, sample_weight = self._validated_batch(
                 X, sample_weight, method=method, reset=reset
             )
-            self.__dict__.update(
-                self._updated_state(X, xp, device, sample_weight, method)
-            )
+            with self._fit_task(method, X, sample_weight) as task:
+                self.__dict__.update(
+                    self._updated_state(X, xp, device, sample_weight, method)
+                )
+                task.end()
         return self
 
     def _fit(self, X, sample_weight):

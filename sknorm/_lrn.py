@@ -9,10 +9,12 @@ from sklearn.utils._param_validation import Interval
 
 from ._array_api import output_float_dtype
 from ._base import BaseNormalizer, _name_the_call, lazy_on_dask
+from ._naming import published_as
 
 __all__ = ["LocalResponseNormalizer"]
 
 
+@published_as("sknorm")
 class LocalResponseNormalizer(OneToOneFeatureMixin, BaseNormalizer):
     """Local Response Normalization across neighbouring features (AlexNet).
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from numbers import Integral, Real
 
 import array_api_compat
@@ -23,6 +24,7 @@ from ._base import (
     needs_copy,
 )
 from ._kernels import kernels_for
+from ._naming import published_as
 from ._stats import Moments, merge_moments, moments_of_batch
 from ._validation import where
 
@@ -90,6 +92,7 @@ def _check_finite(estimator, method, value, name, xp):
         )
 
 
+@published_as("sknorm")
 class MiniBatchNormalizer(AffineNormalizer):
     """Batch Normalization statistics (PyTorch's ``BatchNorm1d``) as a transformer.
 
@@ -400,22 +403,34 @@ class MiniBatchNormalizer(AffineNormalizer):
                 gamma, beta = self._gamma_beta(method, X.shape[1], xp, device, dtype)
             n = X.shape[0]
             step = n if rows is None else rows
-            for start in range(0, n, step):
-                stop = min(start + step, n)
-                batch = X if (start, stop) == (0, n) else X[start:stop, ...]
-                sw = sample_weight
-                if sw is not None and batch is not X:
-                    sw = sw[start:stop]
-                state, mean_b, var_b, scale = self._step(
-                    state, batch, sw, xp, device, dtype, gamma
-                )
-            out = self
-            if training_output:
-                if scale is None:
-                    scale = gamma * (1.0 / xp.sqrt(var_b + float(self.eps)))
-                must_copy = needs_copy(self.copy, original, X)
-                out = kernels_for(xp).affine(X, mean_b, scale, beta, must_copy)
-            self.__dict__.update(state)
+            starts = range(0, n, step)
+            # fit with batch_size reports one sub-task per batch; a callback
+            # may stop it after any of them (the steps taken so far stay).
+            n_subtasks = 0 if rows is None else len(starts)
+            with self._fit_task(method, X, sample_weight, n_subtasks) as task:
+                for start in starts:
+                    stop = min(start + step, n)
+                    batch = X if (start, stop) == (0, n) else X[start:stop, ...]
+                    sw = sample_weight
+                    if sw is not None and batch is not X:
+                        sw = sw[start:stop]
+                    if n_subtasks:
+                        sub = task.subtask("batch", X=batch, sample_weight=sw)
+                    state, mean_b, var_b, scale = self._step(
+                        state, batch, sw, xp, device, dtype, gamma
+                    )
+                    if n_subtasks and sub.end(
+                        reconstruction_attributes=functools.partial(dict, state)
+                    ):
+                        break
+                out = self
+                if training_output:
+                    if scale is None:
+                        scale = gamma * (1.0 / xp.sqrt(var_b + float(self.eps)))
+                    must_copy = needs_copy(self.copy, original, X)
+                    out = kernels_for(xp).affine(X, mean_b, scale, beta, must_copy)
+                self.__dict__.update(state)
+                task.end()
         return out
 
     def _check_affine_params(self, method, n_features, xp, device, dtype):

@@ -14,6 +14,7 @@ from ._array_api import (
     namespace_of,
 )
 from ._base import AffineNormalizer
+from ._naming import published_as
 from ._stats import (
     MinMaxState,
     Statistics,
@@ -47,6 +48,7 @@ def _check_range(estimator, method, value, name):
     return lo, hi
 
 
+@published_as("sknorm")
 class MinMax(AffineNormalizer):
     """Scale each feature to ``feature_range``, from the data or a known range.
 

@@ -20,6 +20,7 @@ from typing import NamedTuple
 
 from ._array_api import array_device, is_numpy_namespace, namespace_of
 from ._kernels import kernels_for
+from ._naming import state_type
 
 __all__ = [
     "CoMoments",
@@ -115,6 +116,7 @@ def _batch_shift(xp, state, X, dtype):
 
 
 # --------------------------------------------------------------- moments ----
+@state_type
 class Moments(NamedTuple):
     """Per-feature weighted moments of ``x - shift`` (NaN entries skipped).
 
@@ -220,6 +222,7 @@ def update_moments(state, X, sample_weight, dtype):
 
 
 # --------------------------------------------------------------- min/max ----
+@state_type
 class MinMaxState(NamedTuple):
     """Per-feature NaN-aware minimum and maximum (NaN: nothing observed)."""
 
@@ -266,6 +269,7 @@ def update_min_max(state, X):
 
 
 # ------------------------------------------------------------ co-moments ----
+@state_type
 class CoMoments(NamedTuple):
     """Weighted mean and population covariance matrix of ``x - shift``.
 

@@ -18,6 +18,7 @@ from ._array_api import (
 )
 from ._base import BaseNormalizer, lazy_on_dask
 from ._kernels import kernels_for
+from ._naming import convert_array, convert_state_fields, published_as
 from ._stats import (
     CoMoments,
     Statistics,
@@ -44,6 +45,7 @@ from ._whitening_shrinkage import (
 __all__ = ["ZCAWhitening"]
 
 
+@published_as("sknorm.state", "LazyWhitening")
 class _LazyWhitening:
     """The whitening matrices of one fitted state, computed on first use.
 
@@ -62,6 +64,19 @@ class _LazyWhitening:
         self.eps = eps
         self.n_components = n_components
         self.result = None
+
+    def __sklearn_array_api_convert__(self, converter):
+        """A copy holding converted arrays; a computed result moves with it
+        (the moved estimator transforms with the very same matrices)."""
+        moved = type(self)(
+            convert_array(self.covariance, converter),
+            self.method,
+            self.eps,
+            self.n_components,
+        )
+        if self.result is not None:
+            moved.result = convert_state_fields(self.result, converter)
+        return moved
 
     def get(self, estimator, method, stacklevel):
         if self.result is None:
@@ -95,6 +110,7 @@ class _LazyWhitening:
         return self.result
 
 
+@published_as("sknorm")
 class ZCAWhitening(BaseNormalizer):
     """Whiten features: decorrelate them and give them unit variance.
 
@@ -517,6 +533,12 @@ class ZCAWhitening(BaseNormalizer):
 
     def _reduces(self):
         return self._whitening_cache_.method in PCA_METHODS
+
+    def _lazy_attributes(self):
+        names = super()._lazy_attributes()
+        if not self._reduces():
+            names.discard("explained_variance_")
+        return names
 
     # -------------------------------------------------------- transform
     @lazy_on_dask

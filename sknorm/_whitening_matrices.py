@@ -35,6 +35,7 @@ from __future__ import annotations
 from typing import NamedTuple
 
 from ._array_api import array_device, namespace_of
+from ._naming import state_type
 
 __all__ = [
     "METHODS",
@@ -48,6 +49,7 @@ METHODS = ("zca", "zca-cor", "pca", "pca-cor", "cholesky")
 PCA_METHODS = ("pca", "pca-cor")
 
 
+@state_type
 class Whitening(NamedTuple):
     """The result of :func:`whitening_matrices`.
 

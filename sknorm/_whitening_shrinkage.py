@@ -25,6 +25,7 @@ from __future__ import annotations
 from typing import NamedTuple
 
 from ._array_api import array_device, namespace_of
+from ._naming import state_type
 from ._stats import weight_fractions
 
 __all__ = [
@@ -39,6 +40,7 @@ __all__ = [
 _BLOCK_ELEMENTS = 1 << 20
 
 
+@state_type
 class FourthMoments(NamedTuple):
     """Weighted means of powers of ``d = x - shift`` (the co-moments' shift).
 

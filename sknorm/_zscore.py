@@ -9,6 +9,7 @@ from sklearn.utils.sparsefuncs import inplace_column_scale, mean_variance_axis
 
 from ._array_api import accumulation_dtype, namespace_of
 from ._base import AffineNormalizer
+from ._naming import published_as
 from ._stats import (
     Moments,
     Statistics,
@@ -46,6 +47,7 @@ def _constant_feature_scale(xp, var, mean_offset, n_samples, dtype):
     return xp.where(constant | tiny, xp.ones_like(scale), scale)
 
 
+@published_as("sknorm")
 class ZScore(AffineNormalizer):
     """Standardize features: ``z = (x - mean) / std``.
 

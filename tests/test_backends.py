@@ -260,11 +260,33 @@ def test_import_does_not_load_gpu_or_distributed_libraries():
         import sys
         import numpy as np
         import sknorm
+
+        def loaded(names):
+            return [m for m in names if m in sys.modules]
+
+        extras = ("torch", "cupy", "dask", "jax", "skops", "rich", "sklearn.callback")
+        # sknorm's own layers, on an estimator fitted without a fit call:
+        # transform, the deployment layer short of the calls that need an
+        # extra, the fitted-attributes table.
+        bn = sknorm.MiniBatchNormalizer.from_torch_state_dict(
+            {"running_mean": np.zeros(3), "running_var": np.ones(3)}
+        )
         X = np.random.default_rng(0).normal(size=(50, 3))
+        bn.transform(X)
+        sknorm.move_estimator(bn, "numpy")
+        repr(bn)
+        if hasattr(bn, "_get_fitted_attr_html"):  # scikit-learn >= 1.9
+            bn._get_fitted_attr_html()
+        sknorm.io.TRUSTED_TYPES
+        assert not loaded(extras), loaded(extras)
+        # Fitting and the HTML repr: scikit-learn 1.9's own _fit_context and
+        # repr import sklearn.callback (which imports rich when installed),
+        # for StandardScaler as for any estimator: scikit-learn's import.
+        bn._repr_html_()
         sknorm.ZScore().fit(X).transform(X)
         sknorm.MinMax().fit(X).transform(X)
-        loaded = [m for m in ("torch", "cupy", "dask", "jax") if m in sys.modules]
-        assert not loaded, loaded
+        extras = ("torch", "cupy", "dask", "jax", "skops")
+        assert not loaded(extras), loaded(extras)
         """
     )
     env = dict(os.environ)

@@ -360,6 +360,16 @@ def test_errors_before_computing():
         est.partial_fit(da.ones((5, 5)))
 
 
+def test_no_rows_is_an_error_known_or_found():
+    with pytest.raises(ValueError, match=r"ZScore\.fit\(\): Found array with 0"):
+        ZScore().fit(da.ones((0, 3), chunks=1))
+    empty = da.ones((4, 3), chunks=2)
+    empty = empty[da.sum(empty, axis=1) > 10]  # unknown sizes, all empty
+    for est in (ZScore(), MiniBatchNormalizer(batch_size=2)):
+        with pytest.raises(ValueError, match=r"Found array with 0 sample"):
+            est.fit(empty)
+
+
 def test_values_are_checked_while_computing_and_state_is_kept():
     X = correlated(30)
     bad = X.copy()
@@ -567,3 +577,35 @@ def test_bits_are_the_same_on_dasks_array_expression_backend(tmp_path):
         )
         results.append(np.load(out))
     np.testing.assert_array_equal(results[0], results[1])
+
+
+# ------------------------------------------------------------ callbacks ----
+def test_a_dask_fit_is_one_root_task_and_batches_are_subtasks():
+    pytest.importorskip("sklearn.callback")
+    from test_callbacks import RecordingCallback, StopAfter
+
+    X = correlated(35)
+    Xd = chunked(X, (12, 0, 23))
+    cb = RecordingCallback()
+    est = ZScore().set_callbacks(cb).fit(Xd)
+    assert [t[0] for t in cb.tasks()] == [
+        "setup",
+        "on_fit_task_begin",
+        "on_fit_task_end",
+        "teardown",
+    ]
+    fitted = cb.record[2]["kwargs"]["fitted_estimator"]
+    np.testing.assert_array_equal(fitted.var_, est.var_)
+    # The frozen copy of a lazy transform carries no callbacks.
+    assert est.transform(Xd).compute().shape == X.shape
+
+    cb = RecordingCallback()
+    MiniBatchNormalizer(batch_size=10).set_callbacks(cb).fit(Xd)
+    batches = [t for t in cb.tasks() if t[2] == "batch"]
+    assert [t[3] for t in batches[::2]] == [(0, k) for k in range(4)]
+
+    stop = StopAfter(2)
+    stopped = MiniBatchNormalizer(batch_size=10).set_callbacks(stop).fit(Xd)
+    assert stopped.n_batches_seen_ == 2
+    prefix = MiniBatchNormalizer(batch_size=10).fit(X[:20])
+    close(stopped.running_var_, prefix.running_var_)

@@ -27,13 +27,25 @@ def _env():
     return env
 
 
+# Optional libraries a page may show (the test extra installs them all).
+OPTIONAL = {"torch", "skops", "rich", "sklearn.callback", "cupy"}
+
+
 @pytest.mark.parametrize("path", DOCS, ids=lambda p: p.name)
 def test_doc_python_blocks_run(path):
     # The blocks of one page run in order in one namespace, as a reader
     # would run them.
     namespace = {"__name__": "__doc__"}
     for block in _python_blocks(path):
-        exec(compile(block, str(path), "exec"), namespace)
+        try:
+            exec(compile(block, str(path), "exec"), namespace)
+        except ImportError as exc:
+            # scikit-learn reports a missing rich as an ImportError from it.
+            missing = exc if exc.name else exc.__cause__
+            name = getattr(missing, "name", None)
+            if name not in OPTIONAL:
+                raise
+            pytest.skip(f"{path.name} shows {name}, which is not installed")
 
 
 def test_readme_has_the_two_commands():
@@ -74,9 +86,10 @@ def test_demo_runs_and_covers_every_estimator():
         timeout=300,
     )
     assert result.returncode == 0, result.stderr
-    for name in sknorm.__all__:
-        if name != "__version__":
-            assert f"{name}(" in result.stdout, name
+    estimators = [n for n in sknorm.__all__ if isinstance(getattr(sknorm, n), type)]
+    assert len(estimators) == 5, estimators
+    for name in estimators:
+        assert f"{name}(" in result.stdout, name
     assert "no normalization" in result.stdout
 
 

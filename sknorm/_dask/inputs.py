@@ -131,6 +131,11 @@ def dask_input(estimator, X, method, *, reset, names=True, columns=None):
             prefix + f"X has dtype {array.dtype}, expected a real numeric dtype; "
             "convert it with X.astype('float64')."
         )
+    if array.shape[0] == 0:  # known to be empty (NaN: not known yet)
+        raise ValueError(
+            prefix + f"Found array with 0 sample(s) (shape={array.shape}) "
+            f"while a minimum of 1 is required by {type(estimator).__name__}."
+        )
     if array.shape[1] < 1:
         raise ValueError(
             prefix + f"Found array with 0 feature(s) (shape={array.shape}) "

@@ -23,6 +23,7 @@ of its own.
 from __future__ import annotations
 
 import copy
+import functools
 import inspect
 
 import numpy as np
@@ -30,6 +31,7 @@ from sklearn.base import clone
 from sklearn.utils.validation import check_is_fitted
 
 from .._array_api import accumulation_dtype, check_same_namespace, namespace_of
+from .._callbacks import CALLBACK_STATE
 from .._kernels import kernels_for
 from .._stats import Statistics, merge_moments
 from .._validation import where
@@ -47,9 +49,18 @@ def _host(a):
     return np.asarray(a)
 
 
+def _parameters_only(estimator):
+    """An unfitted copy for the chunk tasks: the parameters, no callbacks
+    (``clone`` shares them by reference; they stay with the caller)."""
+    copy_ = clone(estimator)
+    for name in CALLBACK_STATE:
+        copy_.__dict__.pop(name, None)
+    return copy_
+
+
 def _spec(estimator, inp, layout, method, weights_kind, weights):
     return ChunkSpec(
-        estimator=clone(estimator),
+        estimator=_parameters_only(estimator),
         layout=layout,
         chunk_type=inp.chunk_type,
         allow_nan=bool(estimator._allow_nan),
@@ -69,6 +80,15 @@ def _check_weight_total(estimator, method, counts, weights_kind):
             where(estimator, method) + "Sample weights must contain at least "
             "one non-zero number; a batch whose weights are all zero carries "
             "no data."
+        )
+
+
+def _check_rows(estimator, method, n_rows):
+    """No rows at all (chunk sizes that were unknown until computed)."""
+    if n_rows == 0:
+        raise ValueError(
+            where(estimator, method) + "Found array with 0 sample(s) while a "
+            f"minimum of 1 is required by {type(estimator).__name__}."
         )
 
 
@@ -94,26 +114,31 @@ def _computed_statistics(estimator, inp, weights, kind, method):
     spec = _spec(estimator, inp, layout, method, kind, weights)
     (packed,) = tree_statistics(inp, weights, spec).compute()
     states, n_rows = layout.unpack(packed)
+    n_rows = int(_host(n_rows))
+    _check_rows(estimator, method, n_rows)
     _check_weight_total(estimator, method, [states[0].count], kind)
-    return Statistics(states, int(_host(n_rows)), kind != "none")
+    return Statistics(states, n_rows, kind != "none")
 
 
 def update(estimator, X, sample_weight, *, method, reset):
-    """``fit`` (``reset``) or ``partial_fit`` of a Dask collection."""
+    """``fit`` (``reset``) or ``partial_fit`` of a Dask collection: one root
+    task for the callbacks, as any fitting call."""
     with estimator._transaction(method):
         inp, weights, kind = _validated(estimator, X, sample_weight, method, reset)
-        batch = _computed_statistics(estimator, inp, weights, kind, method)
-        merged = batch
-        if not reset and estimator._is_fitted():
-            previous = estimator._statistics(method)
-            merged = Statistics(
-                estimator._merge_statistics(previous.states, batch.states),
-                previous.n_rows + batch.n_rows,
-                previous.weighted or batch.weighted,
+        with estimator._fit_task(method, X, sample_weight) as task:
+            batch = _computed_statistics(estimator, inp, weights, kind, method)
+            merged = batch
+            if not reset and estimator._is_fitted():
+                previous = estimator._statistics(method)
+                merged = Statistics(
+                    estimator._merge_statistics(previous.states, batch.states),
+                    previous.n_rows + batch.n_rows,
+                    previous.weighted or batch.weighted,
+                )
+            estimator.__dict__.update(
+                estimator._fitted_state(merged, inp.xp, inp.device, inp.array.shape[1])
             )
-        estimator.__dict__.update(
-            estimator._fitted_state(merged, inp.xp, inp.device, inp.array.shape[1])
-        )
+            task.end()
     return estimator
 
 
@@ -154,23 +179,36 @@ def minibatch_steps(
             (packed,) = tree_statistics(inp, weights, tree_spec).compute()
             (moments,), n_rows = tree_layout.unpack(packed)
             batches = [(moments, int(_host(n_rows)))]
+            _check_rows(estimator, method, batches[0][1])
         else:
             pieces = batch_pieces(inp, weights, spec, rows).compute()
             batches = _batches_from_pieces(xp, layout, pieces)
+            _check_rows(estimator, method, sum(n for _, n in batches))
         _check_weight_total(estimator, method, [m.count for m, _ in batches], kind)
         state = None if reset else estimator._running_state()
-        mean_b = var_b = None
-        for moments, n_rows in batches:
-            state, mean_b, var_b, _ = estimator._step_from_moments(
-                state, moments, n_rows, xp, device, dtype
-            )
-        out = estimator
-        if training_output:
-            gamma, beta = estimator._gamma_beta(method, n_features, xp, device, dtype)
-            scale = gamma * (1.0 / xp.sqrt(var_b + float(estimator.eps)))
-            out = _lazy_affine(inp, estimator, method, mean_b, scale, beta)
-        if state is not None:
+        n_subtasks = 0 if rows is None else len(batches)
+        with estimator._fit_task(method, X, sample_weight, n_subtasks) as task:
+            # The graph has run; the steps (a few vector operations each) are
+            # reported one sub-task per batch, as in a NumPy fit.
+            for moments, n_rows in batches:
+                if n_subtasks:
+                    sub = task.subtask("batch")
+                state, mean_b, var_b, _ = estimator._step_from_moments(
+                    state, moments, n_rows, xp, device, dtype
+                )
+                if n_subtasks and sub.end(
+                    reconstruction_attributes=functools.partial(dict, state)
+                ):
+                    break
+            out = estimator
+            if training_output:
+                gamma, beta = estimator._gamma_beta(
+                    method, n_features, xp, device, dtype
+                )
+                scale = gamma * (1.0 / xp.sqrt(var_b + float(estimator.eps)))
+                out = _lazy_affine(inp, estimator, method, mean_b, scale, beta)
             estimator.__dict__.update(state)
+            task.end()
     return out
 
 
@@ -218,7 +256,7 @@ class _BlockFunction:
 # Not carried into a lazy transform's tasks: callbacks stay with the caller,
 # outputs are plain arrays (no set_output container inside a block), and the
 # names were checked on the collection.
-_NOT_FROZEN = ("_skl_callbacks", "_sklearn_output_config", "feature_names_in_")
+_NOT_FROZEN = (*CALLBACK_STATE, "_sklearn_output_config", "feature_names_in_")
 
 
 def _frozen(estimator):
