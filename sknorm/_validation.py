@@ -73,13 +73,15 @@ def validate_X(
     is checked against them.  Integer and boolean input becomes float64
     (float32 on devices without float64); float32 and float64 are kept.
 
-    ``finite_check="kernel"`` (with ``allow_nan``) leaves the search for
-    infinite values in a dense NumPy ``X`` to the caller's NumPy kernel,
-    which finds them in its own pass over X and raises
+    ``finite_check="kernel"`` leaves the search for the values the
+    estimator refuses (infinity with ``allow_nan``; NaN and infinity
+    without) in a dense NumPy ``X`` to the caller's NumPy kernel, which
+    finds them in its own pass over X and raises
     :class:`~sknorm._kernels.NonFiniteError` (scikit-learn's check is a
     separate full pass, nearly the cost of the statistics themselves).  The
-    same holds for other namespaces whose kernels find infinity themselves
-    (CuPy's fused kernels); sparse input and the rest are checked here.
+    same holds, with ``allow_nan``, for other namespaces whose kernels find
+    infinity themselves (CuPy's fused kernels); sparse input and the rest
+    are checked here.
 
     ``finite_check="transform"`` leaves the check of non-NumPy input to a
     transform kernel that does it while writing its output (see
@@ -106,7 +108,7 @@ def validate_X(
         )
         shape_check(X.shape[1])
     else:
-        skip = finite_check == "kernel" and allow_nan and not sp.issparse(X)
+        skip = finite_check == "kernel" and not sp.issparse(X)
         with warnings.catch_warnings():
             if not names:
                 warnings.filterwarnings(
@@ -142,7 +144,7 @@ def _is_plain_float_matrix(X):
 def _validate_plain_float_matrix(
     estimator, X, prefix, allow_nan, copy, finite_check, shape_check
 ):
-    if not (finite_check == "kernel" and allow_nan) and not _skip_value_checks():
+    if finite_check != "kernel" and not _skip_value_checks():
         try:
             assert_all_finite(
                 X,

@@ -141,9 +141,14 @@ def test_numpy_comoments_match_generic(seed, n, f, dtype, loc, layout, weights):
     with small_blocks(f):
         got = numpy_blocked.comoments(X, shift, w, np.float64)
     spread = np.max(np.abs(X - shift), initial=1.0)
+    # Unweighted float32 input is multiplied in float32 blocks (summed in
+    # float64): float32 rounding of x - c, by design (issue 14: within 1e-6
+    # relative of the float64 covariance).
+    single = dtype == np.float32 and w is None
+    tol = 1e-6 if single else 1e-12
     np.testing.assert_allclose(got[0], ref[0], rtol=1e-13)
-    np.testing.assert_allclose(got[1], ref[1], rtol=1e-12, atol=1e-13 * spread)
-    np.testing.assert_allclose(got[2], ref[2], rtol=1e-11, atol=1e-12 * spread**2)
+    np.testing.assert_allclose(got[1], ref[1], rtol=tol, atol=0.1 * tol * spread)
+    np.testing.assert_allclose(got[2], ref[2], rtol=10 * tol, atol=tol * spread**2)
 
 
 @settings(max_examples=40, deadline=None)

@@ -536,3 +536,39 @@ def test_failing_partial_fit_leaves_the_state_bit_identical(computed, rng):
         if hasattr(copy, "shape"):
             np.testing.assert_array_equal(vars(est)[key], copy)
     np.testing.assert_array_equal(est.whitening_, W)
+
+
+# ------------------------------------------- float32 co-moments (issue 14) --
+def test_float32_covariance_within_1e6_of_the_float64_one():
+    rng = np.random.default_rng(0)
+    mixing = np.tril(rng.normal(size=(6, 6))) + 3 * np.eye(6)
+    X = (rng.normal(size=(40_000, 6)) @ mixing.T + 50.0).astype(np.float32)
+    reference = np.cov(X.astype(np.float64), rowvar=False, bias=True)
+    got = ZCAWhitening().fit(X).covariance_
+    assert got.dtype == np.float64
+    np.testing.assert_allclose(got, reference, rtol=1e-6, atol=1e-6 * 9)
+    out = ZCAWhitening().fit(X).transform(X)
+    assert out.dtype == np.float32
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("bad", [np.nan, np.inf, -np.inf])
+@pytest.mark.parametrize("row", [0, 1, 2999])
+def test_the_numpy_kernel_finds_nan_and_infinity(dtype, bad, row):
+    X = np.random.default_rng(1).normal(size=(3000, 3)).astype(dtype)
+    X[row, 1] = bad
+    est = ZCAWhitening().fit(X[3000 - 10 :] if row != 2999 else X[:10])
+    before = est.covariance_.copy()
+    with pytest.raises(ValueError, match=r"ZCAWhitening\.partial_fit\(\).*NaN or inf"):
+        est.partial_fit(X)
+    np.testing.assert_array_equal(est.covariance_, before)
+    with pytest.raises(ValueError, match=r"ZCAWhitening\.fit\(\).*NaN or infinity"):
+        ZCAWhitening().fit(X)
+
+
+def test_float32_products_beyond_float32_are_summed_in_float64():
+    rng = np.random.default_rng(2)
+    X = (rng.normal(size=(500, 2)) * 1e20).astype(np.float32)  # x**2 > float32 max
+    reference = np.cov(X.astype(np.float64), rowvar=False, bias=True)
+    got = ZCAWhitening().fit(X).covariance_
+    np.testing.assert_allclose(got, reference, rtol=1e-10)

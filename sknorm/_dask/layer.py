@@ -64,6 +64,7 @@ def _spec(estimator, inp, layout, method, weights_kind, weights):
         layout=layout,
         chunk_type=inp.chunk_type,
         allow_nan=bool(estimator._allow_nan),
+        kernel_checks=estimator._finite_check == "kernel",
         prefix=where(estimator, method),
         weights=weights_kind,
         scalar_weight=weights if weights_kind == "scalar" else 1.0,

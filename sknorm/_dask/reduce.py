@@ -26,6 +26,7 @@ import numpy as np
 from .._array_api import (
     accumulation_dtype,
     array_device,
+    is_numpy_namespace,
     move_to_namespace,
     namespace_of,
     output_float_dtype,
@@ -51,6 +52,8 @@ class ChunkSpec:
     layout : where the states sit in the packed array
     chunk_type : the array type of every chunk (``type(X._meta)``)
     allow_nan : whether NaN is accepted (and ignored)
+    kernel_checks : whether the estimator leaves the value checks to its
+        statistics kernels (``_finite_check == "kernel"``)
     prefix : ``"Estimator.method(): "`` for the errors raised in tasks
     weights : "none", "scalar" or "array"
     scalar_weight : the weight of every row when ``weights == "scalar"``
@@ -60,6 +63,7 @@ class ChunkSpec:
     layout: Layout
     chunk_type: type
     allow_nan: bool
+    kernel_checks: bool
     prefix: str
     weights: str = "none"
     scalar_weight: float = 1.0
@@ -87,8 +91,12 @@ def checked_chunk(block, spec):
     dtype = output_float_dtype(xp, device, block.dtype)
     if block.dtype != dtype:
         block = xp.astype(block, dtype)
-    if block.shape[0] and not (spec.allow_nan and finds_infinity(xp)):
-        # Otherwise the statistics kernels find +-inf in their own pass.
+    kernel_checks = spec.kernel_checks and (
+        is_numpy_namespace(xp) or (spec.allow_nan and finds_infinity(xp))
+    )
+    if block.shape[0] and not kernel_checks:
+        # Otherwise the statistics kernels find the refused values in their
+        # own pass (NumPy's: infinity, and NaN where it is refused).
         if _has_nonfinite(xp, block, allow_nan=spec.allow_nan):
             error = (
                 NonFiniteError.infinity()
