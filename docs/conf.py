@@ -75,12 +75,34 @@ myst_enable_extensions = ["dollarmath", "amsmath", "colon_fence", "deflist"]
 myst_heading_anchors = 3
 
 # --------------------------------------------------------------- gallery ---
+
+
+def _has_cuda_gpu():
+    """True where CuPy or torch sees a CUDA device (the GPU example runs)."""
+    try:
+        import cupy
+
+        if cupy.cuda.runtime.getDeviceCount() > 0:
+            return True
+    except Exception:  # no CuPy, or CuPy without a driver or a device
+        pass
+    try:
+        import torch
+
+        return bool(torch.cuda.is_available())
+    except ImportError:
+        return False
+
+
+# Every example is executed (not only plot_*), so that each page shows its
+# real output; examples/plot_gpu.py only where a GPU is (elsewhere its page
+# shows the code alone).
+EXECUTED = r"\.py$" if _has_cuda_gpu() else r"^(?!.*plot_gpu\.py$).*\.py$"
+
 sphinx_gallery_conf = {
     "examples_dirs": "../examples",
     "gallery_dirs": "auto_examples",
-    # Every example is executed (not only plot_*): each page shows its
-    # real output.
-    "filename_pattern": r".*\.py",
+    "filename_pattern": EXECUTED,
     # "Examples using sknorm.ZScore" on each API page.
     "doc_module": ("sknorm",),
     "backreferences_dir": "generated",
