@@ -503,6 +503,8 @@ def machine(device):
         "cpu_count": os.cpu_count(),
         "numpy": np.__version__,
     }
+    if hasattr(os, "getloadavg"):  # other work on the machine moves the times
+        info["load_average"] = [round(x, 1) for x in os.getloadavg()]
     # The versions a reader needs to reproduce a table (the docs' plots
     # print them under each figure); absent libraries are left out.
     for name in ("sknorm", "numba", "torch"):

@@ -13,7 +13,6 @@ import json
 from pathlib import Path
 
 import matplotlib.pyplot as plt
-import numpy as np
 
 RUNS = Path(__file__).resolve().parents[1] / "_data" / "benchmarks"
 DTYPES = ("float64", "float32")
@@ -48,92 +47,116 @@ def describe(payload):
         if key in m
     )
     when = f", {m['date']}" if "date" in m else ""
+    if "load_average" in m:
+        when += f", load average {m['load_average'][0]} at the start"
     return (
         f"{device}; X {c['n_samples']:,} x {c['n_features']}, median of "
         f"{c['repeat']}{when}\n{versions}"
     )
 
 
-def _rows(payload, dtype, keep):
-    return [
-        r
-        for r in payload["rows"]
-        if not r.get("error") and r["dtype"] == dtype and keep(r)
-    ]
+def _grouped(payload, keep):
+    """The operations that ``keep`` accepts, in the run's order, with their
+    row per dtype (an operation may lack a dtype)."""
+    names, by_key = [], {}
+    for r in payload["rows"]:
+        if r.get("error") or not keep(r):
+            continue
+        if r["operation"] not in names:
+            names.append(r["operation"])
+        by_key[r["operation"], r["dtype"]] = r
+    return names, by_key
 
 
-def _barh(ax, rows, values, colours, xlabel):
-    y = np.arange(len(rows))[::-1]
-    ax.barh(y, values, color=colours, height=0.7)
-    ax.set_yticks(y, [r["operation"] for r in rows], fontsize=7)
+def _grouped_barh(payload, keep, value, xlabel, title, colour=None):
+    """One horizontal bar per operation and dtype; returns (fig, ax, rows)
+    with rows the (y, row) pairs drawn."""
+    names, by_key = _grouped(payload, keep)
+    if not names:
+        return None, None, []
+    height = 0.7 + 0.26 * len(names)
+    fig, ax = plt.subplots(figsize=(9.0, height), layout="constrained")
+    drawn = []
+    for k, (dtype, shade) in enumerate(zip(DTYPES, (1.0, 0.55), strict=True)):
+        ys, xs, colours = [], [], []
+        for i, name in enumerate(names):
+            row = by_key.get((name, dtype))
+            if row is None:
+                continue
+            y = len(names) - 1 - i + (0.2 if k == 0 else -0.2)
+            ys.append(y)
+            xs.append(value(row))
+            base = colour(row) if colour else COLOURS.get(row["family"], "grey")
+            colours.append(base)
+            drawn.append((y, row))
+        ax.barh(ys, xs, height=0.38, color=colours, alpha=shade, label=dtype)
+    labels = []
+    for name in names:
+        row = next(by_key[name, d] for d in DTYPES if (name, d) in by_key)
+        labels.append(
+            f"{name}  (vs {row['reference']})"
+            if row.get("reference") and "speedup" in xlabel
+            else name
+        )
+    ax.set_yticks(range(len(names))[::-1], labels, fontsize=7)
+    ax.set_ylim(-0.6, len(names) - 0.4)
     ax.set_xlabel(xlabel, fontsize=8)
     ax.tick_params(axis="x", labelsize=7)
-    ax.set_ylim(-0.6, len(rows) - 0.4)
+    ax.set_title(title, fontsize=9)
+    ax.legend(
+        fontsize=7, loc="lower right", title="upper bar / lower bar", title_fontsize=7
+    )
+    fig.suptitle(describe(payload), fontsize=8)
+    return fig, ax, drawn
 
 
 def speedups(payload):
-    """sknorm's speedup over its reference (scikit-learn, torch, dask-ml),
-    one panel per dtype, on a log axis."""
-    panels = [
-        (dtype, _rows(payload, dtype, lambda r: r.get("speedup"))) for dtype in DTYPES
-    ]
-    panels = [(d, rows) for d, rows in panels if rows]
-    height = 1.2 + 0.17 * max(len(rows) for _, rows in panels)
-    fig, axes = plt.subplots(
-        1, len(panels), figsize=(11.0, height), squeeze=False, layout="constrained"
+    """sknorm's speedup over the reference timed in the same run
+    (scikit-learn, torch, dask-ml), float64 and float32, log axis."""
+    fig, ax, drawn = _grouped_barh(
+        payload,
+        lambda r: r.get("speedup"),
+        lambda r: r["speedup"],
+        "speedup over the reference: reference time / sknorm time (log scale)",
+        "sknorm against the reference library, same data, same run",
     )
-    for ax, (dtype, rows) in zip(axes[0], panels, strict=True):
-        values = [r["speedup"] for r in rows]
-        colours = [COLOURS.get(r["family"], "grey") for r in rows]
-        _barh(ax, rows, values, colours, "speedup over the reference (log scale)")
-        ax.set_xscale("log")
-        ax.axvline(1.0, color="black", lw=0.8)
-        ax.set_title(f"{dtype}: reference time / sknorm time", fontsize=9)
-        for y, (r, v) in enumerate(zip(rows[::-1], values[::-1], strict=True)):
-            ax.text(v, y, f" {v:.1f}x vs {r['reference']}", va="center", fontsize=6)
-        ax.set_xlim(right=max(values) * 30)
-    fig.suptitle(describe(payload), fontsize=8)
+    if fig is None:
+        return None
+    ax.set_xscale("log")
+    ax.axvline(1.0, color="black", lw=0.8)
+    for y, r in drawn:
+        ax.text(r["speedup"], y, f" {r['speedup']:.1f}x", va="center", fontsize=6)
+    ax.set_xlim(right=max(r["speedup"] for _, r in drawn) * 3)
     return fig
 
 
 def floor_ratios(payload):
     """Time over the memory floor of the same run (one read, one copy, the
     Gram matrix ...) for the rows that have a target, the target marked."""
-    panels = [
-        (dtype, _rows(payload, dtype, lambda r: r.get("target") is not None))
-        for dtype in DTYPES
-    ]
-    panels = [(d, rows) for d, rows in panels if rows]
-    height = 1.2 + 0.17 * max(len(rows) for _, rows in panels)
-    fig, axes = plt.subplots(
-        1, len(panels), figsize=(11.0, height), squeeze=False, layout="constrained"
+    fig, ax, drawn = _grouped_barh(
+        payload,
+        lambda r: r.get("target") is not None and r.get("ratio") is not None,
+        lambda r: r["ratio"],
+        "sknorm time / floor (green: target met, red: missed; | the target)",
+        "sknorm against the memory floor of the same run",
+        colour=lambda r: "tab:green" if r["ok"] else "tab:red",
     )
-    for ax, (dtype, rows) in zip(axes[0], panels, strict=True):
-        values = [r["ratio"] for r in rows]
-        colours = ["tab:green" if r["ok"] else "tab:red" for r in rows]
-        _barh(ax, rows, values, colours, "time / floor (green: target met)")
-        y = np.arange(len(rows))[::-1]
-        ax.scatter(
-            [r["target"] for r in rows],
-            y,
-            marker="|",
-            s=120,
-            color="black",
-            label="target",
-            zorder=3,
+    if fig is None:
+        return None
+    ax.scatter(
+        [r["target"] for _, r in drawn],
+        [y for y, _ in drawn],
+        marker="|",
+        s=60,
+        color="black",
+        zorder=3,
+    )
+    for y, r in drawn:
+        ax.text(
+            r["ratio"], y, f" {r['ratio']:.2f}x {r['floor']}", va="center", fontsize=6
         )
-        for yy, r in zip(y, rows, strict=True):
-            ax.text(
-                r["ratio"],
-                yy,
-                f" {r['ratio']:.2f}x {r['floor']}",
-                va="center",
-                fontsize=6,
-            )
-        ax.set_xlim(0, max(max(values), max(r["target"] for r in rows)) * 1.45)
-        ax.set_title(f"{dtype}: sknorm time / memory floor", fontsize=9)
-        ax.legend(fontsize=7, loc="lower right")
-    fig.suptitle(describe(payload), fontsize=8)
+    top = max(max(r["ratio"], r["target"]) for _, r in drawn)
+    ax.set_xlim(0, top * 1.5)
     return fig
 
 
