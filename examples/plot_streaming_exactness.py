@@ -4,9 +4,9 @@ Streaming statistics stay exact: sknorm against scikit-learn
 
 ``partial_fit`` takes the data one batch at a time, as a generator reading
 a file or a queue would.  sknorm keeps its statistics as mergeable moments
-around a per-feature shift (the first value seen) and merges batches with
-the pairwise update of Chan, Golub & LeVeque, so any split of the rows
-gives the statistics of one ``fit`` to float64 rounding.
+around a per-feature shift (taken from the first rows seen) and merges
+batches with the pairwise update of Chan, Golub & LeVeque, so any split of
+the rows gives the statistics of one ``fit`` to float64 rounding.
 
 This example checks that on real data split into batches of random sizes,
 then measures the relative error of the variance on ``1e8 + N(0, 1e-3)``
