@@ -496,12 +496,22 @@ def run_family(ctx, family, path, emit):
 # ------------------------------------------------------------------ main ----
 def machine(device):
     info = {
+        "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
         "python": platform.python_version(),
         "platform": platform.platform(),
         "cpu": _cpu_model(),
         "cpu_count": os.cpu_count(),
         "numpy": np.__version__,
     }
+    if hasattr(os, "getloadavg"):  # other work on the machine moves the times
+        info["load_average"] = [round(x, 1) for x in os.getloadavg()]
+    # The versions a reader needs to reproduce a table (the docs' plots
+    # print them under each figure); absent libraries are left out.
+    for name in ("sknorm", "numba", "torch"):
+        try:
+            info[name] = importlib.import_module(name).__version__
+        except ImportError:
+            pass
     try:
         import sklearn
 

@@ -13,9 +13,16 @@ the spread) split into more and more chunks, against the exact value, for
 sknorm and for Dask's own ``nanvar`` (what dask-ml's ``StandardScaler``
 uses).
 
+The cluster is started under ``if __name__ == "__main__":``: its worker
+processes import this script again, and must not start clusters of their
+own.
+
 Run: ``python examples/plot_dask_fit.py [figure.png]``
 """
 
+# %%
+# A fit on a two-worker cluster
+# -----------------------------
 import sys
 import warnings
 
@@ -76,6 +83,14 @@ def fit_on_a_cluster():
     return scaler
 
 
+# %%
+# The variance of a huge mean and a tiny spread, chunk count by chunk count
+# -------------------------------------------------------------------------
+# ``x - 1e8`` is exact in float64 for these values, so the variance of
+# ``X - 1e8`` is the exact reference.  Each fit is one graph execution
+# (counted by a Dask callback).
+
+
 def variance_error_by_chunks():
     rng = np.random.default_rng(0)
     X = 1e8 + rng.normal(0.0, 1e-3, size=(100_000, 2))
@@ -95,9 +110,7 @@ def variance_error_by_chunks():
     return counts, ours, dasks
 
 
-def main(figure=None):
-    fit_on_a_cluster()
-    counts, ours, dasks = variance_error_by_chunks()
+def plot(counts, ours, dasks):
     fig, ax = plt.subplots(figsize=(6, 4))
     floor = 1e-17  # an exact result would not show on a log axis
     ax.loglog(counts, np.maximum(ours, floor), "o-", label="sknorm ZScore.fit")
@@ -107,10 +120,11 @@ def main(figure=None):
     ax.set_title("Variance of 1e8 + N(0, 1e-3) on Dask")
     ax.legend()
     fig.tight_layout()
-    if figure:
-        fig.savefig(figure)
     return fig
 
 
 if __name__ == "__main__":
-    main(sys.argv[1] if len(sys.argv) > 1 else None)
+    fit_on_a_cluster()
+    fig = plot(*variance_error_by_chunks())
+    if len(sys.argv) > 1:
+        fig.savefig(sys.argv[1])

@@ -44,7 +44,7 @@ class LocalResponseNormalizer(OneToOneFeatureMixin, BaseNormalizer):
     ----------
     n_features_in_ : int
         Number of features seen during fit (then checked in ``transform``).
-    feature_names_in_ : ndarray of shape (n_features_in_,)
+    feature_names_in_ : ndarray of shape (`n_features_in_`,)
         Names of features seen during fit, when X had string column names.
 
     See Also

@@ -161,7 +161,7 @@ class MiniBatchNormalizer(AffineNormalizer):
         :meth:`from_torch_state_dict` carries no row count: it starts at 0).
     n_features_in_ : int
         Number of features seen during fit.
-    feature_names_in_ : ndarray of shape (n_features_in_,)
+    feature_names_in_ : ndarray of shape (`n_features_in_`,)
         Names of features seen during fit, when X had string column names.
 
     See Also

@@ -152,14 +152,14 @@ class ZCAWhitening(BaseNormalizer):
         whitening is computed from.
     shrinkage_ : float
         The shrinkage intensity used (0.0 without shrinkage).
-    whitening_ : array of shape (n_components_, n_features)
+    whitening_ : array of shape (`n_components_`, n_features)
         ``W``: ``transform(X) = (X - mean_) @ whitening_.T``.  Computed at
         its first use after a ``fit``/``partial_fit`` and cached.
-    dewhitening_ : array of shape (n_features, n_components_)
+    dewhitening_ : array of shape (n_features, `n_components_`)
         ``W``'s inverse (its pseudo-inverse for singular covariances or
         ``n_components < n_features``):
         ``inverse_transform(Z) = Z @ dewhitening_.T + mean_``.
-    explained_variance_ : array of shape (n_components_,)
+    explained_variance_ : array of shape (`n_components_`,)
         Only for ``"pca"`` (eigenvalues of ``covariance_``) and
         ``"pca-cor"`` (eigenvalues of the correlation matrix), in decreasing
         order, before regularization, ddof=0.
@@ -170,7 +170,7 @@ class ZCAWhitening(BaseNormalizer):
         given).
     n_features_in_ : int
         Number of features seen during fit.
-    feature_names_in_ : ndarray of shape (n_features_in_,)
+    feature_names_in_ : ndarray of shape (`n_features_in_`,)
         Names of features seen during fit, when X had string column names.
 
     See Also
@@ -555,7 +555,7 @@ class ZCAWhitening(BaseNormalizer):
 
         Returns
         -------
-        Z : array of shape (n_samples, n_components_)
+        Z : array of shape (n_samples, `n_components_`)
             Same namespace, device and float dtype as ``X``.
         """
         X, xp, _ = self._check_transform_input(X, "transform", copy=False)
@@ -574,7 +574,7 @@ class ZCAWhitening(BaseNormalizer):
 
         Parameters
         ----------
-        X : array-like of shape (n_samples, n_components_)
+        X : array-like of shape (n_samples, `n_components_`)
             Whitened data.
 
         Returns

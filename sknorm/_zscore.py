@@ -86,7 +86,7 @@ class ZScore(AffineNormalizer):
         given); an array when NaNs make the count differ per feature.
     n_features_in_ : int
         Number of features seen during fit.
-    feature_names_in_ : ndarray of shape (n_features_in_,)
+    feature_names_in_ : ndarray of shape (`n_features_in_`,)
         Names of features seen during fit, when X had string column names.
 
     See Also
@@ -325,7 +325,7 @@ class ZScore(AffineNormalizer):
 
     @property
     def scale_(self):
-        """sqrt(var_), 1 for constant features (None when with_std is False)."""
+        """``sqrt(var_)``, 1 for constant features (None when with_std is False)."""
         moments = self._fitted_moments("scale_")
         if not self.with_std:
             return None
