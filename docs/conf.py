@@ -128,7 +128,9 @@ plot_rcparams = {"figure.autolayout": True}
 # ------------------------------------------------------------------ HTML ---
 html_theme = "pydata_sphinx_theme"
 html_title = f"sknorm {release}"
-html_static_path = ["_static"]
+# No static files of our own (an empty _static folder would not survive a
+# clone: git keeps no empty folders).
+html_static_path = []
 html_theme_options = {
     "navbar_align": "left",
     "show_toc_level": 2,
