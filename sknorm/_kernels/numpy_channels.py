@@ -135,9 +135,11 @@ def row_moments(rows, period, shift):
         for r in np.flatnonzero(status):
             _generic_rows(rows, r, r + 1, period, shift, out)
     else:
+        # The reference kernel holds a few float64 temporaries of its block.
+        small = max(1, per_block // 8)
 
         def part(lo, hi):
-            for start, stop in blocks(lo, hi, per_block):
+            for start, stop in blocks(lo, hi, small):
                 _generic_rows(rows, start, stop, period, shift, out)
 
         map_parts(part, n_rows, rows.size, per_block)
