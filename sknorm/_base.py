@@ -372,6 +372,7 @@ class AffineNormalizer(OneToOneFeatureMixin, BaseNormalizer):
         Parameters
         ----------
         X : array-like of shape (n_samples, n_features)
+            (or ``(n_samples, ..., n_channels, ...)`` with ``channel_axis``)
             Data in the namespace and on the device the estimator was fitted
             on.
         copy : bool, default=None
@@ -380,7 +381,7 @@ class AffineNormalizer(OneToOneFeatureMixin, BaseNormalizer):
 
         Returns
         -------
-        X_new : array of shape (n_samples, n_features)
+        X_new : array of X's shape
             Same namespace, device and float dtype as ``X``.
         """
         copy = self._resolved_copy(copy)
@@ -399,6 +400,7 @@ class AffineNormalizer(OneToOneFeatureMixin, BaseNormalizer):
         Parameters
         ----------
         X : array-like of shape (n_samples, n_features)
+            (or ``(n_samples, ..., n_channels, ...)`` with ``channel_axis``)
             Normalized data.
         copy : bool, default=None
             False works in place on a float array; None uses the estimator's
@@ -406,7 +408,7 @@ class AffineNormalizer(OneToOneFeatureMixin, BaseNormalizer):
 
         Returns
         -------
-        X_original : array of shape (n_samples, n_features)
+        X_original : array of X's shape
         """
         copy = self._resolved_copy(copy)
         X, xp, must_copy = self._check_transform_input(X, "inverse_transform", copy)

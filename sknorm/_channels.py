@@ -43,6 +43,7 @@ Off NumPy and CuPy, ``reshape`` decides (torch copies what it cannot view).
 from __future__ import annotations
 
 import math
+from numbers import Integral
 from typing import NamedTuple
 
 import numpy as np
@@ -355,6 +356,12 @@ def validate_X(
     if not reset:
         _check_mode(estimator, method)
     channel_axis = estimator.channel_axis
+    if isinstance(channel_axis, bool) or not isinstance(channel_axis, Integral):
+        raise ValueError(
+            prefix + f"channel_axis must be an int (the axis of the channels) "
+            f"or None; got {channel_axis!r}."
+        )
+    channel_axis = int(channel_axis)
     if sp.issparse(X):
         raise TypeError(
             prefix + f"channel_axis={channel_axis} needs a dense array of shape "
@@ -621,10 +628,10 @@ def affine(X, center, scale, offset, copy, *, layout, check=None):
         return generic.affine(X, *shaped, copy)
     xp, view = _viewed(X, layout)
     lay = view.layout
-    k = lay.fold
     if is_numpy_namespace(xp):
         from ._kernels import numpy_channels
 
+        k = lay.fold
         if lay.after == 1:  # channels last: per-column terms
             matrix = view.array.reshape(lay.columns_shape(k))
             columns = [_per_column(xp, t, lay, k) for t in terms]
@@ -633,8 +640,15 @@ def affine(X, center, scale, offset, copy, *, layout, check=None):
             rows = view.array.reshape(-1, lay.after)
             Y = numpy_channels.row_affine(rows, lay.channels, *terms, copy, check)
         return _result(xp, X, Y, view, copy)
-    # CuPy: its 2-D kernel on the columns view, one value of each term per
-    # column (C * B of them, read from the GPU's cache).
+    return _columns_affine(xp, X, view, terms, copy, check)
+
+
+def _columns_affine(xp, X, view, terms, copy, check):
+    """The backend's 2-D affine kernel on the columns view, one value of each
+    term per column (CuPy: ``C * B`` of them, read from the GPU's cache),
+    the kernel's own check where it has one (CuPy's compiled kernels)."""
+    lay = view.layout
+    k = lay.fold
     matrix = xp.reshape(view.array, lay.columns_shape(k))
     columns = [_per_column(xp, t, lay, k) for t in terms]
     kernel = kernels_for(xp).affine

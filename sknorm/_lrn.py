@@ -130,6 +130,7 @@ class LocalResponseNormalizer(OneToOneFeatureMixin, BaseNormalizer):
         Parameters
         ----------
         X : array-like of shape (n_samples, n_features)
+            (or ``(n_samples, ..., n_channels, ...)`` with ``channel_axis``)
             Any Array API array, or NumPy/pandas/polars.
         y : None
             Ignored.
@@ -153,6 +154,7 @@ class LocalResponseNormalizer(OneToOneFeatureMixin, BaseNormalizer):
         Parameters
         ----------
         X : array-like of shape (n_samples, n_features)
+            (or ``(n_samples, ..., n_channels, ...)`` with ``channel_axis``)
             Data; fitted or not, any Array API array.
 
         Returns

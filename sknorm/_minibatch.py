@@ -309,6 +309,7 @@ class MiniBatchNormalizer(AffineNormalizer):
         Parameters
         ----------
         X : array-like of shape (n_samples, n_features)
+            (or ``(n_samples, ..., n_channels, ...)`` with ``channel_axis``)
             Training data (any Array API array, or NumPy/pandas/polars).
             NaNs are ignored per feature.
         y : None
@@ -333,6 +334,7 @@ class MiniBatchNormalizer(AffineNormalizer):
         Parameters
         ----------
         X : array-like of shape (n_samples, n_features)
+            (or ``(n_samples, ..., n_channels, ...)`` with ``channel_axis``)
             One batch. Later batches must have the same features, namespace
             and device.
         y : None
@@ -359,6 +361,7 @@ class MiniBatchNormalizer(AffineNormalizer):
         Parameters
         ----------
         X : array-like of shape (n_samples, n_features)
+            (or ``(n_samples, ..., n_channels, ...)`` with ``channel_axis``)
             One batch.
         sample_weight : array-like of shape (n_samples,), default=None
             Non-negative frequency weight of each row (weights the batch

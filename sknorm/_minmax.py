@@ -181,6 +181,7 @@ class MinMax(AffineNormalizer):
         Parameters
         ----------
         X : array-like of shape (n_samples, n_features)
+            (or ``(n_samples, ..., n_channels, ...)`` with ``channel_axis``)
             Training data; NaNs are ignored.
         y : None
             Ignored.
@@ -199,6 +200,7 @@ class MinMax(AffineNormalizer):
         Parameters
         ----------
         X : array-like of shape (n_samples, n_features)
+            (or ``(n_samples, ..., n_channels, ...)`` with ``channel_axis``)
             One batch; NaNs are ignored.
         y : None
             Ignored.

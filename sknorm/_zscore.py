@@ -209,6 +209,7 @@ class ZScore(AffineNormalizer):
         Parameters
         ----------
         X : {array-like, sparse matrix} of shape (n_samples, n_features)
+            (or ``(n_samples, ..., n_channels, ...)`` with ``channel_axis``)
             Training data (any Array API array, or NumPy/pandas/polars/SciPy
             sparse). NaNs are ignored.
         y : None
@@ -230,6 +231,7 @@ class ZScore(AffineNormalizer):
         Parameters
         ----------
         X : {array-like, sparse matrix} of shape (n_samples, n_features)
+            (or ``(n_samples, ..., n_channels, ...)`` with ``channel_axis``)
             One batch. Later batches must have the same features, namespace
             and device.
         y : None

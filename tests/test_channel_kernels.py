@@ -308,3 +308,35 @@ def test_estimators_give_the_same_numbers_without_numba(shape, axis):
             results.append((z.mean_, z.var_, z.transform(X)))
     for a, b in zip(*results, strict=True):
         np.testing.assert_allclose(a, b, rtol=1e-13, atol=1e-13)
+
+
+@pytest.mark.parametrize(
+    "shape, axis",
+    [((3, 4, 5, 6), 1), ((3, 5, 6, 4), -1), ((3, 5, 4, 6), 2), ((4, 3), 1)],
+)
+@pytest.mark.parametrize("copy", [True, False])
+def test_columns_affine_is_the_broadcast_map(shape, axis, copy):
+    """The route CuPy's transforms take (the backend's 2-D kernel on the
+    columns view, terms repeated per column), run here with NumPy's 2-D
+    kernel: the broadcast map, back in X's shape."""
+    rng = np.random.default_rng(4)
+    X = rng.normal(size=shape)
+    X.flat[5] = np.nan
+    C = shape[axis]
+    center, scale = rng.normal(size=C), rng.uniform(0.5, 2.0, C)
+    offset = np.asarray(0.25)
+    term = (C,) + (1,) * (len(shape) - 1 - axis % len(shape))
+    expected = (X - center.reshape(term)) * scale.reshape(term) + offset
+    layout = _channels.layout_of(shape, axis)
+    source = X.copy()
+    xp, view = _channels._viewed(source, layout)
+    got = _channels._columns_affine(
+        xp, source, view, (center, scale, offset), copy, None
+    )
+    np.testing.assert_allclose(got, expected, rtol=1e-15, atol=1e-15)
+    assert (got is source) == (not copy)
+    bad = X.copy()
+    bad.flat[7] = np.inf
+    _, view = _channels._viewed(bad, layout)
+    with pytest.raises(NonFiniteError):
+        _channels._columns_affine(xp, bad, view, (center, None, None), copy, "inf")

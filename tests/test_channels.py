@@ -409,6 +409,7 @@ def _bad_fit_inputs():
             r"X of shape \(4, 3, 0, 5\) has an axis of length 0",
         ),
         (1, X + 1j, ValueError, r"Complex data"),
+        (True, X, ValueError, r"channel_axis must be an int .* got True"),
     ]
 
 
