@@ -43,7 +43,10 @@ def _images(ctx):
     # spreads: its rows are the pixels, its features the channels.
     last, _ = ctx.make_data(n * h * w, c)
     last = xp.reshape(last, (n, h, w, c))
-    first = xp.asarray(xp.permute_dims(last, (0, 3, 1, 2)), copy=True)
+    # A C-ordered copy (NumPy's and CuPy's namespaces both have it; an
+    # Array API copy would keep the transposed strides).
+    first = xp.ascontiguousarray(xp.permute_dims(last, (0, 3, 1, 2)))
+    assert first.flags.c_contiguous and last.flags.c_contiguous
     return first, last
 
 
