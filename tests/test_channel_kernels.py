@@ -19,6 +19,9 @@ from hypothesis import strategies as st
 
 import sknorm
 from sknorm import _channels
+from sknorm._array_api import namespace_of
+from sknorm._channels import layout as channel_layout
+from sknorm._channels import transforms as channel_transforms
 from sknorm._kernels import NonFiniteError, _parallel, generic, numpy_channels
 
 
@@ -250,7 +253,7 @@ def test_local_response_rows_equal_the_generic_kernel(shape, size, dtype):
 def test_layouts_and_their_views():
     lay = _channels.layout_of((8, 224, 224, 3), -1)
     assert (lay.axis, lay.before, lay.channels, lay.after) == (3, 224 * 224, 3, 1)
-    assert lay.before % lay.fold == 0 and lay.fold * 3 <= _channels.FOLD_WIDTH
+    assert lay.before % lay.fold == 0 and lay.fold * 3 <= channel_layout.FOLD_WIDTH
     assert lay.fold == 16 and not lay.flat
     first = _channels.layout_of((8, 3, 224, 224), 1)
     assert (first.before, first.after, first.fold) == (1, 224 * 224, 1)
@@ -280,9 +283,7 @@ def test_merge_parts_is_the_moments_of_the_union(seed, parts, channels, loc):
     shift = np.array([[d[0] if len(d) else 0.0 for d in p] for p in data])
     mean = np.array([[np.mean(d - d[0]) if len(d) else 0.0 for d in p] for p in data])
     var = np.array([[np.var(d) if len(d) else 0.0 for d in p] for p in data])
-    merged = _channels.merge_parts(
-        sknorm._channels.namespace_of(mean), count, count, shift, mean, var
-    )
+    merged = _channels.merge_parts(namespace_of(mean), count, count, shift, mean, var)
     for c in range(channels):
         union = np.concatenate([p[c] for p in data])
         np.testing.assert_allclose(
@@ -329,14 +330,16 @@ def test_columns_affine_is_the_broadcast_map(shape, axis, copy):
     expected = (X - center.reshape(term)) * scale.reshape(term) + offset
     layout = _channels.layout_of(shape, axis)
     source = X.copy()
-    xp, view = _channels._viewed(source, layout)
-    got = _channels._columns_affine(
+    xp, view = channel_layout.viewed(source, layout)
+    got = channel_transforms._columns_affine(
         xp, source, view, (center, scale, offset), copy, None
     )
     np.testing.assert_allclose(got, expected, rtol=1e-15, atol=1e-15)
     assert (got is source) == (not copy)
     bad = X.copy()
     bad.flat[7] = np.inf
-    _, view = _channels._viewed(bad, layout)
+    _, view = channel_layout.viewed(bad, layout)
     with pytest.raises(NonFiniteError):
-        _channels._columns_affine(xp, bad, view, (center, None, None), copy, "inf")
+        channel_transforms._columns_affine(
+            xp, bad, view, (center, None, None), copy, "inf"
+        )
