@@ -534,3 +534,24 @@ def test_streaming_layouts_pairwise(rng):
         za = ZScore(channel_axis=a).fit(X)
         zb = ZScore(channel_axis=b).fit(XL)
         np.testing.assert_allclose(za.var_, zb.var_, rtol=1e-13)
+
+
+def test_torch_channels_last_memory_is_read_without_a_copy(rng):
+    """A torch tensor in ``channels_last`` memory format, given as (N, C, H,
+    W): read through the permutation of its axes, same numbers."""
+    torch = pytest.importorskip("torch")
+    X = rng.normal(size=(4, 3, 20, 30))
+    t = torch.from_numpy(X).to(memory_format=torch.channels_last)
+    assert not t.is_contiguous()
+    from sknorm._channels import layout as channel_layout
+
+    lay = channel_layout.layout_of(t.shape, 1)
+    _, view = channel_layout.viewed(t, lay)
+    assert view.perm == (0, 2, 3, 1) and not view.copied
+    assert view.array.data_ptr() == t.data_ptr()  # the same memory
+    z = ZScore(channel_axis=1).fit(t)
+    np.testing.assert_allclose(z.mean_.numpy(), _reference(X, 1)[0], rtol=1e-13)
+    np.testing.assert_allclose(z.var_.numpy(), _reference(X, 1)[1], rtol=1e-12)
+    lrn = LocalResponseNormalizer(channel_axis=1)
+    expected = torch.nn.functional.local_response_norm(torch.from_numpy(X), 5, k=2.0)
+    np.testing.assert_allclose(lrn.transform(t).numpy(), expected.numpy(), rtol=1e-12)

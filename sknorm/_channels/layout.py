@@ -100,10 +100,10 @@ def layout_of(shape, channel_axis):
 
 
 class View(NamedTuple):
-    """X as the kernels read it: ``array`` C-ordered (or not a NumPy/CuPy
-    array, whose ``reshape`` decides), its layout, ``perm`` the axes of X
-    in the view's order (None: X's own order), ``copied`` whether the view
-    is new memory."""
+    """X as the kernels read it: ``array`` C-ordered (or of a library whose
+    strides are not known here, whose ``reshape`` decides), its layout,
+    ``perm`` the axes of X in the view's order (None: X's own order),
+    ``copied`` whether the view is new memory."""
 
     array: object
     layout: Layout
@@ -111,21 +111,39 @@ class View(NamedTuple):
     copied: bool
 
 
+def _memory_order(X):
+    """``(strides, c_contiguous)`` of a NumPy / CuPy array or a torch tensor
+    (``channels_last`` tensors are the common strided case), else None."""
+    flags = getattr(X, "flags", None)
+    if flags is not None and hasattr(X, "strides"):
+        return X.strides, bool(flags.c_contiguous)
+    stride, is_contiguous = (
+        getattr(X, "stride", None),
+        getattr(X, "is_contiguous", None),
+    )
+    if callable(stride) and callable(is_contiguous):  # torch
+        return tuple(stride()), bool(is_contiguous())
+    return None
+
+
 def viewed(X, layout):
     """X itself when C-ordered; else the permutation of its axes that is
-    C-ordered with the samples first (a transposed view: no copy); else a
-    C-ordered copy."""
+    C-ordered with the samples first (a transposed view, e.g. channels-last
+    memory seen as ``(N, C, H, W)``: no copy); else (NumPy, CuPy) a
+    C-ordered copy, or (torch) X, whose ``reshape`` copies."""
     xp = namespace_of(X)
-    flags = getattr(X, "flags", None)
-    if flags is None or flags.c_contiguous:
+    order = _memory_order(X)
+    if order is None or order[1]:
         return xp, View(X, layout, None, False)
-    rest = sorted(range(1, X.ndim), key=lambda a: (X.shape[a] == 1, -X.strides[a]))
+    strides = order[0]
+    rest = sorted(range(1, X.ndim), key=lambda a: (X.shape[a] == 1, -strides[a]))
     perm = (0, *rest)
     view = xp.permute_dims(X, perm)
-    if view.flags.c_contiguous:
-        return xp, View(
-            view, layout_of(view.shape, perm.index(layout.axis)), perm, False
-        )
+    if _memory_order(view)[1]:
+        axis = perm.index(layout.axis)
+        return xp, View(view, layout_of(view.shape, axis), perm, False)
+    if not hasattr(X, "flags"):  # torch
+        return xp, View(X, layout, None, False)
     return xp, View(xp.asarray(X, copy=True), layout, None, True)
 
 
