@@ -28,6 +28,7 @@ from sklearn.base import (
 from sklearn.utils._param_validation import InvalidParameterError
 from sklearn.utils.validation import check_is_fitted
 
+from . import _channels as channels
 from ._array_api import (
     accumulation_dtype,
     array_device,
@@ -39,7 +40,7 @@ from ._dask import is_dask_collection
 from ._display import ReprWithoutComputing
 from ._kernels import NonFiniteError, kernels_for, transforms_find_nonfinite
 from ._move import ArrayConversion
-from ._stats import Statistics
+from ._stats import Statistics, moments_of_batch, update_min_max, update_moments
 from ._validation import validate_sample_weight, validate_X, where
 
 __all__ = ["AffineNormalizer", "BaseNormalizer"]
@@ -191,6 +192,12 @@ class BaseNormalizer(
     parameter error raised by ``_fit_context`` names the call too.  Each
     public fitting call reports itself to scikit-learn's callbacks as one
     task (:meth:`_fit_task`).
+
+    Estimators with a ``channel_axis`` parameter take N-D input when it is
+    set: validation, statistics and transforms then go through
+    :mod:`sknorm._channels` (the ``_update_moments``, ``_batch_moments``,
+    ``_update_min_max``, ``_flat_batch`` and ``_affine_map`` helpers below
+    route by it; with ``channel_axis=None`` they are the 2-D functions).
     """
 
     _anchor_ = None
@@ -260,14 +267,8 @@ class BaseNormalizer(
         accumulation dtype.  Call it inside :meth:`_transaction`.
         """
         self._check_call(X, method)
-        X, xp, device = validate_X(
-            self,
-            X,
-            method=method,
-            reset=reset,
-            allow_nan=self._allow_nan,
-            accept_sparse=self._accept_sparse,
-            finite_check=self._finite_check,
+        X, xp, device = self._validated_input(
+            X, method=method, reset=reset, finite_check=self._finite_check, record=True
         )
         if not reset and self._is_fitted():
             check_same_namespace(
@@ -301,6 +302,76 @@ class BaseNormalizer(
         return fit_task(
             self, method, X=X, sample_weight=sample_weight, max_subtasks=max_subtasks
         )
+
+    def _validated_input(self, X, *, method, reset, finite_check, record, columns=None):
+        """:func:`validate_X`, or its N-D counterpart for an estimator with a
+        ``channel_axis`` (``record``: a training call, which may record the
+        layout of an estimator built from a state dict)."""
+        if channels.applies(self, reset):
+            return channels.validate_X(
+                self,
+                X,
+                method=method,
+                reset=reset,
+                allow_nan=self._allow_nan,
+                finite_check=finite_check,
+                record=record,
+            )
+        return validate_X(
+            self,
+            X,
+            method=method,
+            reset=reset,
+            allow_nan=self._allow_nan,
+            accept_sparse=self._accept_sparse,
+            columns=columns,
+            finite_check=finite_check,
+        )
+
+    # ------------------------------------ statistics, per feature or channel
+    def _channel_layout(self, X):
+        """X's :class:`~sknorm._channels.Layout`, or None for 2-D input."""
+        axis = getattr(self, "channel_axis", None)
+        return None if axis is None else channels.layout_of(X.shape, axis)
+
+    def _update_moments(self, state, X, sample_weight, dtype):
+        """:func:`sknorm._stats.update_moments`, per channel for N-D input."""
+        layout = self._channel_layout(X)
+        if layout is None:
+            return update_moments(state, X, sample_weight, dtype)
+        return channels.update_moments(state, X, layout, sample_weight, dtype)
+
+    def _batch_moments(self, X, sample_weight, dtype):
+        """:func:`sknorm._stats.moments_of_batch`, per channel for N-D input."""
+        layout = self._channel_layout(X)
+        if layout is None:
+            return moments_of_batch(X, sample_weight, dtype)
+        return channels.batch_moments(X, layout, sample_weight, dtype)
+
+    def _update_min_max(self, state, X):
+        """:func:`sknorm._stats.update_min_max`, per channel for N-D input."""
+        layout = self._channel_layout(X)
+        if layout is None:
+            return update_min_max(state, X)
+        return channels.update_min_max(state, X, layout)
+
+    def _flat_batch(self, X, sample_weight):
+        """``(matrix, weights)`` whose columns are the features (2-D input) or
+        the channels (an N-D layout that is a plain matrix of channels, see
+        :func:`sknorm._channels.flat_batch`), for the 2-D fused steps; None
+        when per-channel statistics need a merge of parts."""
+        layout = self._channel_layout(X)
+        if layout is None:
+            return X, sample_weight
+        return channels.flat_batch(X, layout, sample_weight)
+
+    def _affine_map(self, xp, X, center, scale, offset, copy):
+        """The affine kernel on validated X, broadcast along the channels for
+        N-D input (no finiteness check: for outputs of a statistics pass)."""
+        layout = self._channel_layout(X)
+        if layout is None:
+            return kernels_for(xp).affine(X, center, scale, offset, copy)
+        return channels.affine(X, center, scale, offset, copy, layout=layout)
 
     def _update(self, X, sample_weight, *, method, reset):
         if is_dask_collection(X):
@@ -480,15 +551,13 @@ class BaseNormalizer(
         if not fitted and self.__sklearn_tags__().requires_fit:
             check_is_fitted(self)
         self._check_call(X, method)
-        validated, xp, _ = validate_X(
-            self,
+        validated, xp, _ = self._validated_input(
             X,
             method=method,
             reset=False,
-            allow_nan=self._allow_nan,
-            accept_sparse=self._accept_sparse,
-            columns=columns,
             finite_check="transform",
+            record=False,
+            columns=columns,
         )
         if fitted:
             check_same_namespace(
@@ -504,7 +573,17 @@ class BaseNormalizer(
         """``kernels_for(xp).<name>(*args)`` for a transform whose input was
         validated by :meth:`_check_transform_input`: the kernel checks X for
         non-finite values where validation left that to it, and its error
-        names the call."""
+        names the call.  N-D input: :mod:`sknorm._channels`' kernel of that
+        name, along the channel axis."""
+        layout = self._channel_layout(args[0])
+        if layout is not None:
+            check = None
+            if channels.transforms_check(xp):
+                check = "inf" if self._allow_nan else "nonfinite"
+            try:
+                return getattr(channels, name)(*args, layout=layout, check=check)
+            except NonFiniteError as exc:
+                raise ValueError(where(self, method) + str(exc)) from exc
         kernel = getattr(kernels_for(xp), name)
         if not transforms_find_nonfinite(xp):
             return kernel(*args)
@@ -544,6 +623,7 @@ class AffineNormalizer(OneToOneFeatureMixin, BaseNormalizer):
         Parameters
         ----------
         X : array-like of shape (n_samples, n_features)
+            (or ``(n_samples, ..., n_channels, ...)`` with ``channel_axis``)
             Data in the namespace and on the device the estimator was fitted
             on.
         copy : bool, default=None
@@ -552,7 +632,7 @@ class AffineNormalizer(OneToOneFeatureMixin, BaseNormalizer):
 
         Returns
         -------
-        X_new : array of shape (n_samples, n_features)
+        X_new : array of X's shape
             Same namespace, device and float dtype as ``X``.
         """
         copy = self._resolved_copy(copy)
@@ -572,6 +652,7 @@ class AffineNormalizer(OneToOneFeatureMixin, BaseNormalizer):
         Parameters
         ----------
         X : array-like of shape (n_samples, n_features)
+            (or ``(n_samples, ..., n_channels, ...)`` with ``channel_axis``)
             Normalized data.
         copy : bool, default=None
             False works in place on a float array; None uses the estimator's
@@ -579,7 +660,7 @@ class AffineNormalizer(OneToOneFeatureMixin, BaseNormalizer):
 
         Returns
         -------
-        X_original : array of shape (n_samples, n_features)
+        X_original : array of X's shape
         """
         copy = self._resolved_copy(copy)
         X, xp, must_copy = self._check_transform_input(X, "inverse_transform", copy)

@@ -39,11 +39,21 @@ class LocalResponseNormalizer(OneToOneFeatureMixin, BaseNormalizer):
         Exponent.
     k : float > 0, default=2.0
         Additive constant (AlexNet's 2; PyTorch's default is 1.0).
+    channel_axis : int or None, default=None
+        None: X is ``(n_samples, n_features)`` and the window runs across
+        neighbouring features.  An int: X has two or more dimensions, axis 0
+        the samples and axis ``channel_axis`` the channels, and each value
+        is normalized across neighbouring channels at its own position, as
+        AlexNet does on feature maps: ``channel_axis=1`` gives
+        ``torch.nn.functional.local_response_norm`` on ``(N, C, L)``,
+        ``(N, C, H, W)`` and ``(N, C, D, H, W)``; ``-1`` the same on
+        channels-last data.  Dense arrays only.
 
     Attributes
     ----------
     n_features_in_ : int
-        Number of features seen during fit (then checked in ``transform``).
+        Number of features seen during fit (then checked in ``transform``);
+        of channels, with ``channel_axis``.
     feature_names_in_ : ndarray of shape (`n_features_in_`,)
         Names of features seen during fit, when X had string column names.
 
@@ -85,6 +95,14 @@ class LocalResponseNormalizer(OneToOneFeatureMixin, BaseNormalizer):
     array([[0.16666667, 0.13333333, 0.1       , 0.15384615]])
 
     Feature 1 above: ``2 / (1 + 3/3 * (1 + 4 + 9)) = 2 / 15``.
+
+    Across the channels of feature maps ``(N, C, H, W)``, at each pixel:
+
+    >>> maps = np.ones((1, 4, 2, 2))
+    >>> lrn = LocalResponseNormalizer(size=3, alpha=3.0, beta=1.0, k=1.0,
+    ...                               channel_axis=1)
+    >>> lrn.transform(maps)[0, :, 0, 0]  # edge channels have one neighbour
+    array([0.33333333, 0.25      , 0.25      , 0.33333333])
     """
 
     _parameter_constraints: dict = {
@@ -92,14 +110,16 @@ class LocalResponseNormalizer(OneToOneFeatureMixin, BaseNormalizer):
         "alpha": [Interval(Real, 0, None, closed="left")],
         "beta": [Real],
         "k": [Interval(Real, 0, None, closed="neither")],
+        "channel_axis": [Integral, None],
     }
     _anchor_ = "_fitted_on_"
 
-    def __init__(self, size=5, *, alpha=1e-4, beta=0.75, k=2.0):
+    def __init__(self, size=5, *, alpha=1e-4, beta=0.75, k=2.0, channel_axis=None):
         self.size = size
         self.alpha = alpha
         self.beta = beta
         self.k = k
+        self.channel_axis = channel_axis
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
@@ -113,6 +133,7 @@ class LocalResponseNormalizer(OneToOneFeatureMixin, BaseNormalizer):
         Parameters
         ----------
         X : array-like of shape (n_samples, n_features)
+            (or ``(n_samples, ..., n_channels, ...)`` with ``channel_axis``)
             Any Array API array, or NumPy/pandas/polars.
         y : None
             Ignored.
@@ -141,6 +162,7 @@ class LocalResponseNormalizer(OneToOneFeatureMixin, BaseNormalizer):
         Parameters
         ----------
         X : array-like of shape (n_samples, n_features)
+            (or ``(n_samples, ..., n_channels, ...)`` with ``channel_axis``)
             Data; fitted or not, any Array API array.
 
         Returns

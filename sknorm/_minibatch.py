@@ -146,6 +146,17 @@ class MiniBatchNormalizer(AffineNormalizer):
     copy : bool, default=True
         False normalizes a float array in place in :meth:`transform`,
         :meth:`inverse_transform` and :meth:`normalize_batch`.
+    channel_axis : int or None, default=None
+        None: X is ``(n_samples, n_features)``, as ``BatchNorm1d`` on 2-D
+        input.  An int: X has two or more dimensions, axis 0 the samples
+        and axis ``channel_axis`` the channels, and the statistics are per
+        channel over the samples and every other axis: ``channel_axis=1``
+        is ``BatchNorm2d`` on ``(N, C, H, W)``, ``BatchNorm3d`` on
+        ``(N, C, D, H, W)`` and ``BatchNorm1d`` on ``(N, C, L)``; ``-1``
+        the same on channels-last data.  The batch size of the unbiased
+        variance is then the number of values per channel (``N * H * W``,
+        as in PyTorch).  Later batches keep the number of dimensions and
+        of channels; the other sizes may differ.  Dense arrays only.
 
     Attributes
     ----------
@@ -157,10 +168,12 @@ class MiniBatchNormalizer(AffineNormalizer):
     n_batches_seen_ : int
         Number of training steps taken (PyTorch's ``num_batches_tracked``).
     n_samples_seen_ : int
-        Number of rows seen, over all batches (a state dict loaded with
+        Number of rows seen (of samples, axis 0, with ``channel_axis``),
+        over all batches (a state dict loaded with
         :meth:`from_torch_state_dict` carries no row count: it starts at 0).
     n_features_in_ : int
-        Number of features seen during fit.
+        Number of features seen during fit (of channels, with
+        ``channel_axis``).
     feature_names_in_ : ndarray of shape (`n_features_in_`,)
         Names of features seen during fit, when X had string column names.
 
@@ -252,6 +265,16 @@ class MiniBatchNormalizer(AffineNormalizer):
            [ 0.999995,  0.      ]])
     >>> bn.running_mean_, bn.n_batches_seen_
     (array([ 4., 25.]), 2)
+
+    ``BatchNorm2d`` on feature maps ``(N, C, H, W)``: one mean and variance
+    per channel, over the batch and both spatial axes:
+
+    >>> maps = np.arange(2 * 2 * 3 * 3, dtype=np.float64).reshape(2, 2, 3, 3)
+    >>> bn2d = MiniBatchNormalizer(channel_axis=1).fit(maps)
+    >>> bn2d.running_mean_  # channel 0 holds 0..8 and 18..26
+    array([13., 22.])
+    >>> bn2d.normalize_batch(maps).shape
+    (2, 2, 3, 3)
     """
 
     _parameter_constraints: dict = {
@@ -262,6 +285,7 @@ class MiniBatchNormalizer(AffineNormalizer):
         "batch_size": [Interval(Integral, 1, None, closed="left"), None],
         "init": [StrOptions({"first_batch", "pytorch"})],
         "copy": ["boolean"],
+        "channel_axis": [Integral, None],
     }
     _anchor_ = "running_mean_"
     _finite_check = "kernel"  # every batch goes through the moments kernel
@@ -276,6 +300,7 @@ class MiniBatchNormalizer(AffineNormalizer):
         batch_size=None,
         init="first_batch",
         copy=True,
+        channel_axis=None,
     ):
         self.momentum = momentum
         self.eps = eps
@@ -284,6 +309,7 @@ class MiniBatchNormalizer(AffineNormalizer):
         self.batch_size = batch_size
         self.init = init
         self.copy = copy
+        self.channel_axis = channel_axis
 
     # ------------------------------------------------------------- fitting
     @_fit_context(prefer_skip_nested_validation=True)
@@ -293,6 +319,7 @@ class MiniBatchNormalizer(AffineNormalizer):
         Parameters
         ----------
         X : array-like of shape (n_samples, n_features)
+            (or ``(n_samples, ..., n_channels, ...)`` with ``channel_axis``)
             Training data (any Array API array, or NumPy/pandas/polars).
             NaNs are ignored per feature.
         y : None
@@ -317,6 +344,7 @@ class MiniBatchNormalizer(AffineNormalizer):
         Parameters
         ----------
         X : array-like of shape (n_samples, n_features)
+            (or ``(n_samples, ..., n_channels, ...)`` with ``channel_axis``)
             One batch. Later batches must have the same features, namespace
             and device.
         y : None
@@ -343,6 +371,7 @@ class MiniBatchNormalizer(AffineNormalizer):
         Parameters
         ----------
         X : array-like of shape (n_samples, n_features)
+            (or ``(n_samples, ..., n_channels, ...)`` with ``channel_axis``)
             One batch.
         sample_weight : array-like of shape (n_samples,), default=None
             Non-negative frequency weight of each row (weights the batch
@@ -395,12 +424,13 @@ class MiniBatchNormalizer(AffineNormalizer):
                 X, sample_weight, method=method, reset=reset
             )
             dtype = accumulation_dtype(xp, device)
+            n_features = self.n_features_in_  # features, or channels
             if reset:
-                self._check_affine_params(method, X.shape[1], xp, device, dtype)
+                self._check_affine_params(method, n_features, xp, device, dtype)
             state = None if reset else self._running_state()
             gamma, beta = 1.0, None
             if training_output:
-                gamma, beta = self._gamma_beta(method, X.shape[1], xp, device, dtype)
+                gamma, beta = self._gamma_beta(method, n_features, xp, device, dtype)
             n = X.shape[0]
             step = n if rows is None else rows
             starts = range(0, n, step)
@@ -428,7 +458,7 @@ class MiniBatchNormalizer(AffineNormalizer):
                     if scale is None:
                         scale = gamma * (1.0 / xp.sqrt(var_b + float(self.eps)))
                     must_copy = needs_copy(self.copy, original, X)
-                    out = kernels_for(xp).affine(X, mean_b, scale, beta, must_copy)
+                    out = self._affine_map(xp, X, mean_b, scale, beta, must_copy)
                 self.__dict__.update(state)
                 task.end()
         return out
@@ -472,11 +502,13 @@ class MiniBatchNormalizer(AffineNormalizer):
         and the training output's scale ``gamma / sqrt(var_B + eps)`` (None
         when the kernels leave it to the caller)."""
         fused = getattr(kernels_for(xp), "batchnorm_step", None)
-        if fused is not None:
-            step = self._fused_step(fused, state, X, sample_weight, gamma)
+        # A matrix of features (or of channels): the kernels' whole step.
+        flat = None if fused is None else self._flat_batch(X, sample_weight)
+        if flat is not None:
+            step = self._fused_step(fused, state, *flat, gamma, X.shape[0])
             if step is not NotImplemented:
                 return step
-        batch = moments_of_batch(X, sample_weight, dtype)
+        batch = self._batch_moments(X, sample_weight, dtype)
         return self._step_from_moments(state, batch, X.shape[0], xp, device, dtype)
 
     def _step_from_moments(self, state, batch, n_rows, xp, device, dtype):
@@ -530,10 +562,10 @@ class MiniBatchNormalizer(AffineNormalizer):
         # The pieces of one batch (a Dask chunk boundary inside it).
         return (merge_moments(a[0], b[0]),)
 
-    def _fused_step(self, fused, state, X, sample_weight, gamma):
+    def _fused_step(self, fused, state, X, sample_weight, gamma, n_rows):
         """:meth:`_step` as one kernel call (CuPy: two launches in all; NumPy
         with numba: two compiled calls, or NotImplemented for a batch the
-        kernels leave to :meth:`_step`)."""
+        kernels leave to :meth:`_step`); ``n_rows`` samples."""
         running = None if state is None else tuple(state[k] for k in _RUNNING)
         result = fused(
             running,
@@ -547,7 +579,7 @@ class MiniBatchNormalizer(AffineNormalizer):
         if result is NotImplemented:
             return result
         *arrays, mean_b, var_b, scale = result
-        return _next_state(state, arrays, X.shape[0]), mean_b, var_b, scale
+        return _next_state(state, arrays, n_rows), mean_b, var_b, scale
 
     # ----------------------------------------------------------- transform
     def _gamma_beta(self, method, n_features, xp, device, dtype):
@@ -592,8 +624,9 @@ class MiniBatchNormalizer(AffineNormalizer):
         """The ``torch.nn.BatchNorm1d`` state dict of the current statistics.
 
         Requires PyTorch (imported here only).  Load it with
-        ``BatchNorm1d(n_features_in_).load_state_dict(...)``; pass the same
-        ``momentum`` and ``eps`` to the module.
+        ``BatchNorm1d(n_features_in_).load_state_dict(...)`` (an estimator
+        with ``channel_axis=1`` into ``BatchNorm2d`` or ``BatchNorm3d``: the
+        same keys); pass the same ``momentum`` and ``eps`` to the module.
 
         Parameters
         ----------
@@ -647,7 +680,9 @@ class MiniBatchNormalizer(AffineNormalizer):
             ``"features.1."``.
         **params
             Estimator parameters. Pass the module's ``momentum`` and ``eps``
-            (they are not part of a state dict). ``init`` defaults to
+            (they are not part of a state dict), and ``channel_axis=1`` for
+            a ``BatchNorm2d`` / ``BatchNorm3d`` state (per-channel
+            statistics of N-D input). ``init`` defaults to
             ``"pytorch"`` here, so further steps continue exactly as the
             module would; ``scale`` and ``shift`` come from ``weight`` and
             ``bias`` and may only be passed when those are absent.

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from numbers import Real
+from numbers import Integral, Real
 
 import numpy as np
 from sklearn.base import _fit_context
@@ -20,7 +20,6 @@ from ._stats import (
     Statistics,
     merge_min_max,
     min_max_of_batch,
-    update_min_max,
 )
 from ._validation import where
 
@@ -72,6 +71,14 @@ class MinMax(AffineNormalizer):
         statistics are learned and ``transform`` works without ``fit``.
     copy : bool, default=True
         False rescales a float array in place.
+    channel_axis : int or None, default=None
+        None: X is ``(n_samples, n_features)``, one range per feature.  An
+        int: X has two or more dimensions, axis 0 the samples and axis
+        ``channel_axis`` the channels (``1`` for ``(N, C, H, W)``, ``-1``
+        for ``(N, H, W, C)``); one range per channel, over the samples and
+        every other axis, broadcast along that axis by ``transform``.
+        Later batches keep the number of dimensions and of channels (the
+        other sizes may differ).  Dense arrays only.
 
     Attributes
     ----------
@@ -88,9 +95,10 @@ class MinMax(AffineNormalizer):
         ``feature_range[0] - data_min_ * scale_`` (scikit-learn's attribute:
         ``X * scale_ + min_`` is the same map).
     n_samples_seen_ : int
-        Number of rows seen.
+        Number of rows seen (of samples, axis 0, with ``channel_axis``).
     n_features_in_ : int
-        Number of features seen during fit.
+        Number of features seen during fit (of channels, with
+        ``channel_axis``).
     feature_names_in_ : ndarray of shape (`n_features_in_`,)
         Names of features seen during fit, when X had string column names.
 
@@ -127,6 +135,16 @@ class MinMax(AffineNormalizer):
     >>> pixels = np.array([[0, 128, 255]], dtype=np.uint8)
     >>> MinMax(data_range=(0, 255)).transform(pixels)
     array([[0.        , 0.50196078, 1.        ]])
+
+    Per-channel ranges of channels-last images ``(N, H, W, C)``:
+
+    >>> images = np.stack([np.full((2, 2), 10.0), np.arange(4.0).reshape(2, 2)], -1)
+    >>> per_channel = MinMax(channel_axis=-1).fit(images[None])
+    >>> per_channel.data_min_, per_channel.data_max_
+    (array([10.,  0.]), array([10.,  3.]))
+    >>> per_channel.transform(images[None])[0, ..., 1]
+    array([[0.        , 0.33333333],
+           [0.66666667, 1.        ]])
     """
 
     _parameter_constraints: dict = {
@@ -134,6 +152,7 @@ class MinMax(AffineNormalizer):
         "clip": ["boolean"],
         "data_range": [tuple, list, None],
         "copy": ["boolean"],
+        "channel_axis": [Integral, None],
     }
     _anchor_ = "data_min_"
 
@@ -143,11 +162,20 @@ class MinMax(AffineNormalizer):
         # runs no kernel, so validation checks.
         return "kernel" if self.data_range is None else "validate"
 
-    def __init__(self, feature_range=(0, 1), *, clip=False, data_range=None, copy=True):
+    def __init__(
+        self,
+        feature_range=(0, 1),
+        *,
+        clip=False,
+        data_range=None,
+        copy=True,
+        channel_axis=None,
+    ):
         self.feature_range = feature_range
         self.clip = clip
         self.data_range = data_range
         self.copy = copy
+        self.channel_axis = channel_axis
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
@@ -161,6 +189,7 @@ class MinMax(AffineNormalizer):
         Parameters
         ----------
         X : array-like of shape (n_samples, n_features)
+            (or ``(n_samples, ..., n_channels, ...)`` with ``channel_axis``)
             Training data; NaNs are ignored.
         y : None
             Ignored.
@@ -179,6 +208,7 @@ class MinMax(AffineNormalizer):
         Parameters
         ----------
         X : array-like of shape (n_samples, n_features)
+            (or ``(n_samples, ..., n_channels, ...)`` with ``channel_axis``)
             One batch; NaNs are ignored.
         y : None
             Ignored.
@@ -198,14 +228,14 @@ class MinMax(AffineNormalizer):
     def _updated_state(self, X, xp, device, sample_weight, method):
         state = None
         if self.data_range is None:
-            state = update_min_max(getattr(self, "_min_max_", None), X)
+            state = self._update_min_max(getattr(self, "_min_max_", None), X)
         n_rows = getattr(self, "n_samples_seen_", 0) + X.shape[0]
         return self._fitted_state(
-            Statistics((state,), n_rows, False), xp, device, X.shape[1]
+            Statistics((state,), n_rows, False), xp, device, self.n_features_in_
         )
 
     # Mergeable statistics (merge, Dask): the minimum and maximum.
-    _merge_params = ("data_range",)
+    _merge_params = ("data_range", "channel_axis")
 
     def _not_mergeable(self):
         return None

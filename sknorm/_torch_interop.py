@@ -1,5 +1,9 @@
 """MiniBatchNormalizer <-> ``torch.nn.BatchNorm*`` state dicts.
 
+``BatchNorm1d``, ``BatchNorm2d`` and ``BatchNorm3d`` share one state dict
+layout (one entry per channel); ``channel_axis`` says which input the
+estimator then takes.
+
 PyTorch stays optional: it is imported inside :func:`to_torch_state_dict`
 only, and :func:`from_torch_state_dict` needs nothing from it (it reads any
 Array API or NumPy arrays, torch tensors included, through their own
@@ -164,4 +168,8 @@ def from_torch_state_dict(cls, state_dict, *, prefix, params):
         n_samples_seen_=0,
         n_features_in_=n,
     )
+    if getattr(est, "channel_axis", None) is not None:
+        # A BatchNorm2d/3d (or 1d on (N, C, L)) state: per channel.  The
+        # number of dimensions is learned from the first training batch.
+        est._channel_axis_ = est.channel_axis
     return est

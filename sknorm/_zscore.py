@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from numbers import Integral
+
 import numpy as np
 import scipy.sparse as sp
 from sklearn.base import _fit_context
@@ -16,7 +18,6 @@ from ._stats import (
     merge_moments,
     moments_of_batch,
     recentred,
-    update_moments,
 )
 from ._validation import where
 
@@ -69,6 +70,19 @@ class ZScore(AffineNormalizer):
     copy : bool, default=True
         False normalizes a float array in place in ``transform`` and
         ``inverse_transform``.
+    channel_axis : int or None, default=None
+        None: X is ``(n_samples, n_features)`` and the statistics are per
+        feature (scikit-learn's convention).  An int: X is an array of two
+        or more dimensions whose axis 0 is the samples and axis
+        ``channel_axis`` the channels, e.g. ``1`` for images ``(N, C, H, W)``
+        (PyTorch) or ``-1`` for ``(N, H, W, C)`` (TensorFlow); the
+        statistics are per channel over the samples and every other axis
+        (torchvision ``Normalize``'s mean and std), the fitted attributes
+        have one entry per channel and ``transform`` broadcasts them along
+        that axis.  Later batches must have the same number of dimensions
+        and channels; the other sizes may differ.  Dense arrays only (no
+        sparse matrices, no dataframes).  See :mod:`sknorm._channels` for
+        the layouts.
 
     Attributes
     ----------
@@ -83,9 +97,12 @@ class ZScore(AffineNormalizer):
         ``with_std=False``.
     n_samples_seen_ : int, float or array of shape (n_features,)
         Number of samples seen (sum of ``sample_weight`` when weights were
-        given); an array when NaNs make the count differ per feature.
+        given); an array when NaNs make the count differ per feature.  With
+        ``channel_axis``: the number of values each channel's statistics
+        are over (samples times positions, weighted by ``sample_weight``).
     n_features_in_ : int
-        Number of features seen during fit.
+        Number of features seen during fit (of channels, with
+        ``channel_axis``).
     feature_names_in_ : ndarray of shape (`n_features_in_`,)
         Names of features seen during fit, when X had string column names.
 
@@ -129,12 +146,25 @@ class ZScore(AffineNormalizer):
     ...     s = s.partial_fit(batch)
     >>> bool(np.allclose(s.var_, scaler.var_, rtol=1e-15))
     True
+
+    Per-channel statistics of a batch of images ``(N, C, H, W)``, the
+    arguments of ``torchvision.transforms.Normalize``:
+
+    >>> images = np.arange(2 * 3 * 4 * 4, dtype=np.float32).reshape(2, 3, 4, 4)
+    >>> per_channel = ZScore(channel_axis=1).fit(images)
+    >>> per_channel.mean_
+    array([31.5, 47.5, 63.5])
+    >>> per_channel.scale_
+    array([24.43869882, 24.43869882, 24.43869882])
+    >>> per_channel.transform(images).shape
+    (2, 3, 4, 4)
     """
 
     _parameter_constraints: dict = {
         "with_mean": ["boolean"],
         "with_std": ["boolean"],
         "copy": ["boolean"],
+        "channel_axis": [Integral, None],
     }
     # Any fitted array tells the namespace and device: the total weight per
     # feature is one the moments already hold (no operation per batch).
@@ -142,10 +172,11 @@ class ZScore(AffineNormalizer):
     _accept_sparse = ("csr", "csc")
     _finite_check = "kernel"  # the moments kernel finds inf in its own pass
 
-    def __init__(self, *, with_mean=True, with_std=True, copy=True):
+    def __init__(self, *, with_mean=True, with_std=True, copy=True, channel_axis=None):
         self.with_mean = with_mean
         self.with_std = with_std
         self.copy = copy
+        self.channel_axis = channel_axis
 
     def _is_fitted(self):
         return hasattr(self, "_moments_")
@@ -186,6 +217,7 @@ class ZScore(AffineNormalizer):
         Parameters
         ----------
         X : {array-like, sparse matrix} of shape (n_samples, n_features)
+            (or ``(n_samples, ..., n_channels, ...)`` with ``channel_axis``)
             Training data (any Array API array, or NumPy/pandas/polars/SciPy
             sparse). NaNs are ignored.
         y : None
@@ -207,6 +239,7 @@ class ZScore(AffineNormalizer):
         Parameters
         ----------
         X : {array-like, sparse matrix} of shape (n_samples, n_features)
+            (or ``(n_samples, ..., n_channels, ...)`` with ``channel_axis``)
             One batch. Later batches must have the same features, namespace
             and device.
         y : None
@@ -228,13 +261,15 @@ class ZScore(AffineNormalizer):
             moments = merge_moments(previous, self._sparse_moments(X, sample_weight))
         else:
             dtype = accumulation_dtype(xp, device)
-            moments = update_moments(previous, X, sample_weight, dtype)
+            moments = self._update_moments(previous, X, sample_weight, dtype)
         weighted = getattr(self, "_weighted_", False) or sample_weight is not None
         return self._fitted_state(
-            Statistics((moments,), 0, weighted), xp, device, X.shape[1]
+            Statistics((moments,), 0, weighted), xp, device, self.n_features_in_
         )
 
     # Mergeable statistics (merge, Dask): the moments.
+    _merge_params = ("channel_axis",)
+
     def _not_mergeable(self):
         return None
 
@@ -265,7 +300,8 @@ class ZScore(AffineNormalizer):
         }
 
     def _check_call(self, X, method):
-        if self.with_mean and sp.issparse(X):
+        # (With a channel_axis, validation refuses sparse input itself.)
+        if self.with_mean and sp.issparse(X) and self.channel_axis is None:
             raise ValueError(
                 where(self, method) + "Cannot center sparse matrices: pass "
                 "`with_mean=False` instead, or convert X to a dense array."

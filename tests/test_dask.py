@@ -386,6 +386,15 @@ def test_values_are_checked_while_computing_and_state_is_kept():
         lazy.compute()
 
 
+def test_channel_axis_is_refused_for_dask_input():
+    Xd = da.ones((4, 3, 2, 2), chunks=2)
+    with pytest.raises(ValueError, match=r"ZScore\.fit\(\): channel_axis is not"):
+        ZScore(channel_axis=1).fit(Xd)
+    fitted = ZScore(channel_axis=1).fit(np.ones((4, 3, 2, 2)))
+    with pytest.raises(ValueError, match=r"ZScore\.transform\(\): channel_axis"):
+        fitted.transform(Xd)
+
+
 def test_chunks_of_another_array_type_are_refused():
     X = correlated(20)
     mixed = da.from_array(X, chunks=(10, 4)).map_blocks(

@@ -93,8 +93,20 @@ def _check_rows(estimator, method, n_rows):
         )
 
 
+def _refuse_channels(estimator, method):
+    """N-D feature maps (``channel_axis``) are not taken from Dask yet."""
+    if getattr(estimator, "channel_axis", None) is not None:
+        raise ValueError(
+            where(estimator, method) + "channel_axis is not supported for Dask "
+            "input yet; reshape the collection to (rows, channels) first "
+            "(channels last: X.reshape(-1, C)) and use channel_axis=None, or "
+            "compute the chunks."
+        )
+
+
 def _validated(estimator, X, sample_weight, method, reset):
     """``(inp, weights, weights_kind)``, every check that needs no data."""
+    _refuse_channels(estimator, method)
     estimator._check_call(X, method)
     inp = dask_input(estimator, X, method, reset=reset)
     if not reset and estimator._is_fitted():
@@ -317,6 +329,7 @@ def lazy_transform(estimator, method, X, *args, **kwargs):
         estimator._validate_params()  # stateless: no fit that would have
     elif not estimator._is_fitted():
         check_is_fitted(estimator)
+    _refuse_channels(estimator, method)
     columns = None
     if method == "inverse_transform" and estimator._is_fitted():
         columns = estimator._inverse_columns()

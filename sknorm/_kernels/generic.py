@@ -12,7 +12,15 @@ from __future__ import annotations
 
 from .._array_api import array_device, namespace_of
 
-__all__ = ["affine", "comoments", "linear", "local_response", "min_max", "moments"]
+__all__ = [
+    "affine",
+    "comoments",
+    "linear",
+    "local_response",
+    "local_response_rows",
+    "min_max",
+    "moments",
+]
 
 
 def _safe_divisor(xp, total):
@@ -138,6 +146,36 @@ def local_response(X, size, alpha, beta, k):
     else:
         div = sq
     # torch: avg_pool (sum / size), then .mul(alpha).add(k).pow(beta).
+    div /= size
+    div *= alpha
+    div += k
+    div **= beta
+    return X / div
+
+
+def local_response_rows(X, size, alpha, beta, k):
+    """:func:`local_response` of ``(M, C, B)`` across axis 1 (the channels of
+    a channels-first array, at every one of the ``B`` positions): the same
+    window, padding, order of summation and operations."""
+    xp = namespace_of(X)
+    m, f, b = X.shape
+    sq = X * X
+    sq = xp.where(xp.isnan(sq), xp.zeros_like(sq), sq)
+    before = min(size // 2, f - 1)
+    after = min((size - 1) // 2, f - 1)
+    if before or after:
+        device = array_device(X)
+        parts = [sq]
+        if before:
+            parts.insert(0, xp.zeros((m, before, b), dtype=X.dtype, device=device))
+        if after:
+            parts.append(xp.zeros((m, after, b), dtype=X.dtype, device=device))
+        padded = xp.concat(parts, axis=1)
+        div = padded[:, 0:f, :] + padded[:, 1 : f + 1, :]
+        for d in range(2, before + after + 1):
+            div += padded[:, d : d + f, :]
+    else:
+        div = sq
     div /= size
     div *= alpha
     div += k

@@ -1,0 +1,351 @@
+"""NumPy kernels for channels-first arrays, on the rows of a free view.
+
+A C-ordered ``(N, ..., C, H, W)`` array is, without a copy, the matrix
+``rows = (N * ... * C, H * W)``: row ``r`` is channel ``r % C`` of one
+sample, contiguous in memory.  These kernels work on such rows (the layout
+logic, and the merge of the rows' statistics per channel, are in
+:mod:`sknorm._channels`):
+
+``first_observed(rows, period)``
+    per channel, its first non-NaN value: the shift the channel's moments
+    are taken around;
+``row_moments(rows, period, shift)``
+    per row: observation count, mean of ``x - shift[r % period]`` and
+    population variance (float64), read once (:mod:`.numba_rows`; without
+    numba, the reference kernel :func:`.generic.moments` on blocks of rows);
+``row_min_max(rows)``
+    per row: NaN-aware minimum and maximum (NumPy's ``fmin``/``fmax``
+    reductions along the contiguous axis);
+``row_affine(rows, period, center, scale, offset, copy, check)`` and
+``column_affine(X, center, scale, offset, copy, check)``
+    the affine map with per-row (channels-first) or per-column
+    (channels-last) terms; ``check`` ("inf" or "nonfinite") looks for
+    non-finite values of X in the same pass when writing new memory, in a
+    read before when writing in place (a failed transform leaves X as it
+    was);
+``local_response_rows(X3, size, alpha, beta, k)``
+    local response normalization of ``(M, C, B)`` across axis 1, block by
+    block, in :func:`.generic.local_response`'s order of operations.
+
+Every function splits its rows over the worker threads (:mod:`._parallel`)
+and raises :class:`~sknorm._kernels.NonFiniteError` on +-inf met in a
+statistic's own pass.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from . import NonFiniteError, generic, numba_cpu
+from ._parallel import BLOCK_BYTES, blocks, map_parts
+from .numpy_blocked import CANCELLATION, LRN_BLOCK_BYTES, _workspace
+
+__all__ = [
+    "column_affine",
+    "find_nonfinite",
+    "first_observed",
+    "local_response_rows",
+    "row_affine",
+    "row_min_max",
+    "row_moments",
+]
+
+# Values of a row summed into per-lane accumulators before they join the
+# row's totals (as numba_cpu.BLOCK_ROWS for the column kernels).
+ROW_BLOCK = 256
+_CHECK_MODES = {None: 0, "inf": 1, "nonfinite": 2}
+
+
+def _rows_per_block(length, itemsize):
+    """Rows of ``length`` items in a cache-sized block (at least one)."""
+    return max(1, BLOCK_BYTES // max(1, length * itemsize))
+
+
+def _lanes(length):
+    """Independent accumulators per row: wide for long rows (SIMD), narrow
+    enough that a short row still has a vectorised part."""
+    for lanes in (64, 32, 16):
+        if length >= 4 * lanes:
+            return lanes
+    return 8
+
+
+def _fused(*arrays):
+    return numba_cpu.enabled() and all(
+        a.flags.c_contiguous and a.dtype in (np.float32, np.float64) for a in arrays
+    )
+
+
+def _loops():
+    from . import numba_rows
+
+    return numba_rows.kernels()
+
+
+# ----------------------------------------------------------- statistics ----
+def first_observed(rows, period):
+    """Per channel (``r % period``), its first non-NaN value in row order;
+    0 for a channel that is NaN throughout."""
+    first = np.asarray(rows[:period, 0], np.float64).copy()
+    for channel in np.flatnonzero(np.isnan(first)):
+        first[channel] = 0.0
+        for row in rows[channel::period]:
+            seen = np.flatnonzero(~np.isnan(row))
+            if seen.size:
+                first[channel] = row[seen[0]]
+                break
+    return first
+
+
+def _generic_rows(rows, lo, hi, period, shift, out):
+    """The reference kernel on rows [lo, hi) (transposed: one row is one
+    column of the view): NaN-aware, normalised sums that cannot overflow;
+    +-inf is an error."""
+    block = rows[lo:hi]
+    shifts = shift[np.arange(lo, hi) % period]
+    with np.errstate(all="ignore"):
+        _, n_obs, mean, var = generic.moments(block.T, shifts, None, np.float64)
+    if not (np.isfinite(mean).all() and np.isfinite(var).all()):
+        if np.isinf(block).any():
+            raise NonFiniteError.for_dtype(rows.dtype)
+    out[0, lo:hi], out[1, lo:hi], out[2, lo:hi] = n_obs, mean, var
+
+
+def row_moments(rows, period, shift):
+    """``(n_obs, mean, var)`` of each row, the mean of ``x - shift[r %
+    period]``, float64 (see the module docstring)."""
+    n_rows, length = rows.shape
+    shift = np.ascontiguousarray(shift, np.float64)
+    if not np.isfinite(shift).all():
+        raise NonFiniteError.for_dtype(rows.dtype)
+    out = np.empty((3, n_rows))
+    per_block = _rows_per_block(length, 8)
+    if _fused(rows):
+        status = np.zeros(n_rows, np.int8)
+        loop, lanes = _loops()["row_moments"], _lanes(length)
+
+        def part(lo, hi):
+            loop(
+                rows, lo, hi, shift, period, CANCELLATION, lanes, ROW_BLOCK, out, status
+            )
+
+        map_parts(part, n_rows, rows.size, per_block)
+        # Rows whose sums were not finite: +-inf (an error) or values near
+        # the float maximum (the reference kernel's normalised sums).
+        for r in np.flatnonzero(status):
+            _generic_rows(rows, r, r + 1, period, shift, out)
+    else:
+        # The reference kernel holds a few float64 temporaries of its block.
+        small = max(1, per_block // 8)
+
+        def part(lo, hi):
+            for start, stop in blocks(lo, hi, small):
+                _generic_rows(rows, start, stop, period, shift, out)
+
+        map_parts(part, n_rows, rows.size, per_block)
+    return out[0], out[1], out[2]
+
+
+def row_min_max(rows):
+    """NaN-aware ``(min, max)`` of each row, in X's dtype (NaN where a row
+    is NaN throughout); +-inf is an error."""
+    n_rows, length = rows.shape
+    low = np.empty(n_rows, rows.dtype)
+    high = np.empty(n_rows, rows.dtype)
+    per_block = _rows_per_block(length, rows.dtype.itemsize)
+
+    def part(lo, hi):
+        for start, stop in blocks(lo, hi, per_block):
+            # fmin/fmax skip NaN unless every value is NaN.
+            np.fmin.reduce(rows[start:stop], axis=1, out=low[start:stop])
+            np.fmax.reduce(rows[start:stop], axis=1, out=high[start:stop])
+
+    map_parts(part, n_rows, rows.size, per_block)
+    if np.isinf(low).any() or np.isinf(high).any():
+        raise NonFiniteError.for_dtype(rows.dtype)
+    return low, high
+
+
+# ----------------------------------------------------------- transforms ----
+def _raise_for(bits, mode):
+    """Raise for the flags of a pass (1: +-inf seen, 2: NaN seen)."""
+    if mode == 0:
+        return
+    if bits & 1:
+        raise (
+            NonFiniteError.infinity() if mode == 1 else NonFiniteError.nan_or_infinity()
+        )
+    if mode == 2 and bits & 2:
+        raise NonFiniteError.nan_or_infinity()
+
+
+def find_nonfinite(X2, check):
+    """Raise :class:`NonFiniteError` if the 2-D ``X2`` holds +-inf (``check
+    ="inf"``) or NaN or +-inf (``"nonfinite"``); nothing for None."""
+    mode = _CHECK_MODES[check]
+    if mode == 0:
+        return
+    n, f = X2.shape
+    per_block = _rows_per_block(f, X2.dtype.itemsize)
+    if _fused(X2):
+        loop, inf = _loops()["nonfinite"], X2.dtype.type(np.inf)
+        parts = map_parts(lambda lo, hi: loop(X2, lo, hi, inf), n, X2.size, per_block)
+    else:
+
+        def part(lo, hi):
+            bits = 0
+            for start, stop in blocks(lo, hi, per_block):
+                block = X2[start:stop]
+                bits |= int(np.isinf(block).any()) | 2 * int(np.isnan(block).any())
+            return bits
+
+        parts = map_parts(part, n, X2.size, per_block)
+    bits = 0
+    for b in parts:
+        bits |= int(b)
+    _raise_for(bits, mode)
+
+
+def _vectors(terms, size, dtype):
+    """The three terms as contiguous vectors of ``size`` in X's dtype
+    (zeros for an unused one) and the bits of the used ones."""
+    vectors, flags = [], 0
+    for bit, term in zip((1, 2, 4), terms, strict=True):
+        if term is None:
+            vectors.append(np.zeros(size, dtype))
+            continue
+        flags |= bit
+        vector = np.asarray(term, dtype=dtype)
+        vectors.append(np.ascontiguousarray(np.broadcast_to(vector, (size,))))
+    return vectors, flags
+
+
+_UFUNCS = (np.subtract, np.multiply, np.add)
+
+
+def _blocked_affine(X2, out, term_of_block, per_block):
+    """The NumPy fallback: each block's three ufuncs run while it is in
+    cache; ``term_of_block(start, stop)`` gives its broadcastable terms."""
+
+    def part(lo, hi):
+        for start, stop in blocks(lo, hi, per_block):
+            src, dst = X2[start:stop], out[start:stop]
+            for ufunc, term in zip(_UFUNCS, term_of_block(start, stop), strict=True):
+                if term is not None:
+                    ufunc(src, term, out=dst)
+                    src = dst
+            if src is not dst:
+                dst[...] = src
+
+    map_parts(part, X2.shape[0], X2.size, per_block)
+
+
+def _affine(X2, terms, copy, check, fused_loop, blocked_terms, term_size):
+    mode = _CHECK_MODES[check]
+    out = np.empty_like(X2) if copy else X2
+    per_block = _rows_per_block(X2.shape[1], X2.dtype.itemsize)
+    fused = _fused(X2, out)
+    if mode and (not copy or not fused):
+        # In place, X must be checked before it is overwritten; the NumPy
+        # fallback has no pass of its own that could note it.
+        find_nonfinite(X2, check)
+        mode = 0
+    if fused:
+        vectors, flags = _vectors(terms, term_size, X2.dtype)
+        inf = X2.dtype.type(np.inf)
+        parts = map_parts(
+            lambda lo, hi: fused_loop(X2, out, lo, hi, *vectors, flags, inf),
+            X2.shape[0],
+            X2.size,
+            per_block,
+        )
+        bits = 0
+        for b in parts:
+            bits |= int(b)
+        _raise_for(bits, mode)
+        return out
+    _blocked_affine(X2, out, blocked_terms, per_block)
+    return out
+
+
+def row_affine(rows, period, center, scale, offset, copy, check=None):
+    """``(x - center) * scale + offset`` with the terms of row ``r`` at
+    index ``r % period`` (scalars broadcast); X's dtype."""
+    dtype = rows.dtype
+    terms = [
+        None if t is None else np.asarray(t, dtype=dtype)
+        for t in (center, scale, offset)
+    ]
+    loop = _loops()["row_affine"] if numba_cpu.enabled() else None
+
+    def fused_loop(X2, out, lo, hi, c, s, o, flags, inf):
+        return loop(X2, out, lo, hi, period, c, s, o, flags, inf)
+
+    def blocked_terms(start, stop):
+        channel = np.arange(start, stop) % period
+        return [
+            None if t is None else np.broadcast_to(t, (period,))[channel][:, None]
+            for t in terms
+        ]
+
+    return _affine(rows, terms, copy, check, fused_loop, blocked_terms, period)
+
+
+def column_affine(X2, center, scale, offset, copy, check=None):
+    """``(x - center) * scale + offset`` with per-column terms (scalars
+    broadcast); X's dtype."""
+    dtype = X2.dtype
+    f = X2.shape[1]
+    terms = [
+        None if t is None else np.asarray(t, dtype=dtype)
+        for t in (center, scale, offset)
+    ]
+    loop = _loops()["column_affine"] if numba_cpu.enabled() else None
+
+    def blocked_terms(start, stop):
+        return terms
+
+    return _affine(X2, terms, copy, check, loop, blocked_terms, f)
+
+
+def local_response_rows(X3, size, alpha, beta, k):
+    """Local response normalization of ``(M, C, B)`` across axis 1: for
+    each sample, positions are taken in cache-sized chunks of columns; the
+    window sums, ``/ size``, ``* alpha``, ``+ k`` and ``** beta`` run in
+    :func:`.generic.local_response`'s order (torch's), into per-thread
+    scratch buffers."""
+    m, f, b = X3.shape
+    out = np.empty_like(X3)
+    before = min(size // 2, f - 1)
+    after = min((size - 1) // 2, f - 1)
+    height = f + before + after
+    chunk = max(1, LRN_BLOCK_BYTES // (height * X3.dtype.itemsize))
+    chunk = min(chunk, b)
+
+    def part(lo, hi):
+        padded = _workspace("lrn_rows_padded", (height, chunk), X3.dtype)
+        div = _workspace("lrn_rows_div", (f, chunk), X3.dtype)
+        padded[:before] = 0.0
+        padded[before + f :] = 0.0
+        for i in range(lo, hi):
+            for start in range(0, b, chunk):
+                stop = min(start + chunk, b)
+                w = stop - start
+                src = X3[i, :, start:stop]
+                sq, d = padded[before : before + f, :w], div[:, :w]
+                np.multiply(src, src, out=sq)
+                np.fmax(sq, 0.0, out=sq)  # NaN adds nothing to its window
+                if before or after:
+                    np.add(padded[0:f, :w], padded[1 : f + 1, :w], out=d)
+                    for shift in range(2, before + after + 1):
+                        d += padded[shift : shift + f, :w]
+                else:
+                    d[...] = sq
+                d /= size
+                d *= alpha
+                d += k
+                d **= beta
+                np.divide(src, d, out=out[i, :, start:stop])
+
+    map_parts(part, m, X3.size, 1)
+    return out
