@@ -497,7 +497,8 @@ class AffineNormalizer(OneToOneFeatureMixin, BaseNormalizer):
 
     Subclasses define ``_affine_terms(X, xp)`` returning ``(center, scale,
     offset)`` (any may be None) and, optionally, ``_inverse_affine_terms``
-    and ``_postprocess(Y, xp)`` (MinMax's clipping).
+    and ``_postprocess(Y, xp)`` (MinMax's clipping) and
+    ``_inverse_postprocess(X, xp)`` (a second step of the inverse map).
     """
 
     def _affine_terms(self, X, xp):  # pragma: no cover - abstract
@@ -505,6 +506,9 @@ class AffineNormalizer(OneToOneFeatureMixin, BaseNormalizer):
 
     def _postprocess(self, Y, xp):
         return Y
+
+    def _inverse_postprocess(self, X, xp):
+        return X
 
     def _resolved_copy(self, copy):
         if copy is not None:
@@ -560,9 +564,10 @@ class AffineNormalizer(OneToOneFeatureMixin, BaseNormalizer):
         if xp is None:
             return self._inverse_transform_sparse(X, must_copy)
         center, scale, offset = self._inverse_affine_terms(X, xp)
-        return self._transform_kernel(
+        X_back = self._transform_kernel(
             xp, "inverse_transform", "affine", X, center, scale, offset, must_copy
         )
+        return self._inverse_postprocess(X_back, xp)
 
     def _inverse_affine_terms(self, X, xp):
         """``(center, scale, offset)`` of the inverse map, for the same kernel:

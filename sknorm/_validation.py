@@ -144,12 +144,15 @@ def _validate_plain_float_matrix(
 ):
     if not (finite_check == "kernel" and allow_nan) and not _skip_value_checks():
         try:
-            assert_all_finite(
-                X,
-                allow_nan=allow_nan,
-                estimator_name=type(estimator).__name__,
-                input_name="X",
-            )
+            # scikit-learn's check sums X first (a quick test): finite values
+            # near the float maximum overflow there and warn, to no purpose.
+            with np.errstate(over="ignore", invalid="ignore"):
+                assert_all_finite(
+                    X,
+                    allow_nan=allow_nan,
+                    estimator_name=type(estimator).__name__,
+                    input_name="X",
+                )
         except ValueError as exc:
             raise _prefixed(exc, prefix) from exc
     shape_check(X.shape[1])
@@ -195,10 +198,12 @@ def _validate_with_sklearn(
         "copy": copy,
     }
     try:
-        if columns:
-            # Not the input features: no n_features_in_/names bookkeeping.
-            return check_array(X, estimator=estimator, input_name="X", **options)
-        return validate_data(estimator, X, reset=reset, **options)
+        # (np.errstate: see _validate_plain_float_matrix.)
+        with np.errstate(over="ignore", invalid="ignore"):
+            if columns:
+                # Not the input features: no n_features_in_/names bookkeeping.
+                return check_array(X, estimator=estimator, input_name="X", **options)
+            return validate_data(estimator, X, reset=reset, **options)
     except (ValueError, TypeError) as exc:
         raise _prefixed(exc, prefix) from exc
 

@@ -36,14 +36,16 @@ def _constant_feature_scale(xp, var, mean_offset, n_samples, dtype):
     finfo = xp.finfo(dtype)
     eps = finfo.eps
     # Capped before squaring: past sqrt(max) the bound exceeds every finite
-    # variance anyway, and the square would overflow.
-    offset_term = xp.minimum(n_samples * mean_offset * eps, finfo.max**0.5)
+    # variance anyway, and the square would overflow (eps first: n * |mean|
+    # alone may overflow for values near the float maximum).
+    offset_term = xp.minimum(n_samples * (mean_offset * eps), finfo.max**0.5)
     bound = n_samples * eps * var + offset_term**2
     # An infinite variance (spread beyond the float range) is not constant.
+    # No absolute floor: the bound is relative to the data, so the units do
+    # not matter (a feature of spread 1e-17 keeps its scale of 1e-17).
     constant = ((var <= bound) | (var == 0)) & xp.isfinite(var)
     scale = xp.sqrt(var)
-    tiny = scale < 10 * eps
-    return xp.where(constant | tiny, xp.ones_like(scale), scale)
+    return xp.where(constant, xp.ones_like(scale), scale)
 
 
 class ZScore(AffineNormalizer):
@@ -336,7 +338,15 @@ class ZScore(AffineNormalizer):
 
     def _affine_terms(self, X, xp):
         center = self.mean_ if self.with_mean else None
-        scale = 1.0 / self.scale_ if self.with_std else None
+        scale = None
+        if self.with_std:
+            scale_ = self.scale_
+            scale = 1.0 / scale_
+            if center is not None:
+                # A variance beyond the float range: scale_ is +inf and the
+                # feature maps to 0, also where x - mean_ itself overflows
+                # (inf * 0 would be NaN).
+                center = xp.where(xp.isinf(scale_), xp.zeros_like(center), center)
         return center, scale, None
 
     def _inverse_affine_terms(self, X, xp):

@@ -98,7 +98,22 @@ _SOURCE = r"""
 // lies farther than sqrt(CANCEL) standard deviations from its first value
 // (the one-pass variance then loses up to CANCEL ulps).
 #define CANCEL 64.0
+// Shifts (reference values) beyond this magnitude are 0: x - ref can then
+// never overflow (sknorm._stats.shift_limit, the same float64 value).
+#define SHIFT_LIMIT 4.989600773836799e+291
 typedef __T__ T;
+
+__device__ __forceinline__ double bounded(const double v) {
+    return fabs(v) <= SHIFT_LIMIT ? v : 0.0;
+}
+
+// a + f (b - a) (Welford, Chan) where b - a is finite; (1 - f) a + f b where
+// it overflowed (means of opposite signs near the float maximum; the
+// variance is +inf then anyway).
+__device__ __forceinline__ double moved_mean(const double a, const double delta,
+                                             const double f, const double b) {
+    return delta - delta == 0.0 ? a + f * delta : (1.0 - f) * a + f * b;
+}
 
 // An accumulator: total weight w, observation count n, reference value ref
 // (the first value observed with a positive weight, meaningful when w > 0:
@@ -115,11 +130,11 @@ __device__ __forceinline__ void acc_zero(Acc& a) {
 __device__ __forceinline__ void acc_push(Acc& a, double x, double wr) {
     a.n += 1.0;
     if (wr == 0.0) return;
-    if (a.w == 0.0) a.ref = x;
+    if (a.w == 0.0) a.ref = bounded(x);
     double d = x - a.ref;
     a.w += wr;
     double delta = d - a.mean;
-    a.mean += (wr / a.w) * delta;
+    a.mean = moved_mean(a.mean, delta, wr / a.w, d);
     a.m2 += wr * delta * (d - a.mean);
 }
 
@@ -136,7 +151,8 @@ __device__ __forceinline__ void acc_merge(Acc& a, const Acc& b) {
     double total = a.w + b.w;
     double fb = b.w / total;
     double delta = mb - a.mean;
-    a.mean += delta * fb;
+    a.mean = delta - delta == 0.0 ? a.mean + delta * fb
+                                  : (1.0 - fb) * a.mean + fb * mb;
     a.m2 += b.m2 + delta * delta * (a.w * fb);
     a.w = total;
 }
@@ -190,7 +206,7 @@ __device__ Acc thread_moments(const T* __restrict__ col, const long long rs,
             const double xd = (double)x;
             ++cnt;
             if (weighted && wv[u] == 0.0) continue;  // counted, not summed
-            if (!has_ref) { ref = xd; has_ref = true; }
+            if (!has_ref) { ref = bounded(xd); has_ref = true; }
             const double d = xd - ref;
             if (weighted) {
                 const double wd = wv[u] * d;
@@ -344,11 +360,11 @@ extern "C" __global__ void sknorm_moments_update(
     const double safe = total > 0.0 ? total : 1.0;
     const double fa = count_a / safe, fb = b.w / safe;
     const double delta = bm - am;
-    double mean = am + fb * delta;
+    double mean = moved_mean(am, delta, fb, bm);
     const double var = fa * var_a + fb * vb + fa * fb * delta * delta;
     double shift = s;
     if (total > 0.0) {           // recentred on the running mean
-        shift = s + mean;
+        shift = bounded(s + mean);
         mean = mean - (shift - s);
     }
     out[c] = total;

@@ -10,6 +10,8 @@ error of the mean.
 
 from __future__ import annotations
 
+import numpy as np
+
 from .._array_api import array_device, namespace_of
 
 __all__ = ["affine", "comoments", "linear", "local_response", "min_max", "moments"]
@@ -19,21 +21,64 @@ def _safe_divisor(xp, total):
     return xp.where(total > 0, total, xp.ones_like(total))
 
 
+def _shift_limit(xp, dtype):
+    # sknorm._stats.shift_limit (kernels sit below _stats): an eighth of an
+    # ulp of the float maximum.
+    finfo = xp.finfo(dtype)
+    return float(finfo.max) * float(finfo.eps) / 8
+
+
+def _working_shift(xp, X, shift, weights, dtype):
+    """What the sums are taken around: the caller's shift, except for
+    features whose values lie beyond the shift limit (where the caller's
+    shift is 0).  There the first value of the first rows that carries data
+    is used, unless some ``x - value`` of the batch overflows (values of
+    both signs near the float maximum): around 0 the rounding of values that
+    large would give a constant feature a variance of +inf, around one of
+    its own values the variance is 0 and the mean exact.
+
+    The test reads one small per-feature vector on the host; it is only
+    true for data near the float maximum.
+    """
+    head = X[: min(X.shape[0], 1024), ...]
+    observed = ~xp.isnan(head)
+    if weights is not None:
+        observed = observed & (weights[: head.shape[0]] > 0)[:, None]
+    rank = xp.cumulative_sum(xp.astype(observed, xp.int32), axis=0)
+    zero = xp.zeros((), dtype=dtype, device=array_device(X))
+    first = xp.sum(
+        xp.where(observed & (rank == 1), xp.astype(head, dtype), zero), axis=0
+    )
+    huge = xp.abs(first) > _shift_limit(xp, dtype)
+    if not bool(xp.any(huge)):
+        return shift
+    candidate = xp.where(huge, first, shift)
+    with np.errstate(over="ignore"):  # NumPy-backed namespaces warn
+        D = xp.astype(X, dtype) - candidate
+    overflowed = xp.any(xp.isinf(D) & ~xp.isnan(X), axis=0)
+    return xp.where(overflowed, shift, candidate)
+
+
 def moments(X, shift, weights, dtype):
     xp = namespace_of(X)
-    D = xp.astype(X, dtype) - shift
+    c = _working_shift(xp, X, shift, weights, dtype)
+    D = xp.astype(X, dtype) - c
     observed = ~xp.isnan(D)
     D = xp.where(observed, D, xp.zeros_like(D))
     present = xp.astype(observed, dtype)
     n_obs = xp.sum(present, axis=0)
     if weights is None:
         w = present
+        carries = observed
     else:
         w = present * xp.astype(weights, dtype)[:, None]
+        carries = w > 0
     count = xp.sum(w, axis=0)
     w = w / _safe_divisor(xp, count)
     mean = xp.sum(w * D, axis=0)
-    centred = (D - mean) * xp.astype(observed, dtype)
+    # Entries without data (NaN, or weight 0) centred to 0, not multiplied
+    # by 0: a far zero-weight value may be infinitely far from the mean.
+    centred = xp.where(carries, D - mean, xp.zeros_like(D))
     correction = xp.sum(w * centred, axis=0)
     square = xp.sum(w * centred * centred, axis=0)
     # correction**2 <= square; where square overflowed (spread beyond the
@@ -42,7 +87,10 @@ def moments(X, shift, weights, dtype):
     var = square - correction * correction
     # Clamp rounding below 0; a NaN (overflowed spread) stays visible.
     var = xp.where(var < 0, xp.zeros_like(var), var)
-    return count, n_obs, mean + correction, var
+    mean = mean + correction
+    if c is not shift:
+        mean = mean + (c - shift)  # around the caller's shift (0 there)
+    return count, n_obs, mean, var
 
 
 def min_max(X):

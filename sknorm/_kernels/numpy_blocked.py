@@ -108,10 +108,15 @@ def _chan(a, b):
     safe = np.where(count > 0, count, 1.0)
     fa, fb = a.count / safe, b.count / safe
     delta = b.mean - a.mean
+    mean = a.mean + fb * delta
+    if not np.isfinite(delta).all():
+        # Means of opposite signs near the float maximum: the convex form
+        # cannot overflow (the variance is +inf then anyway).
+        mean = np.where(np.isfinite(delta), mean, fa * a.mean + fb * b.mean)
     return _Moments(
         count,
         a.n_obs + b.n_obs,
-        a.mean + fb * delta,
+        mean,
         fa * a.var + fb * b.var + fa * fb * delta * delta,
     )
 
@@ -176,13 +181,18 @@ def _sums(X, lo, hi, c, w_all, plan, buf, wbuf, nan_aware):
 
 
 def _generic_segment(X, lo, hi, c, w_all, plan, dtype):
-    """The reference kernel, block by block (values near the float max)."""
+    """The reference kernel, block by block (values near the float max),
+    around ``c`` or 0 where ``c`` is beyond the shift limit (so that
+    ``x - c`` cannot overflow: see :func:`sknorm._stats.shift_limit`).
+    Returns ``(c used, moments)``."""
+    limit = np.finfo(dtype).max * np.finfo(dtype).eps / 8
+    c = np.where(np.abs(c) <= limit, c, 0.0)
     state = None
     for start, stop in blocks(lo, hi, plan.rows):
         w = None if w_all is None else w_all[start:stop]
         b = _Moments(*generic.moments(X[start:stop], c, w, dtype))
         state = b if state is None else _chan(state, b)
-    return state
+    return c, state
 
 
 def _numba_sums(X, lo, hi, c, w_all, nan_aware=True):
@@ -232,7 +242,7 @@ def _segment(X, lo, hi, c, w_all, plan, buf, wbuf):
             c = c + np.where(far, mean, 0.0)
             continue
         return c, _Moments(count, n_obs, mean, np.maximum(var, 0.0))
-    return c, _generic_segment(X, lo, hi, c, w_all, plan, c.dtype)
+    return _generic_segment(X, lo, hi, c, w_all, plan, c.dtype)
 
 
 def _head_mean(X, lo, hi, shift, w_all, dtype, fused=False):
@@ -245,16 +255,34 @@ def _head_mean(X, lo, hi, shift, w_all, dtype, fused=False):
     if fused:
         weight, _, total, _ = _numba_sums(X, lo, stop, shift, w_all)
         mean = shift + total / np.where(weight > 0, weight, 1.0)
-        return np.where((weight > 0) & np.isfinite(mean), mean, shift)
+    else:
+        head = np.asarray(X[lo:stop], dtype)
+        observed = ~np.isnan(head)
+        w = np.ones(stop - lo, dtype) if w_all is None else w_all[lo:stop]
+        weight = np.einsum("i,ij->j", w, observed, dtype=dtype)
+        total = np.einsum("i,ij->j", w, np.where(observed, head, 0.0))
+        mean = total / np.where(weight > 0, weight, 1.0)
+    start = np.where((weight > 0) & np.isfinite(mean), mean, shift)
+    overflowed = (weight > 0) & ~np.isfinite(mean)
+    if overflowed.any():
+        # A sum beyond the float range (values near the maximum): a value
+        # of the head itself is as good a start, and exact for a constant
+        # feature (around the caller's shift, possibly 0 there, the
+        # rounding of the sums would not be).
+        start = np.where(overflowed, _first_in_head(X, lo, stop, w_all, dtype), start)
+    return start
+
+
+def _first_in_head(X, lo, stop, w_all, dtype):
+    """Per feature, the first value of rows [lo, stop) that carries data (not
+    NaN, positive weight); 0 where there is none."""
     head = np.asarray(X[lo:stop], dtype)
     observed = ~np.isnan(head)
-    w = np.ones(stop - lo, dtype) if w_all is None else w_all[lo:stop]
-    weight = np.einsum("i,ij->j", w, observed, dtype=dtype)
-    total = np.einsum("i,ij->j", w, np.where(observed, head, 0.0))
-    mean = total / np.where(weight > 0, weight, 1.0)
-    # No weight, or a sum beyond the float range (values near the maximum):
-    # the caller's shift is as good a start.
-    return np.where((weight > 0) & np.isfinite(mean), mean, shift)
+    if w_all is not None:
+        observed &= (w_all[lo:stop] > 0)[:, None]
+    first = np.argmax(observed, axis=0)
+    values = head[first, np.arange(head.shape[1])]
+    return np.where(observed.any(axis=0), values, 0.0)
 
 
 def _moments_part(X, lo, hi, shift, w_all, plan, fused):

@@ -52,8 +52,17 @@ def update_moments(state, X, weights, dtype):
     if previous is None:
         return NotImplemented
     out = np.empty((5, f))
+    limit = np.finfo(np.float64).max * np.finfo(np.float64).eps / 8
     status = numba_cpu.kernels()["moments_update"](
-        X, w, weighted, HEAD_ROWS, CANCELLATION, *previous, state is not None, out
+        X,
+        w,
+        weighted,
+        HEAD_ROWS,
+        CANCELLATION,
+        limit,
+        *previous,
+        state is not None,
+        out,
     )
     if status:
         return NotImplemented
