@@ -207,7 +207,9 @@ class BaseNormalizer(TransformerMixin, BaseEstimator):
         tags.array_api_support = True
         tags.input_tags.allow_nan = self._allow_nan
         tags.input_tags.sparse = bool(self._accept_sparse)
-        tags.transformer_tags.preserves_dtype = ["float64", "float32"]
+        # float16 is kept too (computed in float32, rounded once), as
+        # scikit-learn's scalers keep it.
+        tags.transformer_tags.preserves_dtype = ["float64", "float32", "float16"]
         return tags
 
     # ------------------------------------------------------------- fitting

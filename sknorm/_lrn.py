@@ -88,7 +88,7 @@ class LocalResponseNormalizer(OneToOneFeatureMixin, BaseNormalizer):
     _parameter_constraints: dict = {
         "size": [Interval(Integral, 1, None, closed="left")],
         "alpha": [Interval(Real, 0, None, closed="left")],
-        "beta": [Real],
+        "beta": [Interval(Real, None, None, closed="neither")],
         "k": [Interval(Real, 0, None, closed="neither")],
     }
     _anchor_ = "_fitted_on_"

@@ -11,6 +11,7 @@ from sklearn.base import _fit_context
 from ._array_api import (
     accumulation_dtype,
     array_device,
+    compute_float_dtype,
     is_numpy_namespace,
     namespace_of,
 )
@@ -320,12 +321,14 @@ class MinMax(AffineNormalizer):
 
     def _affine_terms(self, X, xp):
         lo, hi = (float(v) for v in self.feature_range)
-        # Scalars in X's float dtype, on X's device: without a dtype, torch
-        # would round them to its default float32 before a float64 transform.
+        # Scalars in the dtype X is computed in, on X's device: without a
+        # dtype, torch would round them to its default float32 before a
+        # float64 transform (and float16 would round 1/255 to 3 digits).
         device = array_device(X)
+        dtype = compute_float_dtype(xp, X.dtype)
 
         def scalar(value):
-            return xp.asarray(value, dtype=X.dtype, device=device)
+            return xp.asarray(value, dtype=dtype, device=device)
 
         if self._is_fitted():
             fitted_lo = self._feature_range_[0]

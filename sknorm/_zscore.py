@@ -281,12 +281,17 @@ class ZScore(AffineNormalizer):
         )
         n_obs = X.shape[0] - np.asarray(nan_pattern.sum(axis=0)).ravel()
         zeros = np.zeros(X.shape[1])
+        count = np.asarray(count, np.float64)
+        # A feature with no observed entry in the batch (all NaN) has NaN
+        # moments here; it carries no data, and the merge must see the
+        # neutral element (scikit-learn's issue 16448).
+        seen = count > 0
         return Moments(
-            count=np.asarray(count, np.float64),
+            count=count,
             n_obs=n_obs,
             shift=zeros,
-            mean=np.asarray(mean, np.float64),
-            var=np.asarray(var, np.float64),
+            mean=np.where(seen, np.asarray(mean, np.float64), 0.0),
+            var=np.where(seen, np.asarray(var, np.float64), 0.0),
         )
 
     def _fitted_moments(self, name):

@@ -782,11 +782,22 @@ def _multiprocessors(device_id):
 
 
 def _float_input(X):
-    """X as float32/float64 (the kernels' two instantiations)."""
+    """X as float32/float64 (the kernels' two instantiations): float16 as
+    float32 (its values exactly; a full-size copy, twice the memory of X:
+    the kernels have no half instantiation), other dtypes as float64."""
     cp = _cupy()
     if X.dtype in (cp.float32, cp.float64):
         return X
-    return X.astype(cp.float64)
+    return X.astype(cp.float32 if X.dtype == cp.float16 else cp.float64)
+
+
+def _rounded_once(X, Y, copy):
+    """A float32 result ``Y`` of float16 ``X`` rounded to float16 once: a
+    new array, or written into X (``copy=False``)."""
+    if copy:
+        return Y.astype(X.dtype)
+    X[...] = Y
+    return X
 
 
 def _row_blocks(X):
@@ -1107,6 +1118,9 @@ def affine(X, center, scale, offset, copy, check=None):
     (with ``copy``; in place, by a read before) and NonFiniteError raised.
     """
     cp = _cupy()
+    if X.dtype == cp.float16:  # computed in float32, rounded once
+        Y = affine(_float_input(X), center, scale, offset, True, check)
+        return _rounded_once(X, Y, copy)
     X = _float_input(X)
     n, f = X.shape
     mode = _check_mode(check)
@@ -1267,6 +1281,8 @@ def linear(X, center, matrix, copy, check=None):
     multiplied by cuBLAS straight into its rows of the output.  ``check``
     as in :func:`affine`, done by the centring kernel."""
     cp = _cupy()
+    if X.dtype == cp.float16:  # computed in float32, rounded once
+        return linear(_float_input(X), center, matrix, True, check).astype(X.dtype)
     X = _float_input(X)
     matrix = cp.asarray(matrix, dtype=X.dtype)
     mode = _check_mode(check)
@@ -1314,6 +1330,9 @@ def local_response(X, size, alpha, beta, k, check=None):
     """One pass: each output reads its row's window (from the L1 cache).
     ``check`` as in :func:`affine` (a read of X before)."""
     cp = _cupy()
+    if X.dtype == cp.float16:  # computed in float32, rounded once
+        Y = local_response(_float_input(X), size, alpha, beta, k, check)
+        return Y.astype(X.dtype)
     _precheck(X, _check_mode(check))
     if X.dtype not in (cp.float32, cp.float64) or not _rows_contiguous(X):
         return matmul.local_response(X, size, alpha, beta, k)

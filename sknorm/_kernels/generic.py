@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .._array_api import array_device, namespace_of
+from .._array_api import array_device, compute_float_dtype, namespace_of
 
 __all__ = ["affine", "comoments", "linear", "local_response", "min_max", "moments"]
 
@@ -129,8 +129,22 @@ def _as(xp, a, dtype):
     return None if a is None else xp.astype(a, dtype)
 
 
+def _rounded_once(xp, X, Y, copy):
+    """``Y`` (computed in float32 for 16-bit ``X``) rounded to X's dtype
+    once: a new array, or written into ``X`` (``copy=False``)."""
+    Y = xp.astype(Y, X.dtype)
+    if copy:
+        return Y
+    X[...] = Y
+    return X
+
+
 def affine(X, center, scale, offset, copy):
     xp = namespace_of(X)
+    work = compute_float_dtype(xp, X.dtype)
+    if work != X.dtype:  # 16-bit floats: computed in float32, rounded once
+        Y = affine(xp.astype(X, work), center, scale, offset, False)
+        return _rounded_once(xp, X, Y, copy)
     center, scale, offset = (_as(xp, a, X.dtype) for a in (center, scale, offset))
     if copy:
         Y = X - center if center is not None else xp.asarray(X, copy=True)
@@ -147,6 +161,9 @@ def affine(X, center, scale, offset, copy):
 
 def linear(X, center, matrix, copy):
     xp = namespace_of(X)
+    work = compute_float_dtype(xp, X.dtype)
+    if work != X.dtype:  # 16-bit floats: computed in float32, rounded once
+        return xp.astype(linear(xp.astype(X, work), center, matrix, False), X.dtype)
     matrix = xp.astype(matrix, X.dtype)
     if center is not None:
         X = X - xp.astype(center, X.dtype)
@@ -164,6 +181,10 @@ def local_response(X, size, alpha, beta, k):
     catastrophically when large and small features mix.
     """
     xp = namespace_of(X)
+    work = compute_float_dtype(xp, X.dtype)
+    if work != X.dtype:  # 16-bit floats: computed in float32, rounded once
+        Y = local_response(xp.astype(X, work), size, alpha, beta, k)
+        return xp.astype(Y, X.dtype)
     n, f = X.shape
     sq = X * X
     # Missing values add nothing to their neighbours' windows (as the zero

@@ -28,7 +28,7 @@ table.
 
 from __future__ import annotations
 
-from .._array_api import namespace_of
+from .._array_api import compute_float_dtype, namespace_of
 from . import generic
 
 __all__ = ["affine", "comoments", "linear", "local_response", "min_max", "moments"]
@@ -204,6 +204,9 @@ def linear(X, center, matrix, copy):
     """``(X - center) @ matrix.T``, centred one row block at a time: no
     centred copy of X, and the numbers of the generic kernel."""
     xp = namespace_of(X)
+    work = compute_float_dtype(xp, X.dtype)
+    if work != X.dtype:  # 16-bit floats: computed in float32, rounded once
+        return xp.astype(linear(xp.astype(X, work), center, matrix, False), X.dtype)
     matrix = xp.astype(matrix, X.dtype)
     if center is None:
         return X @ matrix.T

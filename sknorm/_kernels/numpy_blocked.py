@@ -442,8 +442,35 @@ def _terms(X, *arrays):
 _AFFINE_UFUNCS = (np.subtract, np.multiply, np.add)
 
 
+def _in_float32_blocks(X, out, kernel):
+    """``out`` = ``kernel`` applied to float16 ``X`` in float32, rounded once.
+
+    Each row block is converted into a per-thread float32 buffer (no
+    full-size float32 copy of X), ``kernel(block)`` (the float32 kernel of
+    this module, on one block: serial) computes it, and the result is
+    rounded into the block's rows of ``out`` (which may be X itself).
+    """
+    n, f = X.shape
+    rows = plan_for(f, 4).rows
+
+    def part(lo, hi):
+        buf = _workspace("float32_block", (min(rows, hi - lo), f), np.float32)
+        for start, stop in blocks(lo, hi, rows):
+            block = buf[: stop - start]
+            np.copyto(block, X[start:stop])
+            np.copyto(out[start:stop], kernel(block), casting="same_kind")
+
+    map_parts(part, n, n * f, rows)
+    return out
+
+
 def affine(X, center, scale, offset, copy):
     X = np.asarray(X)
+    if X.dtype == np.float16:  # computed in float32, rounded once
+        out = np.empty_like(X) if copy else X
+        return _in_float32_blocks(
+            X, out, lambda b: affine(b, center, scale, offset, False)
+        )
     center, scale, offset = _terms(X, center, scale, offset)
     if offset is not None and not np.any(offset):
         offset = None  # adding zeros changes no value
@@ -504,6 +531,9 @@ def linear(X, center, matrix, copy):
     mean into the product, ``X @ matrix.T - center @ matrix.T``, would save
     the centring but lose ``log10(|mean| / spread)`` digits.)"""
     X = np.asarray(X)
+    if X.dtype == np.float16:  # computed in float32, rounded once
+        out = np.empty((X.shape[0], np.shape(matrix)[0]), dtype=X.dtype)
+        return _in_float32_blocks(X, out, lambda b: linear(b, center, matrix, False))
     matrix = np.asarray(matrix, dtype=X.dtype)
     n, f = X.shape
     k = matrix.shape[0]
@@ -558,6 +588,10 @@ def local_response(X, size, alpha, beta, k):
     arithmetic), on the worker threads.  Same operations in the same order
     as :func:`.generic.local_response`, so the same numbers as torch."""
     X = np.asarray(X)
+    if X.dtype == np.float16:  # computed in float32, rounded once
+        return _in_float32_blocks(
+            X, np.empty_like(X), lambda b: local_response(b, size, alpha, beta, k)
+        )
     n, f = X.shape
     out = np.empty_like(X)
     before = min(size // 2, f - 1)
