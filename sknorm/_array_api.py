@@ -17,12 +17,14 @@ __all__ = [
     "array_device",
     "check_same_namespace",
     "compute_float_dtype",
+    "detached",
     "is_array_api_input",
     "is_half_float",
     "is_numpy_namespace",
     "move_to_namespace",
     "namespace_of",
     "output_float_dtype",
+    "requires_grad",
 ]
 
 
@@ -164,6 +166,19 @@ def compute_float_dtype(xp, dtype):
     16-bit floats (the result is rounded to them once, at the end, as torch
     computes half precision), ``dtype`` itself otherwise."""
     return xp.float32 if is_half_float(xp, dtype) else dtype
+
+
+def requires_grad(a) -> bool:
+    """Whether ``a`` is a tensor that autograd records (torch)."""
+    return bool(getattr(a, "requires_grad", False))
+
+
+def detached(a):
+    """``a`` without its autograd graph (the same memory), as BatchNorm's
+    running statistics are taken from detached values: statistics never
+    hold a graph (it would grow with every batch, and ``copy.deepcopy``
+    refuses non-leaf tensors)."""
+    return a.detach() if requires_grad(a) else a
 
 
 def _same_device(a, b) -> bool:

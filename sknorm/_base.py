@@ -32,7 +32,9 @@ from ._array_api import (
     accumulation_dtype,
     array_device,
     check_same_namespace,
+    detached,
     namespace_of,
+    requires_grad,
 )
 from ._dask import is_dask_collection
 from ._kernels import NonFiniteError, kernels_for, transforms_find_nonfinite
@@ -59,9 +61,14 @@ def needs_copy(copy, original, validated):
     With ``copy=True`` when writing into ``validated`` could change the
     caller's data; and always when ``validated`` is read-only (a ``copy=False``
     request on a read-only array is honoured the way scikit-learn's is: the
-    result goes to new memory instead of failing).
+    result goes to new memory instead of failing) or a tensor that requires
+    grad (the output then stays differentiable with respect to it).
     """
     if isinstance(validated, np.ndarray) and not validated.flags.writeable:
+        return True
+    if requires_grad(validated):
+        # Written in place, a tensor autograd records would lose (a leaf:
+        # refuse) the graph of the output: new memory, as for read-only.
         return True
     return bool(copy) and _may_alias(original, validated)
 
@@ -251,6 +258,8 @@ class BaseNormalizer(TransformerMixin, BaseEstimator):
         accumulation dtype.  Call it inside :meth:`_transaction`.
         """
         self._check_call(X, method)
+        # Statistics of the values, never of an autograd graph.
+        X, sample_weight = detached(X), detached(sample_weight)
         X, xp, device = validate_X(
             self,
             X,

@@ -14,6 +14,7 @@ from ._array_api import (
     compute_float_dtype,
     is_numpy_namespace,
     namespace_of,
+    requires_grad,
 )
 from ._base import AffineNormalizer
 from ._kernels import kernels_for
@@ -380,5 +381,7 @@ class MinMax(AffineNormalizer):
         # the caller's array, which must end up clipped too.
         if is_numpy_namespace(xp):
             return np.clip(Y, lo, hi, out=Y)
+        if requires_grad(Y):
+            return xp.clip(Y, lo, hi)  # autograd needs clip's input intact
         Y[...] = xp.clip(Y, lo, hi)
         return Y

@@ -146,17 +146,51 @@ def affine(X, center, scale, offset, copy):
         Y = affine(xp.astype(X, work), center, scale, offset, False)
         return _rounded_once(xp, X, Y, copy)
     center, scale, offset = (_as(xp, a, X.dtype) for a in (center, scale, offset))
-    if copy:
-        Y = X - center if center is not None else xp.asarray(X, copy=True)
-    else:
-        Y = X
-        if center is not None:
-            Y -= center
-    if scale is not None:
-        Y *= scale
-    if offset is not None:
-        Y += offset
+    # With copy, the first step writes the new array (no copy of X before
+    # it: one pass less, and a tensor that requires grad keeps its graph);
+    # the others work in place, in the same order.
+    Y = X
+    for step, term in zip(_AFFINE_STEPS, (center, scale, offset), strict=True):
+        if term is None:
+            continue
+        if copy and Y is X:
+            Y = step(X, term)
+        else:
+            Y = _AFFINE_IN_PLACE[step](Y, term)
+    if copy and Y is X:
+        Y = xp.asarray(X, copy=True)
     return Y
+
+
+def _isub(Y, t):
+    Y -= t
+    return Y
+
+
+def _imul(Y, t):
+    Y *= t
+    return Y
+
+
+def _iadd(Y, t):
+    Y += t
+    return Y
+
+
+def _sub(a, b):
+    return a - b
+
+
+def _mul(a, b):
+    return a * b
+
+
+def _add(a, b):
+    return a + b
+
+
+_AFFINE_STEPS = (_sub, _mul, _add)
+_AFFINE_IN_PLACE = {_sub: _isub, _mul: _imul, _add: _iadd}
 
 
 def linear(X, center, matrix, copy):
