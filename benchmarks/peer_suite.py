@@ -126,7 +126,13 @@ def run(verbose=False):
         (tmp / "test_sknorm_peer.py").write_text(_substituted(source, tree))
         (tmp / "conftest.py").write_text(CONFTEST)
         report = tmp / "report.txt"
-        env = dict(os.environ, SCIPY_ARRAY_API="1")
+        # The sknorm this process imports, not whichever the directory of
+        # the copy would find.
+        import sknorm
+
+        here = str(Path(sknorm.__file__).resolve().parents[1])
+        path = os.pathsep.join(p for p in (here, os.environ.get("PYTHONPATH")) if p)
+        env = dict(os.environ, SCIPY_ARRAY_API="1", PYTHONPATH=path)
         proc = subprocess.run(
             [
                 sys.executable,
