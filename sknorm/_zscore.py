@@ -101,17 +101,17 @@ class ZScore(AffineNormalizer):
     and ``var_ = sum_i w_i (x_i - mean_)^2 / sum_i w_i``.
 
     Statistics are kept as mergeable moments around a per-feature shift (the
-    first value seen that carries data) and combined batch by batch with the pairwise update of
-    Chan, Golub & LeVeque (1983), so ``partial_fit`` on any split of the rows
-    gives ``fit``'s result to float64 rounding.  NaNs are ignored in fit and
-    kept in transform.  float32 input is accumulated in float64 and
-    transformed to float32; float16 (and torch's bfloat16) is accumulated
-    in float64 and transformed in float32, rounded once to its own dtype.
-    Rows of weight 0 carry no data: they never enter a statistic, nor the
-    choice of the shift.  A feature is constant (scale 1) when its variance
-    is within the rounding bound of the shifted moments, with no absolute
-    floor: the units do not matter.  A variance beyond the float range is
-    ``inf`` and the feature maps to 0.
+    first value seen that carries data) and combined batch by batch with the
+    pairwise update of Chan, Golub & LeVeque (1983), so ``partial_fit`` on
+    any split of the rows gives ``fit``'s result to float64 rounding.  NaNs
+    are ignored in fit and kept in transform.  float32 input is accumulated
+    in float64 and transformed to float32; float16 (and torch's bfloat16)
+    is accumulated in float64 and transformed in float32, rounded once to
+    its own dtype.  Rows of weight 0 carry no data: they never enter a
+    statistic, nor the choice of the shift.  A feature is constant (scale
+    1) when its variance is within the rounding bound of the shifted
+    moments, with no absolute floor: the units do not matter.  A variance
+    beyond the float range is ``inf`` and the feature maps to 0.
 
     Examples
     --------
