@@ -34,7 +34,8 @@ class LocalResponseNormalizer(OneToOneFeatureMixin, BaseNormalizer):
     alpha : float >= 0, default=1e-4
         Multiplicative factor.
     beta : float, default=0.75
-        Exponent.
+        Exponent (finite; NaN and infinity are refused, as for every float
+        parameter).
     k : float > 0, default=2.0
         Additive constant (AlexNet's 2; PyTorch's default is 1.0).
 

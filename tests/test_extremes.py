@@ -207,3 +207,25 @@ def test_finite_extremes_never_give_nan(values, cuts, numba):
         assert np.all(np.isfinite(Y))
         assert np.all((Y >= -1e-15) & (Y <= 1 + 1e-15))
         assert np.all(np.isfinite(z.transform(X)))
+
+
+def test_every_kernel_uses_the_same_shift_limit():
+    """The limit is written out where a kernel cannot import _stats: the
+    CUDA source's literal and the generic kernel's copy must agree."""
+    import re as _re
+
+    from sknorm._kernels import cupy_fused, generic
+    from sknorm._stats import shift_limit
+
+    limit = shift_limit(np, np.float64)
+    literal = _re.search(r"#define SHIFT_LIMIT (\S+)", cupy_fused._SOURCE).group(1)
+    assert float(literal) == limit
+    assert generic._shift_limit(np, np.float64) == limit
+    # Below the limit x - shift cannot overflow for any finite x ...
+    big = np.finfo(np.float64).max
+    with np.errstate(over="raise"):
+        assert np.isfinite(np.float64(-big) - limit)
+        assert np.isfinite(np.float64(big) + limit)
+    # ... and it is far above any shift that matters (values that large are
+    # constant or have an infinite variance).
+    assert np.spacing(limit) > np.sqrt(big)

@@ -147,3 +147,31 @@ def test_zero_weight_rows_are_ignored_in_training_output(kernel_path):
     mean, var = _reference(X[rows], w[rows])
     expected = (X[rows][1:] - mean) / np.sqrt(var + 1e-12)
     np.testing.assert_allclose(Y[1:], expected, rtol=1e-6, atol=1e-6)
+
+
+@pytest.mark.parametrize("make", [ZScore, MiniBatchNormalizer, ZCAWhitening])
+def test_weighted_device_partial_fit_reads_nothing_back(
+    monkeypatch, no_host_reads, make
+):
+    """The weight-aware shift is device-only work (torch CUDA's kernels on
+    array-api-strict arrays whose host reads raise), as the rest of a
+    device partial_fit under scikit-learn's assume_finite."""
+    import array_api_strict as xs
+    from sklearn import config_context
+
+    import sknorm._base
+    import sknorm._stats
+    from sknorm._kernels import matmul
+
+    for module in (sknorm._stats, sknorm._base):
+        monkeypatch.setattr(module, "kernels_for", lambda xp: matmul)
+    X, w = _data(seed=4)
+    est = make()
+    est.partial_fit(xs.asarray(X[:BATCH]), sample_weight=xs.asarray(w[:BATCH]))
+    with config_context(assume_finite=True), no_host_reads():
+        for start in range(BATCH, N_ROWS, BATCH):
+            rows = slice(start, start + BATCH)
+            est.partial_fit(xs.asarray(X[rows]), sample_weight=xs.asarray(w[rows]))
+    mean, _ = _reference(X, w)
+    if make is not MiniBatchNormalizer:
+        np.testing.assert_allclose(np.asarray(est.mean_), mean, rtol=1e-15)
