@@ -88,6 +88,26 @@ def test_numpy_float16_statistics_are_float64(monkeypatch, numba):
     np.testing.assert_allclose(w.covariance_, np.cov(X64.T, bias=True), rtol=1e-12)
 
 
+@pytest.mark.parametrize("numba", ["0", "1"])
+def test_numpy_float16_missing_and_infinite_values(monkeypatch, numba):
+    monkeypatch.setenv("SKNORM_NUMBA", numba)
+    X16 = _data(10, n=5000).astype(np.float16)
+    X16[:, 1] = np.nan
+    X16[7, 2] = np.nan
+    m = MinMax().fit(X16)
+    X64 = X16.astype(np.float64)
+    np.testing.assert_array_equal(m.data_min_, np.fmin.reduce(X64, axis=0))
+    np.testing.assert_array_equal(m.data_max_, np.fmax.reduce(X64, axis=0))
+    mean = ZScore().fit(X16).mean_
+    assert np.isnan(mean[1])  # no observed value
+    keep = [0, 2, 3]
+    np.testing.assert_allclose(mean[keep], np.nanmean(X64[:, keep], axis=0), rtol=1e-14)
+    X16[4000, 3] = np.inf
+    for est in (MinMax(), ZScore()):
+        with pytest.raises(ValueError, match=r"\.fit\(\): Input X contains inf"):
+            est.fit(X16)
+
+
 def test_numpy_float16_transform_in_place():
     X16 = _data(2).astype(np.float16)
     est = ZScore().fit(X16)

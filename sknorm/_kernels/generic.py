@@ -5,7 +5,8 @@ paths are tested against these.  Numerics: all sums run in the accumulation
 dtype on ``X - shift``, weights are normalised *before* summing (no overflow
 for values near the float maximum), and the variance uses the compensated
 two-pass formula of Chan, Golub & LeVeque (1983), which cancels the rounding
-error of the mean.
+error of the mean.  16-bit floats (float16, bfloat16) are transformed in
+float32 (a float32 copy of X) and rounded once to their dtype.
 """
 
 from __future__ import annotations

@@ -19,6 +19,12 @@ Nothing here reads a device value on the host (no ``bool()``, ``float()``,
 ``partial_fit`` on the GPU does not wait for the device.  Block sizes are
 fixed from the shapes alone.
 
+Moments are summed around the caller's shift (the state's, 0 for values
+beyond ``sknorm._stats.shift_limit``): unlike :mod:`.generic`, which takes a
+value of the data as its working shift there (a host read), a constant
+feature beyond 5e291 gets a variance of +inf here rather than 0 (the rounding
+of values that large, squared, overflows); its mean is right.
+
 Written against the Array API standard only, so the tests run it on NumPy,
 torch (CPU) and array-api-strict against :mod:`.generic`.  What it does not
 do: fuse the elementwise steps into one pass (that needs a custom CUDA

@@ -27,6 +27,15 @@ skip validation's separate finiteness pass over X).
 Column reductions run on ``(rows / fold, fold * n_features)`` views of a
 block: NumPy reduces over axis 0 of a C-ordered array one row at a time, and
 a 64-element row is too short to reach memory speed.
+
+float16: the compiled loops take float32 and float64 only.  The moments read
+float16 blocks straight into their float64 buffers (NumPy converts), the
+minimum and maximum and the transforms convert each row block into a float32
+buffer (no full-size copy) and run the float32 code on it, the transforms
+rounding their float32 result once into the float16 output.  NumPy's half
+conversions run at ~1.7 ns (to float32) and ~2.7 ns (back) per element on the
+development machine, which bounds a float16 transform at about ten times a
+float32 one (1,000,000 x 64: ~390 ms; scikit-learn: ~2 s).
 """
 
 from __future__ import annotations
@@ -363,11 +372,35 @@ def _numba_min_max_part(X, lo, hi):
     return low, high
 
 
+def _float16_min_max_part(X, lo, hi):
+    """NaN-aware extremes of float16 rows [lo, hi), each block converted
+    into a float32 buffer first (NumPy's float16 reductions are emulated in
+    software, ten times slower than the conversion); exact, as every
+    float16 value is a float32 value."""
+    f = X.shape[1]
+    rows = plan_for(f, 4).rows
+    buf = _workspace("float32_block", (min(rows, hi - lo), f), np.float32)
+    low = np.full(f, np.nan, np.float32)
+    high = np.full(f, np.nan, np.float32)
+    for start, stop in blocks(lo, hi, rows):
+        block = buf[: stop - start]
+        np.copyto(block, X[start:stop])
+        if _fused(block):
+            b_low, b_high = _numba_min_max_part(block, 0, stop - start)
+        else:
+            b_low, b_high = _min_max_part(block, 0, stop - start, plan_for(f, 4))
+        np.fmin(low, b_low, out=low)
+        np.fmax(high, b_high, out=high)
+    return low.astype(X.dtype), high.astype(X.dtype)
+
+
 def min_max(X):
     X = np.asarray(X)
     n, f = X.shape
     plan = plan_for(f, X.dtype.itemsize)
-    if _fused(X):
+    if X.dtype == np.float16:
+        part = lambda lo, hi: _float16_min_max_part(X, lo, hi)  # noqa: E731
+    elif _fused(X):
         part = lambda lo, hi: _numba_min_max_part(X, lo, hi)  # noqa: E731
     else:
         part = lambda lo, hi: _min_max_part(X, lo, hi, plan)  # noqa: E731
