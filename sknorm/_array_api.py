@@ -16,11 +16,15 @@ __all__ = [
     "accumulation_dtype",
     "array_device",
     "check_same_namespace",
+    "compute_float_dtype",
+    "detached",
     "is_array_api_input",
+    "is_half_float",
     "is_numpy_namespace",
     "move_to_namespace",
     "namespace_of",
     "output_float_dtype",
+    "requires_grad",
 ]
 
 
@@ -115,17 +119,66 @@ def accumulation_dtype(xp, device):
     return dtypes.get("float64", xp.float32)
 
 
+_half_by_dtype = {}
+
+
+def is_half_float(xp, dtype) -> bool:
+    """True for the 16-bit floats (float16, torch's bfloat16); asked once
+    per namespace and dtype."""
+    try:
+        key = (xp.__name__, dtype)
+        half = _half_by_dtype.get(key)
+    except TypeError:  # an unhashable dtype object
+        key, half = None, None
+    if half is None:
+        try:
+            half = bool(xp.isdtype(dtype, "real floating")) and (
+                xp.finfo(dtype).bits == 16
+            )
+        except (TypeError, ValueError, AttributeError):
+            half = False
+        if key is not None:
+            _half_by_dtype[key] = half
+    return half
+
+
 def output_float_dtype(xp, device, dtype):
     """The float dtype an input of ``dtype`` is normalized in.
 
-    float32 and float64 are kept; integers, booleans and other floats become
-    the accumulation dtype (float64 where available).
+    float16 (and torch's bfloat16), float32 and float64 are kept, NumPy's in
+    native byte order (a big-endian float32 gives float32); integers,
+    booleans and other dtypes become the accumulation dtype (float64 where
+    available).
     """
+    if isinstance(dtype, np.dtype) and not dtype.isnative:
+        dtype = dtype.newbyteorder("=")
     if dtype == xp.float32 or dtype == xp.float64:
         if dtype == xp.float64 and "float64" not in _real_float_dtypes(xp, device):
             return xp.float32  # pragma: no cover - float64-less devices
         return dtype
+    if is_half_float(xp, dtype):
+        return dtype
     return accumulation_dtype(xp, device)
+
+
+def compute_float_dtype(xp, dtype):
+    """The dtype a transform of ``dtype`` data computes in: float32 for the
+    16-bit floats (the result is rounded to them once, at the end, as torch
+    computes half precision), ``dtype`` itself otherwise."""
+    return xp.float32 if is_half_float(xp, dtype) else dtype
+
+
+def requires_grad(a) -> bool:
+    """Whether ``a`` is a tensor that autograd records (torch)."""
+    return bool(getattr(a, "requires_grad", False))
+
+
+def detached(a):
+    """``a`` without its autograd graph (the same memory), as BatchNorm's
+    running statistics are taken from detached values: statistics never
+    hold a graph (it would grow with every batch, and ``copy.deepcopy``
+    refuses non-leaf tensors)."""
+    return a.detach() if requires_grad(a) else a
 
 
 def _same_device(a, b) -> bool:

@@ -33,7 +33,9 @@ from ._array_api import (
     accumulation_dtype,
     array_device,
     check_same_namespace,
+    detached,
     namespace_of,
+    requires_grad,
 )
 from ._callbacks import CallbackSupport, fit_task
 from ._dask import is_dask_collection
@@ -63,9 +65,14 @@ def needs_copy(copy, original, validated):
     With ``copy=True`` when writing into ``validated`` could change the
     caller's data; and always when ``validated`` is read-only (a ``copy=False``
     request on a read-only array is honoured the way scikit-learn's is: the
-    result goes to new memory instead of failing).
+    result goes to new memory instead of failing) or a tensor that requires
+    grad (the output then stays differentiable with respect to it).
     """
     if isinstance(validated, np.ndarray) and not validated.flags.writeable:
+        return True
+    if requires_grad(validated):
+        # Written in place, a tensor autograd records would lose (a leaf:
+        # refuse) the graph of the output: new memory, as for read-only.
         return True
     return bool(copy) and _may_alias(original, validated)
 
@@ -225,7 +232,9 @@ class BaseNormalizer(
         tags.array_api_support = True
         tags.input_tags.allow_nan = self._allow_nan
         tags.input_tags.sparse = bool(self._accept_sparse)
-        tags.transformer_tags.preserves_dtype = ["float64", "float32"]
+        # float16 is kept too (computed in float32, rounded once), as
+        # scikit-learn's scalers keep it.
+        tags.transformer_tags.preserves_dtype = ["float64", "float32", "float16"]
         return tags
 
     # ------------------------------------------------------------- fitting
@@ -267,6 +276,8 @@ class BaseNormalizer(
         accumulation dtype.  Call it inside :meth:`_transaction`.
         """
         self._check_call(X, method)
+        # Statistics of the values, never of an autograd graph.
+        X, sample_weight = detached(X), detached(sample_weight)
         X, xp, device = self._validated_input(
             X, method=method, reset=reset, finite_check=self._finite_check, record=True
         )
@@ -602,7 +613,8 @@ class AffineNormalizer(OneToOneFeatureMixin, BaseNormalizer):
 
     Subclasses define ``_affine_terms(X, xp)`` returning ``(center, scale,
     offset)`` (any may be None) and, optionally, ``_inverse_affine_terms``
-    and ``_postprocess(Y, xp)`` (MinMax's clipping).
+    and ``_postprocess(Y, xp)`` (MinMax's clipping) and
+    ``_inverse_postprocess(X, xp)`` (a second step of the inverse map).
     """
 
     def _affine_terms(self, X, xp):  # pragma: no cover - abstract
@@ -610,6 +622,9 @@ class AffineNormalizer(OneToOneFeatureMixin, BaseNormalizer):
 
     def _postprocess(self, Y, xp):
         return Y
+
+    def _inverse_postprocess(self, X, xp):
+        return X
 
     def _resolved_copy(self, copy):
         if copy is not None:
@@ -667,9 +682,10 @@ class AffineNormalizer(OneToOneFeatureMixin, BaseNormalizer):
         if xp is None:
             return self._inverse_transform_sparse(X, must_copy)
         center, scale, offset = self._inverse_affine_terms(X, xp)
-        return self._transform_kernel(
+        X_back = self._transform_kernel(
             xp, "inverse_transform", "affine", X, center, scale, offset, must_copy
         )
+        return self._inverse_postprocess(X_back, xp)
 
     def _inverse_affine_terms(self, X, xp):
         """``(center, scale, offset)`` of the inverse map, for the same kernel:

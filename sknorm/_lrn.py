@@ -36,7 +36,8 @@ class LocalResponseNormalizer(OneToOneFeatureMixin, BaseNormalizer):
     alpha : float >= 0, default=1e-4
         Multiplicative factor.
     beta : float, default=0.75
-        Exponent.
+        Exponent (finite; NaN and infinity are refused, as for every float
+        parameter).
     k : float > 0, default=2.0
         Additive constant (AlexNet's 2; PyTorch's default is 1.0).
     channel_axis : int or None, default=None
@@ -108,7 +109,7 @@ class LocalResponseNormalizer(OneToOneFeatureMixin, BaseNormalizer):
     _parameter_constraints: dict = {
         "size": [Interval(Integral, 1, None, closed="left")],
         "alpha": [Interval(Real, 0, None, closed="left")],
-        "beta": [Real],
+        "beta": [Interval(Real, None, None, closed="neither")],
         "k": [Interval(Real, 0, None, closed="neither")],
         "channel_axis": [Integral, None],
     }

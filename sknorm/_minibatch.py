@@ -15,6 +15,7 @@ from ._array_api import (
     accumulation_dtype,
     array_device,
     move_to_namespace,
+    requires_grad,
 )
 from ._base import (
     AffineNormalizer,
@@ -386,6 +387,17 @@ class MiniBatchNormalizer(AffineNormalizer):
             ``set_output`` applies to ``transform`` only). The running
             statistics are unchanged if this call raised.
         """
+        if requires_grad(X):
+            raise ValueError(
+                where(self, "normalize_batch") + "X requires grad, but the "
+                "training-mode output depends on the batch's own mean and "
+                "variance, whose gradient sknorm does not compute (its "
+                "statistics are taken from detached values). Pass X.detach() "
+                "for the numbers, or use torch.nn.BatchNorm1d inside the "
+                "network for the gradient; transform() of a tensor that "
+                "requires grad is differentiable (running statistics as "
+                "constants)."
+            )
         # As partial_fit under _fit_context: the parameters are validated on
         # the first step only (a per-call check would cost as much as the
         # step itself on small batches).

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from numbers import Integral, Real
 
 import numpy as np
@@ -10,10 +11,13 @@ from sklearn.base import _fit_context
 from ._array_api import (
     accumulation_dtype,
     array_device,
+    compute_float_dtype,
     is_numpy_namespace,
     namespace_of,
+    requires_grad,
 )
 from ._base import AffineNormalizer
+from ._kernels import kernels_for
 from ._naming import published_as
 from ._stats import (
     MinMaxState,
@@ -38,6 +42,11 @@ def _check_range(estimator, method, value, name):
             f"real numbers; got {value!r}."
         )
     lo, hi = float(value[0]), float(value[1])
+    if not (math.isfinite(lo) and math.isfinite(hi) and math.isfinite(hi - lo)):
+        raise ValueError(
+            where(estimator, method) + f"{name} must be a pair of finite "
+            f"numbers whose difference is finite too; got {tuple(value)!r}."
+        )
     if not lo < hi:
         raise ValueError(
             where(estimator, method) + f"Minimum of desired {name} must be "
@@ -115,10 +124,14 @@ class MinMax(AffineNormalizer):
     ignored in fit and kept in transform.
 
     The fitted attributes are float64 (the accumulation dtype) for float32
-    input too, and a feature counts as constant when its range is below
-    ``10 * eps`` of float64; scikit-learn keeps float32 attributes and uses
-    float32's eps, so a float32 feature whose range is below ~1e-6 is
-    rescaled here but left at scale 1 there.
+    input too.  A feature is constant when its minimum equals its maximum:
+    there is no absolute floor (scikit-learn treats a range below ``10 *
+    eps`` as constant), so the map does not depend on the units, a range of
+    1e-20 is rescaled like a range of 1.  Only a range whose reciprocal
+    overflows (below ``(max - min of feature_range) / 1.8e308``) counts as
+    constant too.  A range beyond the float range (data from -1e308 to
+    1e308) is handled exactly: the map is then taken around the midpoint,
+    and ``data_range_`` is ``inf``.
 
     Examples
     --------
@@ -292,15 +305,37 @@ class MinMax(AffineNormalizer):
         lo, hi = self._feature_range_
         data_min, data_max = self.data_min_, self.data_max_
         xp = namespace_of(data_min)
-        data_range = data_max - data_min
+        with np.errstate(over="ignore"):
+            data_range = data_max - data_min  # +inf beyond the float range
         if name == "data_range_":
             return data_range
-        eps = xp.finfo(data_range.dtype).eps
-        safe_range = xp.where(
-            data_range < 10 * eps, xp.ones_like(data_range), data_range
-        )
-        scale = (hi - lo) / safe_range
+        width = hi - lo
+        # A range beyond the float range (data at -1e308 and 1e308) has a
+        # representable scale: width/2 over half the range.
+        half = data_max * 0.5 - data_min * 0.5
+        with np.errstate(divide="ignore", over="ignore"):
+            scale = xp.where(
+                xp.isinf(data_range), (0.5 * width) / half, width / data_range
+            )
+        # Constant features (and ranges whose reciprocal overflows: below
+        # width / float max) map to feature_range[0]; no absolute floor, so
+        # a range of 1e-20 is a range like any other.  Never-observed
+        # features keep NaN.
+        constant = (data_range == 0) | xp.isinf(scale)
+        scale = xp.where(constant, xp.full_like(scale, width), scale)
         return scale if name == "scale_" else lo - data_min * scale
+
+    def _wide_terms(self, xp):
+        """For features whose range exceeds the float range (``x - data_min_``
+        may overflow there): the mask, the midpoint of the range and half of
+        feature_range's width.  The map is then taken around the midpoint:
+        ``(x - mid) * scale_ + (feature_range[0] + width / 2)``."""
+        data_min, data_max = self.data_min_, self.data_max_
+        with np.errstate(over="ignore"):
+            wide = xp.isinf(data_max - data_min)
+        mid = data_min * 0.5 + data_max * 0.5
+        lo, hi = self._feature_range_
+        return wide, mid, 0.5 * (hi - lo)
 
     @property
     def data_range_(self):
@@ -319,18 +354,56 @@ class MinMax(AffineNormalizer):
 
     def _affine_terms(self, X, xp):
         lo, hi = (float(v) for v in self.feature_range)
-        # Scalars in X's float dtype, on X's device: without a dtype, torch
-        # would round them to its default float32 before a float64 transform.
+        # Scalars in the dtype X is computed in, on X's device: without a
+        # dtype, torch would round them to its default float32 before a
+        # float64 transform (and float16 would round 1/255 to 3 digits).
         device = array_device(X)
+        dtype = compute_float_dtype(xp, X.dtype)
 
         def scalar(value):
-            return xp.asarray(value, dtype=X.dtype, device=device)
+            return xp.asarray(value, dtype=dtype, device=device)
 
         if self._is_fitted():
-            return self.data_min_, self.scale_, scalar(self._feature_range_[0])
+            fitted_lo = self._feature_range_[0]
+            wide, mid, half_width = self._wide_terms(xp)
+            # Per-feature vectors: the same numbers as data_min_ and
+            # feature_range[0] except for features wider than the float range.
+            center = xp.where(wide, mid, self.data_min_)
+            offset = xp.where(
+                wide,
+                xp.full_like(mid, fitted_lo + half_width),
+                xp.full_like(mid, fitted_lo),
+            )
+            return center, self.scale_, offset
         # data_range given and never fitted: the fixed map.
         d_lo, d_hi = (float(v) for v in self.data_range)
         return scalar(d_lo), scalar((hi - lo) / (d_hi - d_lo)), scalar(lo)
+
+    def _inverse_affine_terms(self, X, xp):
+        """``x = (y - offset) / scale_ + center``; for features wider than the
+        float range ``1 / scale_`` overflows, and the map is applied in two
+        steps, half of it here (``_inverse_postprocess`` doubles)."""
+        center, scale, offset = self._affine_terms(X, xp)
+        if not self._is_fitted():
+            return offset, 1.0 / scale, center
+        wide, mid, half_width = self._wide_terms(xp)
+        if not bool(xp.any(wide)):  # the usual case
+            return offset, 1.0 / scale, center
+        half_range = self.data_max_ * 0.5 - self.data_min_ * 0.5
+        with np.errstate(over="ignore"):  # 1 / scale of the wide ones, unused
+            inverse = xp.where(wide, half_range / (2.0 * half_width), 1.0 / scale)
+        return offset, inverse, xp.where(wide, mid * 0.5, center)
+
+    def _inverse_postprocess(self, X, xp):
+        if not self._is_fitted():
+            return X
+        wide, _, _ = self._wide_terms(xp)
+        if not bool(xp.any(wide)):
+            return X
+        twice = xp.where(
+            wide, xp.full_like(self.data_min_, 2.0), xp.ones_like(self.data_min_)
+        )
+        return kernels_for(xp).affine(X, None, twice, None, False)
 
     def _postprocess(self, Y, xp):
         if not self.clip:
@@ -340,5 +413,7 @@ class MinMax(AffineNormalizer):
         # the caller's array, which must end up clipped too.
         if is_numpy_namespace(xp):
             return np.clip(Y, lo, hi, out=Y)
+        if requires_grad(Y):
+            return xp.clip(Y, lo, hi)  # autograd needs clip's input intact
         Y[...] = xp.clip(Y, lo, hi)
         return Y

@@ -18,6 +18,8 @@ from __future__ import annotations
 
 from typing import NamedTuple
 
+import numpy as np
+
 from ._array_api import array_device, is_numpy_namespace, namespace_of
 from ._kernels import kernels_for
 from ._naming import state_type
@@ -63,9 +65,39 @@ def weight_fractions(xp, a_count, b_count):
     return total, a_count / safe, b_count / safe
 
 
-def _first_observed(xp, X, dtype):
-    """Per feature, the first non-NaN value of ``X`` (0 where all are NaN)."""
+def shift_limit(xp, dtype):
+    """The largest magnitude a shift may have: an eighth of an ulp of the
+    float maximum (5e291 in float64, 5e30 in float32).
+
+    Below it, ``x - shift`` cannot overflow for any finite ``x``: at most
+    ``max + limit``, which rounds to ``max`` (half an ulp of the maximum is
+    four times the limit); nor can a mean taken around the shift, nor the
+    difference of two shifts.  Above it a shift is pointless: values that
+    large are ``limit * eps`` apart or equal, so a feature there is constant
+    or has an infinite variance, and a shift of 0 loses nothing.
+    """
+    finfo = xp.finfo(dtype)
+    return float(finfo.max) * float(finfo.eps) / 8
+
+
+def bounded_shift(xp, values, dtype):
+    """``values`` as shifts: 0 where beyond :func:`shift_limit`."""
+    limit = shift_limit(xp, dtype)
+    return xp.where(xp.abs(values) <= limit, values, xp.zeros_like(values))
+
+
+def _observed(xp, X, weights):
+    """Entries that carry data: not NaN, in a row of positive weight."""
     observed = ~xp.isnan(X)
+    if weights is not None:
+        observed = observed & (weights > 0)[:, None]
+    return observed
+
+
+def _first_observed(xp, X, dtype, weights=None):
+    """Per feature, the first value of ``X`` that carries data (not NaN, in
+    a row of positive weight); 0 where there is none."""
+    observed = _observed(xp, X, weights)
     rank = xp.cumulative_sum(xp.astype(observed, xp.int32), axis=0)
     first = observed & (rank == 1)
     zero = xp.zeros((), dtype=dtype, device=array_device(X))
@@ -73,46 +105,60 @@ def _first_observed(xp, X, dtype):
     return xp.sum(picked, axis=0)
 
 
-def _initial_shift(xp, X, dtype):
+def _initial_shift(xp, X, dtype, weights=None):
     """A per-feature value close to the data: the first observed value.
 
     Statistics of ``x - shift`` are what stay exact when the mean is large
     compared with the spread; any value of the feature's own magnitude works,
     but 0 does not (a feature at 1e8 whose first row is NaN would lose eight
-    digits).  The first row is enough unless it holds NaNs; then the first
-    rows, then the whole batch, are searched (0 remains only for a feature
-    that is NaN throughout the batch).
+    digits).  Only values that carry data count: a NaN, or any value in a
+    row of weight 0 (a sentinel far from the data, which would cost its
+    distance in digits), is passed over.  The first row is enough unless it
+    holds such entries; then the first rows, then the whole batch, are
+    searched (0 remains only for a feature with no data in the batch).
+    Values beyond :func:`shift_limit` give 0.
     """
     if not is_numpy_namespace(xp):
         # On a device, deciding whether to look further needs a host read
         # (a synchronisation per partial_fit): take the first observed value
         # of the head rows, which is device-only work on 1024 rows.  A
-        # feature NaN in every head row keeps 0 as its shift; the kernels'
-        # compensated variance keeps it accurate unless its mean is huge
-        # compared with its spread.
-        return _first_observed(xp, X[: min(X.shape[0], 1024), :], dtype)
+        # feature with no data in any head row keeps 0 as its shift; the
+        # kernels' compensated variance keeps it accurate unless its mean is
+        # huge compared with its spread.
+        head = min(X.shape[0], 1024)
+        w = None if weights is None else weights[:head]
+        return bounded_shift(xp, _first_observed(xp, X[:head, :], dtype, w), dtype)
     first = xp.astype(X[0, :], dtype)
     missing = xp.isnan(first)
-    if not bool(xp.any(missing)):
-        return first
+    if not (bool(xp.any(missing)) or (weights is not None and not weights[0] > 0)):
+        return bounded_shift(xp, first, dtype)
     n = X.shape[0]
     for stop in (min(n, 1024), n):
-        first = _first_observed(xp, X[:stop, :], dtype)
-        missing = xp.all(xp.isnan(X[:stop, :]), axis=0)
+        w = None if weights is None else weights[:stop]
+        first = _first_observed(xp, X[:stop, :], dtype, w)
+        missing = ~xp.any(_observed(xp, X[:stop, :], w), axis=0)
         if stop == n or not bool(xp.any(missing)):
             break
-    return first
+    return bounded_shift(xp, first, dtype)
 
 
-def _batch_shift(xp, state, X, dtype):
+def _batch_shift(xp, state, X, dtype, weights=None):
     """The shift for a new batch: the state's where it has seen data, else
     one taken from the batch (features first observed in this batch)."""
     if state is None:
-        return _initial_shift(xp, X, dtype)
+        return _initial_shift(xp, X, dtype, weights)
     seen = state.count > 0
     if is_numpy_namespace(xp) and bool(xp.all(seen)):
         return state.shift
-    return xp.where(seen, state.shift, _initial_shift(xp, X, dtype))
+    return xp.where(seen, state.shift, _initial_shift(xp, X, dtype, weights))
+
+
+def _merged_mean(xp, a_mean, fa, fb, delta, b_mean):
+    """``a + fb (b - a)``, Chan's form; ``fa a + fb b`` where the difference
+    overflowed (two means of opposite signs near the float maximum: the
+    convex form cannot overflow, the variance is then +inf anyway)."""
+    mean = a_mean + fb * delta
+    return xp.where(xp.isfinite(delta), mean, fa * a_mean + fb * b_mean)
 
 
 # --------------------------------------------------------------- moments ----
@@ -153,7 +199,7 @@ def moments_of_batch(X, sample_weight, dtype, shift=None):
             result = fused(None, X, sample_weight, dtype)
             if result is not NotImplemented:
                 return Moments(*result)
-        shift = _initial_shift(xp, X, dtype)
+        shift = _initial_shift(xp, X, dtype, sample_weight)
     count, n_obs, mean, var = kernels_for(xp).moments(X, shift, sample_weight, dtype)
     return Moments(count, n_obs, shift, mean, var)
 
@@ -175,14 +221,17 @@ def merge_moments(a, b):
     a_mean = xp.where(seen_a, a.mean, xp.zeros_like(a.mean))
     b_mean = xp.where(seen_b, b.mean + (b.shift - shift), a_mean)
     total, fa, fb = weight_fractions(xp, a.count, b.count)
-    delta = b_mean - a_mean
-    return Moments(
-        count=total,
-        n_obs=a.n_obs + b.n_obs,
-        shift=shift,
-        mean=a_mean + fb * delta,
-        var=fa * a.var + fb * b.var + fa * fb * delta * delta,
-    )
+    # Means of opposite signs near the float maximum: their difference and
+    # the variance overflow (to +inf, which is the variance), the mean not.
+    with np.errstate(over="ignore", invalid="ignore"):
+        delta = b_mean - a_mean
+        return Moments(
+            count=total,
+            n_obs=a.n_obs + b.n_obs,
+            shift=shift,
+            mean=_merged_mean(xp, a_mean, fa, fb, delta, b_mean),
+            var=fa * a.var + fb * b.var + fa * fb * delta * delta,
+        )
 
 
 def recentred(state):
@@ -196,7 +245,8 @@ def recentred(state):
     """
     xp = namespace_of(state.mean)
     seen = state.count > 0
-    shift = xp.where(seen, state.shift + state.mean, state.shift)
+    moved = bounded_shift(xp, state.shift + state.mean, state.mean.dtype)
+    shift = xp.where(seen, moved, state.shift)
     mean = xp.where(seen, state.mean - (shift - state.shift), state.mean)
     return state._replace(shift=shift, mean=mean)
 
@@ -216,7 +266,7 @@ def update_moments(state, X, sample_weight, dtype):
         result = fused(state, X, sample_weight, dtype)
         if result is not NotImplemented:
             return Moments(*result)
-    shift = _batch_shift(xp, state, X, dtype)
+    shift = _batch_shift(xp, state, X, dtype, sample_weight)
     merged = merge_moments(state, moments_of_batch(X, sample_weight, dtype, shift))
     return recentred(merged)
 
@@ -303,7 +353,7 @@ class CoMoments(NamedTuple):
 def comoments_of_batch(X, sample_weight, dtype, shift=None):
     xp = namespace_of(X)
     if shift is None:
-        shift = _initial_shift(xp, X, dtype)
+        shift = _initial_shift(xp, X, dtype, sample_weight)
     count, mean, cov = kernels_for(xp).comoments(X, shift, sample_weight, dtype)
     return CoMoments(count, shift, mean, cov)
 

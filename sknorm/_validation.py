@@ -71,7 +71,8 @@ def validate_X(
     ``reset=True`` (``fit`` and the first ``partial_fit``) records
     ``n_features_in_`` and ``feature_names_in_``; otherwise the feature count
     is checked against them.  Integer and boolean input becomes float64
-    (float32 on devices without float64); float32 and float64 are kept.
+    (float32 on devices without float64); float16 (and torch's bfloat16),
+    float32 and float64 are kept, NumPy's in native byte order.
 
     ``finite_check="kernel"`` leaves the search for the values the
     estimator refuses (infinity with ``allow_nan``; NaN and infinity
@@ -123,6 +124,22 @@ def validate_X(
     return X, xp, array_device(X)
 
 
+# The float dtypes kept as they are (scikit-learn's FLOAT_DTYPES): float16
+# is normalized in float16 (computed in float32, rounded once), as
+# scikit-learn's scalers keep it; other dtypes become float64.
+_KEPT_FLOATS = (np.float64, np.float32, np.float16)
+
+
+def _native_byte_order(X):
+    """A NumPy float array in non-native byte order (big-endian FITS data on
+    a little-endian machine) as the same values in native order: the
+    kernels and the output are native.  One copy, which a transform makes
+    anyway (its output cannot be the input)."""
+    if isinstance(X, np.ndarray) and X.dtype.kind == "f" and not X.dtype.isnative:
+        return X.astype(X.dtype.newbyteorder("=")), True
+    return X, False
+
+
 def _is_plain_float_matrix(X):
     """A non-empty 2-D float32/float64 ndarray: nothing to convert.
 
@@ -135,7 +152,7 @@ def _is_plain_float_matrix(X):
     return (
         type(X) is np.ndarray
         and X.ndim == 2
-        and X.dtype in (np.float64, np.float32)
+        and X.dtype in _KEPT_FLOATS
         and X.shape[0] > 0
         and X.shape[1] > 0
     )
@@ -146,12 +163,15 @@ def _validate_plain_float_matrix(
 ):
     if finite_check != "kernel" and not _skip_value_checks():
         try:
-            assert_all_finite(
-                X,
-                allow_nan=allow_nan,
-                estimator_name=type(estimator).__name__,
-                input_name="X",
-            )
+            # scikit-learn's check sums X first (a quick test): finite values
+            # near the float maximum overflow there and warn, to no purpose.
+            with np.errstate(over="ignore", invalid="ignore"):
+                assert_all_finite(
+                    X,
+                    allow_nan=allow_nan,
+                    estimator_name=type(estimator).__name__,
+                    input_name="X",
+                )
         except ValueError as exc:
             raise _prefixed(exc, prefix) from exc
     shape_check(X.shape[1])
@@ -188,19 +208,22 @@ def _validate_with_sklearn(
             prefix + "Complex data not supported; pass the real part "
             "(X.real) or the magnitude (abs(X)) instead."
         )
+    X, converted = _native_byte_order(X)
     options = {
         "accept_sparse": accept_sparse,
-        "dtype": [np.float64, np.float32],
+        "dtype": list(_KEPT_FLOATS),
         "ensure_all_finite": (
             False if skip_finite else "allow-nan" if allow_nan else True
         ),
-        "copy": copy,
+        "copy": copy and not converted,
     }
     try:
-        if columns:
-            # Not the input features: no n_features_in_/names bookkeeping.
-            return check_array(X, estimator=estimator, input_name="X", **options)
-        return validate_data(estimator, X, reset=reset, **options)
+        # (np.errstate: see _validate_plain_float_matrix.)
+        with np.errstate(over="ignore", invalid="ignore"):
+            if columns:
+                # Not the input features: no n_features_in_/names bookkeeping.
+                return check_array(X, estimator=estimator, input_name="X", **options)
+            return validate_data(estimator, X, reset=reset, **options)
     except (ValueError, TypeError) as exc:
         raise _prefixed(exc, prefix) from exc
 

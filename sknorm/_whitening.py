@@ -15,6 +15,7 @@ from sklearn.utils.validation import (
 
 from ._array_api import (
     accumulation_dtype,
+    compute_float_dtype,
 )
 from ._base import BaseNormalizer, lazy_on_dask
 from ._kernels import kernels_for
@@ -586,6 +587,16 @@ class ZCAWhitening(BaseNormalizer):
             X, "inverse_transform", copy=False, columns=columns
         )
         D = self._matrices("inverse_transform").dewhitening
+        work = compute_float_dtype(xp, Z.dtype)
+        if work != Z.dtype:
+            # 16-bit floats: both steps in float32, rounded once at the end
+            # (a float32 copy of Z: the product and the shift in one kernel
+            # would need a kernel of their own).
+            X_back = self._transform_kernel(
+                xp, "inverse_transform", "linear", xp.astype(Z, work), None, D, False
+            )
+            X_back = kernels_for(xp).affine(X_back, None, None, self.mean_, False)
+            return xp.astype(X_back, Z.dtype)
         X_back = self._transform_kernel(
             xp, "inverse_transform", "linear", Z, None, D, False
         )

@@ -38,14 +38,16 @@ def _constant_feature_scale(xp, var, mean_offset, n_samples, dtype):
     finfo = xp.finfo(dtype)
     eps = finfo.eps
     # Capped before squaring: past sqrt(max) the bound exceeds every finite
-    # variance anyway, and the square would overflow.
-    offset_term = xp.minimum(n_samples * mean_offset * eps, finfo.max**0.5)
+    # variance anyway, and the square would overflow (eps first: n * |mean|
+    # alone may overflow for values near the float maximum).
+    offset_term = xp.minimum(n_samples * (mean_offset * eps), finfo.max**0.5)
     bound = n_samples * eps * var + offset_term**2
     # An infinite variance (spread beyond the float range) is not constant.
+    # No absolute floor: the bound is relative to the data, so the units do
+    # not matter (a feature of spread 1e-17 keeps its scale of 1e-17).
     constant = ((var <= bound) | (var == 0)) & xp.isfinite(var)
     scale = xp.sqrt(var)
-    tiny = scale < 10 * eps
-    return xp.where(constant | tiny, xp.ones_like(scale), scale)
+    return xp.where(constant, xp.ones_like(scale), scale)
 
 
 @published_as("sknorm")
@@ -118,11 +120,17 @@ class ZScore(AffineNormalizer):
     and ``var_ = sum_i w_i (x_i - mean_)^2 / sum_i w_i``.
 
     Statistics are kept as mergeable moments around a per-feature shift (the
-    first row seen) and combined batch by batch with the pairwise update of
-    Chan, Golub & LeVeque (1983), so ``partial_fit`` on any split of the rows
-    gives ``fit``'s result to float64 rounding.  NaNs are ignored in fit and
-    kept in transform.  float32 input is accumulated in float64 and
-    transformed to float32.
+    first value seen that carries data) and combined batch by batch with the
+    pairwise update of Chan, Golub & LeVeque (1983), so ``partial_fit`` on
+    any split of the rows gives ``fit``'s result to float64 rounding.  NaNs
+    are ignored in fit and kept in transform.  float32 input is accumulated
+    in float64 and transformed to float32; float16 (and torch's bfloat16)
+    is accumulated in float64 and transformed in float32, rounded once to
+    its own dtype.  Rows of weight 0 carry no data: they never enter a
+    statistic, nor the choice of the shift.  A feature is constant (scale
+    1) when its variance is within the rounding bound of the shifted
+    moments, with no absolute floor: the units do not matter.  A variance
+    beyond the float range is ``inf`` and the feature maps to 0.
 
     Examples
     --------
@@ -317,12 +325,17 @@ class ZScore(AffineNormalizer):
         )
         n_obs = X.shape[0] - np.asarray(nan_pattern.sum(axis=0)).ravel()
         zeros = np.zeros(X.shape[1])
+        count = np.asarray(count, np.float64)
+        # A feature with no observed entry in the batch (all NaN) has NaN
+        # moments here; it carries no data, and the merge must see the
+        # neutral element (scikit-learn's issue 16448).
+        seen = count > 0
         return Moments(
-            count=np.asarray(count, np.float64),
+            count=count,
             n_obs=n_obs,
             shift=zeros,
-            mean=np.asarray(mean, np.float64),
-            var=np.asarray(var, np.float64),
+            mean=np.where(seen, np.asarray(mean, np.float64), 0.0),
+            var=np.where(seen, np.asarray(var, np.float64), 0.0),
         )
 
     def _fitted_moments(self, name):
@@ -374,7 +387,15 @@ class ZScore(AffineNormalizer):
 
     def _affine_terms(self, X, xp):
         center = self.mean_ if self.with_mean else None
-        scale = 1.0 / self.scale_ if self.with_std else None
+        scale = None
+        if self.with_std:
+            scale_ = self.scale_
+            scale = 1.0 / scale_
+            if center is not None:
+                # A variance beyond the float range: scale_ is +inf and the
+                # feature maps to 0, also where x - mean_ itself overflows
+                # (inf * 0 would be NaN).
+                center = xp.where(xp.isinf(scale_), xp.zeros_like(center), center)
         return center, scale, None
 
     def _inverse_affine_terms(self, X, xp):

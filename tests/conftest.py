@@ -130,3 +130,8 @@ def no_host_reads():
     """``with no_host_reads(): ...`` fails on any host read of a strict array."""
     pytest.importorskip("array_api_strict")
     return _refuse_host_reads
+
+
+# The kernel paths an estimator can take (tests/estimator_paths.py): one
+# fixture shared by the estimator tests that must hold on every path.
+from estimator_paths import kernel_path  # noqa: E402, F401

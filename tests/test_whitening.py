@@ -542,7 +542,8 @@ def test_failing_partial_fit_leaves_the_state_bit_identical(computed, rng):
 def test_float32_covariance_within_1e6_of_the_float64_one():
     rng = np.random.default_rng(0)
     mixing = np.tril(rng.normal(size=(6, 6))) + 3 * np.eye(6)
-    X = (rng.normal(size=(40_000, 6)) @ mixing.T + 50.0).astype(np.float32)
+    # Enough rows for the float32 block products (FLOAT32_GRAM_MIN_ROWS).
+    X = (rng.normal(size=(70_000, 6)) @ mixing.T + 50.0).astype(np.float32)
     reference = np.cov(X.astype(np.float64), rowvar=False, bias=True)
     got = ZCAWhitening().fit(X).covariance_
     assert got.dtype == np.float64
@@ -568,7 +569,8 @@ def test_the_numpy_kernel_finds_nan_and_infinity(dtype, bad, row):
 
 def test_float32_products_beyond_float32_are_summed_in_float64():
     rng = np.random.default_rng(2)
-    X = (rng.normal(size=(500, 2)) * 1e20).astype(np.float32)  # x**2 > float32 max
+    # x**2 beyond the float32 maximum, on the float32 block path.
+    X = (rng.normal(size=(70_000, 2)) * 1e20).astype(np.float32)
     reference = np.cov(X.astype(np.float64), rowvar=False, bias=True)
     got = ZCAWhitening().fit(X).covariance_
     np.testing.assert_allclose(got, reference, rtol=1e-10)

@@ -98,7 +98,22 @@ _SOURCE = r"""
 // lies farther than sqrt(CANCEL) standard deviations from its first value
 // (the one-pass variance then loses up to CANCEL ulps).
 #define CANCEL 64.0
+// Shifts (reference values) beyond this magnitude are 0: x - ref can then
+// never overflow (sknorm._stats.shift_limit, the same float64 value).
+#define SHIFT_LIMIT 4.989600773836799e+291
 typedef __T__ T;
+
+__device__ __forceinline__ double bounded(const double v) {
+    return fabs(v) <= SHIFT_LIMIT ? v : 0.0;
+}
+
+// a + f (b - a) (Welford, Chan) where b - a is finite; (1 - f) a + f b where
+// it overflowed (means of opposite signs near the float maximum; the
+// variance is +inf then anyway).
+__device__ __forceinline__ double moved_mean(const double a, const double delta,
+                                             const double f, const double b) {
+    return delta - delta == 0.0 ? a + f * delta : (1.0 - f) * a + f * b;
+}
 
 // An accumulator: total weight w, observation count n, reference value ref
 // (the first value observed with a positive weight, meaningful when w > 0:
@@ -115,11 +130,11 @@ __device__ __forceinline__ void acc_zero(Acc& a) {
 __device__ __forceinline__ void acc_push(Acc& a, double x, double wr) {
     a.n += 1.0;
     if (wr == 0.0) return;
-    if (a.w == 0.0) a.ref = x;
+    if (a.w == 0.0) a.ref = bounded(x);
     double d = x - a.ref;
     a.w += wr;
     double delta = d - a.mean;
-    a.mean += (wr / a.w) * delta;
+    a.mean = moved_mean(a.mean, delta, wr / a.w, d);
     a.m2 += wr * delta * (d - a.mean);
 }
 
@@ -136,7 +151,8 @@ __device__ __forceinline__ void acc_merge(Acc& a, const Acc& b) {
     double total = a.w + b.w;
     double fb = b.w / total;
     double delta = mb - a.mean;
-    a.mean += delta * fb;
+    a.mean = delta - delta == 0.0 ? a.mean + delta * fb
+                                  : (1.0 - fb) * a.mean + fb * mb;
     a.m2 += b.m2 + delta * delta * (a.w * fb);
     a.w = total;
 }
@@ -190,7 +206,7 @@ __device__ Acc thread_moments(const T* __restrict__ col, const long long rs,
             const double xd = (double)x;
             ++cnt;
             if (weighted && wv[u] == 0.0) continue;  // counted, not summed
-            if (!has_ref) { ref = xd; has_ref = true; }
+            if (!has_ref) { ref = bounded(xd); has_ref = true; }
             const double d = xd - ref;
             if (weighted) {
                 const double wd = wv[u] * d;
@@ -344,11 +360,11 @@ extern "C" __global__ void sknorm_moments_update(
     const double safe = total > 0.0 ? total : 1.0;
     const double fa = count_a / safe, fb = b.w / safe;
     const double delta = bm - am;
-    double mean = am + fb * delta;
+    double mean = moved_mean(am, delta, fb, bm);
     const double var = fa * var_a + fb * vb + fa * fb * delta * delta;
     double shift = s;
     if (total > 0.0) {           // recentred on the running mean
-        shift = s + mean;
+        shift = bounded(s + mean);
         mean = mean - (shift - s);
     }
     out[c] = total;
@@ -766,11 +782,22 @@ def _multiprocessors(device_id):
 
 
 def _float_input(X):
-    """X as float32/float64 (the kernels' two instantiations)."""
+    """X as float32/float64 (the kernels' two instantiations): float16 as
+    float32 (its values exactly; a full-size copy, twice the memory of X:
+    the kernels have no half instantiation), other dtypes as float64."""
     cp = _cupy()
     if X.dtype in (cp.float32, cp.float64):
         return X
-    return X.astype(cp.float64)
+    return X.astype(cp.float32 if X.dtype == cp.float16 else cp.float64)
+
+
+def _rounded_once(X, Y, copy):
+    """A float32 result ``Y`` of float16 ``X`` rounded to float16 once: a
+    new array, or written into X (``copy=False``)."""
+    if copy:
+        return Y.astype(X.dtype)
+    X[...] = Y
+    return X
 
 
 def _row_blocks(X):
@@ -1091,6 +1118,9 @@ def affine(X, center, scale, offset, copy, check=None):
     (with ``copy``; in place, by a read before) and NonFiniteError raised.
     """
     cp = _cupy()
+    if X.dtype == cp.float16:  # computed in float32, rounded once
+        Y = affine(_float_input(X), center, scale, offset, True, check)
+        return _rounded_once(X, Y, copy)
     X = _float_input(X)
     n, f = X.shape
     mode = _check_mode(check)
@@ -1251,6 +1281,8 @@ def linear(X, center, matrix, copy, check=None):
     multiplied by cuBLAS straight into its rows of the output.  ``check``
     as in :func:`affine`, done by the centring kernel."""
     cp = _cupy()
+    if X.dtype == cp.float16:  # computed in float32, rounded once
+        return linear(_float_input(X), center, matrix, True, check).astype(X.dtype)
     X = _float_input(X)
     matrix = cp.asarray(matrix, dtype=X.dtype)
     mode = _check_mode(check)
@@ -1298,6 +1330,9 @@ def local_response(X, size, alpha, beta, k, check=None):
     """One pass: each output reads its row's window (from the L1 cache).
     ``check`` as in :func:`affine` (a read of X before)."""
     cp = _cupy()
+    if X.dtype == cp.float16:  # computed in float32, rounded once
+        Y = local_response(_float_input(X), size, alpha, beta, k, check)
+        return Y.astype(X.dtype)
     _precheck(X, _check_mode(check))
     if X.dtype not in (cp.float32, cp.float64) or not _rows_contiguous(X):
         return matmul.local_response(X, size, alpha, beta, k)

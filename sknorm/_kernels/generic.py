@@ -5,12 +5,15 @@ paths are tested against these.  Numerics: all sums run in the accumulation
 dtype on ``X - shift``, weights are normalised *before* summing (no overflow
 for values near the float maximum), and the variance uses the compensated
 two-pass formula of Chan, Golub & LeVeque (1983), which cancels the rounding
-error of the mean.
+error of the mean.  16-bit floats (float16, bfloat16) are transformed in
+float32 (a float32 copy of X) and rounded once to their dtype.
 """
 
 from __future__ import annotations
 
-from .._array_api import array_device, namespace_of
+import numpy as np
+
+from .._array_api import array_device, compute_float_dtype, namespace_of
 
 __all__ = [
     "affine",
@@ -27,21 +30,64 @@ def _safe_divisor(xp, total):
     return xp.where(total > 0, total, xp.ones_like(total))
 
 
+def _shift_limit(xp, dtype):
+    # sknorm._stats.shift_limit (kernels sit below _stats): an eighth of an
+    # ulp of the float maximum.
+    finfo = xp.finfo(dtype)
+    return float(finfo.max) * float(finfo.eps) / 8
+
+
+def _working_shift(xp, X, shift, weights, dtype):
+    """What the sums are taken around: the caller's shift, except for
+    features whose values lie beyond the shift limit (where the caller's
+    shift is 0).  There the first value of the first rows that carries data
+    is used, unless some ``x - value`` of the batch overflows (values of
+    both signs near the float maximum): around 0 the rounding of values that
+    large would give a constant feature a variance of +inf, around one of
+    its own values the variance is 0 and the mean exact.
+
+    The test reads one small per-feature vector on the host; it is only
+    true for data near the float maximum.
+    """
+    head = X[: min(X.shape[0], 1024), ...]
+    observed = ~xp.isnan(head)
+    if weights is not None:
+        observed = observed & (weights[: head.shape[0]] > 0)[:, None]
+    rank = xp.cumulative_sum(xp.astype(observed, xp.int32), axis=0)
+    zero = xp.zeros((), dtype=dtype, device=array_device(X))
+    first = xp.sum(
+        xp.where(observed & (rank == 1), xp.astype(head, dtype), zero), axis=0
+    )
+    huge = xp.abs(first) > _shift_limit(xp, dtype)
+    if not bool(xp.any(huge)):
+        return shift
+    candidate = xp.where(huge, first, shift)
+    with np.errstate(over="ignore"):  # NumPy-backed namespaces warn
+        D = xp.astype(X, dtype) - candidate
+    overflowed = xp.any(xp.isinf(D) & ~xp.isnan(X), axis=0)
+    return xp.where(overflowed, shift, candidate)
+
+
 def moments(X, shift, weights, dtype):
     xp = namespace_of(X)
-    D = xp.astype(X, dtype) - shift
+    c = _working_shift(xp, X, shift, weights, dtype)
+    D = xp.astype(X, dtype) - c
     observed = ~xp.isnan(D)
     D = xp.where(observed, D, xp.zeros_like(D))
     present = xp.astype(observed, dtype)
     n_obs = xp.sum(present, axis=0)
     if weights is None:
         w = present
+        carries = observed
     else:
         w = present * xp.astype(weights, dtype)[:, None]
+        carries = w > 0
     count = xp.sum(w, axis=0)
     w = w / _safe_divisor(xp, count)
     mean = xp.sum(w * D, axis=0)
-    centred = (D - mean) * xp.astype(observed, dtype)
+    # Entries without data (NaN, or weight 0) centred to 0, not multiplied
+    # by 0: a far zero-weight value may be infinitely far from the mean.
+    centred = xp.where(carries, D - mean, xp.zeros_like(D))
     correction = xp.sum(w * centred, axis=0)
     square = xp.sum(w * centred * centred, axis=0)
     # correction**2 <= square; where square overflowed (spread beyond the
@@ -50,7 +96,10 @@ def moments(X, shift, weights, dtype):
     var = square - correction * correction
     # Clamp rounding below 0; a NaN (overflowed spread) stays visible.
     var = xp.where(var < 0, xp.zeros_like(var), var)
-    return count, n_obs, mean + correction, var
+    mean = mean + correction
+    if c is not shift:
+        mean = mean + (c - shift)  # around the caller's shift (0 there)
+    return count, n_obs, mean, var
 
 
 def min_max(X):
@@ -89,24 +138,75 @@ def _as(xp, a, dtype):
     return None if a is None else xp.astype(a, dtype)
 
 
+def _rounded_once(xp, X, Y, copy):
+    """``Y`` (computed in float32 for 16-bit ``X``) rounded to X's dtype
+    once: a new array, or written into ``X`` (``copy=False``)."""
+    Y = xp.astype(Y, X.dtype)
+    if copy:
+        return Y
+    X[...] = Y
+    return X
+
+
 def affine(X, center, scale, offset, copy):
     xp = namespace_of(X)
+    work = compute_float_dtype(xp, X.dtype)
+    if work != X.dtype:  # 16-bit floats: computed in float32, rounded once
+        Y = affine(xp.astype(X, work), center, scale, offset, False)
+        return _rounded_once(xp, X, Y, copy)
     center, scale, offset = (_as(xp, a, X.dtype) for a in (center, scale, offset))
-    if copy:
-        Y = X - center if center is not None else xp.asarray(X, copy=True)
-    else:
-        Y = X
-        if center is not None:
-            Y -= center
-    if scale is not None:
-        Y *= scale
-    if offset is not None:
-        Y += offset
+    # With copy, the first step writes the new array (no copy of X before
+    # it: one pass less, and a tensor that requires grad keeps its graph);
+    # the others work in place, in the same order.
+    Y = X
+    for step, term in zip(_AFFINE_STEPS, (center, scale, offset), strict=True):
+        if term is None:
+            continue
+        if copy and Y is X:
+            Y = step(X, term)
+        else:
+            Y = _AFFINE_IN_PLACE[step](Y, term)
+    if copy and Y is X:
+        Y = xp.asarray(X, copy=True)
     return Y
+
+
+def _isub(Y, t):
+    Y -= t
+    return Y
+
+
+def _imul(Y, t):
+    Y *= t
+    return Y
+
+
+def _iadd(Y, t):
+    Y += t
+    return Y
+
+
+def _sub(a, b):
+    return a - b
+
+
+def _mul(a, b):
+    return a * b
+
+
+def _add(a, b):
+    return a + b
+
+
+_AFFINE_STEPS = (_sub, _mul, _add)
+_AFFINE_IN_PLACE = {_sub: _isub, _mul: _imul, _add: _iadd}
 
 
 def linear(X, center, matrix, copy):
     xp = namespace_of(X)
+    work = compute_float_dtype(xp, X.dtype)
+    if work != X.dtype:  # 16-bit floats: computed in float32, rounded once
+        return xp.astype(linear(xp.astype(X, work), center, matrix, False), X.dtype)
     matrix = xp.astype(matrix, X.dtype)
     if center is not None:
         X = X - xp.astype(center, X.dtype)
@@ -124,6 +224,10 @@ def local_response(X, size, alpha, beta, k):
     catastrophically when large and small features mix.
     """
     xp = namespace_of(X)
+    work = compute_float_dtype(xp, X.dtype)
+    if work != X.dtype:  # 16-bit floats: computed in float32, rounded once
+        Y = local_response(xp.astype(X, work), size, alpha, beta, k)
+        return xp.astype(Y, X.dtype)
     n, f = X.shape
     sq = X * X
     # Missing values add nothing to their neighbours' windows (as the zero

@@ -19,6 +19,12 @@ Nothing here reads a device value on the host (no ``bool()``, ``float()``,
 ``partial_fit`` on the GPU does not wait for the device.  Block sizes are
 fixed from the shapes alone.
 
+Moments are summed around the caller's shift (the state's, 0 for values
+beyond ``sknorm._stats.shift_limit``): unlike :mod:`.generic`, which takes a
+value of the data as its working shift there (a host read), a constant
+feature beyond 5e291 gets a variance of +inf here rather than 0 (the rounding
+of values that large, squared, overflows); its mean is right.
+
 Written against the Array API standard only, so the tests run it on NumPy,
 torch (CPU) and array-api-strict against :mod:`.generic`.  What it does not
 do: fuse the elementwise steps into one pass (that needs a custom CUDA
@@ -28,7 +34,7 @@ table.
 
 from __future__ import annotations
 
-from .._array_api import namespace_of
+from .._array_api import compute_float_dtype, namespace_of
 from . import generic
 
 __all__ = ["affine", "comoments", "linear", "local_response", "min_max", "moments"]
@@ -204,6 +210,9 @@ def linear(X, center, matrix, copy):
     """``(X - center) @ matrix.T``, centred one row block at a time: no
     centred copy of X, and the numbers of the generic kernel."""
     xp = namespace_of(X)
+    work = compute_float_dtype(xp, X.dtype)
+    if work != X.dtype:  # 16-bit floats: computed in float32, rounded once
+        return xp.astype(linear(xp.astype(X, work), center, matrix, False), X.dtype)
     matrix = xp.astype(matrix, X.dtype)
     if center is None:
         return X @ matrix.T

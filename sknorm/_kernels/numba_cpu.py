@@ -165,7 +165,7 @@ def _build():
 
     @jit
     def moments_update(
-        X, w, weighted, head_rows, cancellation,
+        X, w, weighted, head_rows, cancellation, shift_limit,
         p_count, p_n_obs, p_shift, p_mean, p_var, has_prev, out,
     ):  # fmt: skip
         """The whole of ``_stats.update_moments`` for one batch, as
@@ -177,7 +177,8 @@ def _build():
         when the sums are not finite (+-inf, or values near the float
         maximum), for the NumPy path to handle."""
         n, f = X.shape
-        # The batch's shift: the state's, else the first observed value.
+        # The batch's shift: the state's, else the first observed value in
+        # a row of positive weight (0 beyond the shift limit).
         s = np.zeros(f)
         for j in range(f):
             if has_prev and p_count[j] > 0:
@@ -185,18 +186,27 @@ def _build():
                 continue
             for i in range(n):
                 x = np.float64(X[i, j])
-                if x == x:
-                    s[j] = x
+                if x == x and (not weighted or w[i] > 0):
+                    s[j] = x if abs(x) <= shift_limit else 0.0
                     break
         # Working shift: the weighted mean of the head rows (as _head_mean).
         hw, hn, h1, h2 = np.zeros(f), np.zeros(f), np.zeros(f), np.zeros(f)
         moment_sums(X, 0, min(n, head_rows), s, w, weighted, hw, hn, h1, h2)
         c = s.copy()
+        head = min(n, head_rows)
         for j in range(f):
             if hw[j] > 0:
                 m = s[j] + h1[j] / hw[j]
                 if np.isfinite(m):
                     c[j] = m
+                else:
+                    # Sums beyond the float range: the first value of the
+                    # head that carries data (numpy_blocked._first_in_head).
+                    for i in range(head):
+                        x = np.float64(X[i, j])
+                        if x == x and (not weighted or w[i] > 0):
+                            c[j] = x
+                            break
         count = np.zeros(f)
         n_obs = np.zeros(f)
         s1 = np.zeros(f)
@@ -263,10 +273,14 @@ def _build():
             fb = b_count / safe
             delta = batch_mean - a_mean
             mean = a_mean + fb * delta
+            if not np.isfinite(delta):  # opposite signs near the maximum
+                mean = fa * a_mean + fb * batch_mean
             a_var = p_var[j] if has_prev else 0.0
             var = fa * a_var + fb * b_var[j] + fa * fb * delta * delta
             if total > 0:
                 moved = shift + mean
+                if not abs(moved) <= shift_limit:
+                    moved = 0.0
                 mean = mean - (moved - shift)
                 shift = moved
             out[0, j] = total

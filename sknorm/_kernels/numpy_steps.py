@@ -22,6 +22,9 @@ from .numpy_blocked import _NO_WEIGHTS, CANCELLATION, HEAD_ROWS, _fused
 
 __all__ = ["batchnorm_step", "update_min_max", "update_moments"]
 
+# sknorm._stats.shift_limit of float64 (computed once: np.finfo costs µs).
+_SHIFT_LIMIT = float(np.finfo(np.float64).max) * float(np.finfo(np.float64).eps) / 8
+
 
 def _float64_state(state, k, f):
     """The first ``k`` arrays of a running state as float64 vectors for a
@@ -53,7 +56,15 @@ def update_moments(state, X, weights, dtype):
         return NotImplemented
     out = np.empty((5, f))
     status = numba_cpu.kernels()["moments_update"](
-        X, w, weighted, HEAD_ROWS, CANCELLATION, *previous, state is not None, out
+        X,
+        w,
+        weighted,
+        HEAD_ROWS,
+        CANCELLATION,
+        _SHIFT_LIMIT,
+        *previous,
+        state is not None,
+        out,
     )
     if status:
         return NotImplemented
