@@ -42,10 +42,16 @@ from ._dask import is_dask_collection
 from ._display import ReprWithoutComputing
 from ._kernels import NonFiniteError, kernels_for, transforms_find_nonfinite
 from ._move import ArrayConversion
-from ._stats import Statistics, moments_of_batch, update_min_max, update_moments
+from ._stats import (
+    Moments,
+    Statistics,
+    moments_of_batch,
+    update_min_max,
+    update_moments,
+)
 from ._validation import validate_sample_weight, validate_X, where
 
-__all__ = ["AffineNormalizer", "BaseNormalizer"]
+__all__ = ["AffineNormalizer", "BaseNormalizer", "MomentStatistics"]
 
 
 def _may_alias(original, validated):
@@ -155,6 +161,18 @@ def _name_the_call(method):
 
     wrapper._sknorm_named_call = True
     return wrapper
+
+
+class MomentStatistics:
+    """The mergeable statistics of the moment-based estimators (ZScore,
+    MiniBatchNormalizer): one batch's shifted moments."""
+
+    def _statistic_types(self):
+        return (Moments,)
+
+    def _batch_statistics(self, X, xp, device, sample_weight):
+        dtype = accumulation_dtype(xp, device)
+        return (moments_of_batch(X, sample_weight, dtype),)
 
 
 def _same_parameter(a, b):

@@ -19,6 +19,7 @@ from ._array_api import (
 )
 from ._base import (
     AffineNormalizer,
+    MomentStatistics,
     _name_the_call,
     dask_layer,
     is_dask_collection,
@@ -26,7 +27,7 @@ from ._base import (
 )
 from ._kernels import kernels_for
 from ._naming import published_as
-from ._stats import Moments, merge_moments, moments_of_batch
+from ._stats import merge_moments
 from ._validation import where
 
 __all__ = ["MiniBatchNormalizer"]
@@ -94,7 +95,7 @@ def _check_finite(estimator, method, value, name, xp):
 
 
 @published_as("sknorm")
-class MiniBatchNormalizer(AffineNormalizer):
+class MiniBatchNormalizer(MomentStatistics, AffineNormalizer):
     """Batch Normalization statistics (PyTorch's ``BatchNorm1d``) as a transformer.
 
     Keeps the running mean and variance that Batch Normalization (Ioffe &
@@ -562,13 +563,6 @@ class MiniBatchNormalizer(AffineNormalizer):
             "all-history statistics that merge, or feed the batches to one "
             "estimator in order."
         )
-
-    def _statistic_types(self):
-        return (Moments,)
-
-    def _batch_statistics(self, X, xp, device, sample_weight):
-        dtype = accumulation_dtype(xp, device)
-        return (moments_of_batch(X, sample_weight, dtype),)
 
     def _merge_statistics(self, a, b):
         # The pieces of one batch (a Dask chunk boundary inside it).

@@ -242,17 +242,7 @@ def _validate_array_api(
             "X.reshape(-1, 1) if your data has a single feature or "
             "X.reshape(1, -1) if it contains a single sample."
         )
-    kind = _dtype_kind(xp, X.dtype)
-    if kind == "complex":
-        raise ValueError(
-            prefix + "Complex data not supported; pass the real part or the "
-            "magnitude instead."
-        )
-    if kind != "real":
-        raise TypeError(
-            prefix + f"X has dtype {X.dtype}, expected a real numeric dtype; "
-            "convert it with xp.astype(X, xp.float64)."
-        )
+    check_real_dtype(xp, X.dtype, prefix)
     n_samples, n_features = X.shape
     if n_samples < 1:
         raise ValueError(
@@ -297,6 +287,21 @@ def _has_nonfinite(xp, X, allow_nan):
 
 
 _dtype_kinds = {}
+
+
+def check_real_dtype(xp, dtype, prefix):
+    """Refuse complex and non-numeric dtypes of an Array API input."""
+    kind = _dtype_kind(xp, dtype)
+    if kind == "complex":
+        raise ValueError(
+            prefix + "Complex data not supported; pass the real part or the "
+            "magnitude instead."
+        )
+    if kind != "real":
+        raise TypeError(
+            prefix + f"X has dtype {dtype}, expected a real numeric dtype; "
+            "convert it with xp.astype(X, xp.float64)."
+        )
 
 
 def _dtype_kind(xp, dtype):

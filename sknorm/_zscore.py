@@ -10,13 +10,12 @@ from sklearn.base import _fit_context
 from sklearn.utils.sparsefuncs import inplace_column_scale, mean_variance_axis
 
 from ._array_api import accumulation_dtype, namespace_of
-from ._base import AffineNormalizer
+from ._base import AffineNormalizer, MomentStatistics
 from ._naming import published_as
 from ._stats import (
     Moments,
     Statistics,
     merge_moments,
-    moments_of_batch,
     recentred,
 )
 from ._validation import where
@@ -51,7 +50,7 @@ def _constant_feature_scale(xp, var, mean_offset, n_samples, dtype):
 
 
 @published_as("sknorm")
-class ZScore(AffineNormalizer):
+class ZScore(MomentStatistics, AffineNormalizer):
     """Standardize features: ``z = (x - mean) / std``.
 
     A drop-in for :class:`sklearn.preprocessing.StandardScaler` (same
@@ -280,13 +279,6 @@ class ZScore(AffineNormalizer):
 
     def _not_mergeable(self):
         return None
-
-    def _statistic_types(self):
-        return (Moments,)
-
-    def _batch_statistics(self, X, xp, device, sample_weight):
-        dtype = accumulation_dtype(xp, device)
-        return (moments_of_batch(X, sample_weight, dtype),)
 
     def _merge_statistics(self, a, b):
         # Recentred as update_moments does: the next merge is then taken

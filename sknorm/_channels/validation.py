@@ -23,7 +23,12 @@ from .._array_api import (
     output_float_dtype,
 )
 from .._kernels import NonFiniteError, finds_infinity
-from .._validation import _dtype_kind, _has_nonfinite, _skip_value_checks, where
+from .._validation import (
+    _has_nonfinite,
+    _skip_value_checks,
+    check_real_dtype,
+    where,
+)
 from .layout import layout_of
 
 __all__ = ["applies", "transforms_check", "validate_X"]
@@ -92,17 +97,7 @@ def _numpy_input(estimator, X, prefix):
 
 def _array_api_input(X, prefix):
     xp = namespace_of(X)
-    kind = _dtype_kind(xp, X.dtype)
-    if kind == "complex":
-        raise ValueError(
-            prefix + "Complex data not supported; pass the real part or the "
-            "magnitude instead."
-        )
-    if kind != "real":
-        raise TypeError(
-            prefix + f"X has dtype {X.dtype}, expected a real numeric dtype; "
-            "convert it with xp.astype(X, xp.float64)."
-        )
+    check_real_dtype(xp, X.dtype, prefix)
     out_dtype = output_float_dtype(xp, array_device(X), X.dtype)
     return X if X.dtype == out_dtype else xp.astype(X, out_dtype)
 

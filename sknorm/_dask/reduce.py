@@ -164,16 +164,18 @@ def merge_packed(stacked, axis=None, keepdims=None, *, spec):
     return xp.reshape(packed, (1, *packed.shape))
 
 
-def _map_with_weights(fn, array, weights, chunks, meta, **kwargs):
+def _map_to_states(fn, inputs, weights, chunks, meta, **kwargs):
+    """``fn`` on the blocks of ``inputs`` (and of ``weights``, when given)
+    to packed ``(pieces, k, f)`` states: a new axis for the packed rows."""
     import dask.array as da
 
-    inputs = [array] if weights is None else [array, weights]
+    inputs = [*inputs] if weights is None else [*inputs, weights]
     return da.map_blocks(
         fn,
         *inputs,
         new_axis=[1],
         chunks=chunks,
-        dtype=np.float64,
+        dtype=meta.dtype,
         meta=meta,
         **kwargs,
     )
@@ -190,7 +192,7 @@ def tree_statistics(inp, weights, spec):
     array = inp.array
     meta = _state_meta(inp.xp, inp.device)
     chunks = ((1,) * array.numblocks[0], (spec.layout.rows,), (array.shape[1],))
-    states = _map_with_weights(chunk_state, array, weights, chunks, meta, spec=spec)
+    states = _map_to_states(chunk_state, [array], weights, chunks, meta, spec=spec)
     merge = functools.partial(merge_packed, spec=spec)
     return da.reduction(
         states,
@@ -277,8 +279,6 @@ def _pieces_per_chunk(rows, batch_size):
 def batch_pieces(inp, weights, spec, batch_size):
     """Every piece of every mini-batch, as a lazy ``(n_pieces, k, f)``
     array in row order."""
-    import dask.array as da
-
     array = inp.array
     offsets = _row_offsets(array)
     meta = _state_meta(inp.xp, inp.device)
@@ -287,14 +287,12 @@ def batch_pieces(inp, weights, spec, batch_size):
         (spec.layout.rows,),
         (array.shape[1],),
     )
-    inputs = [array, offsets] if weights is None else [array, offsets, weights]
-    return da.map_blocks(
+    return _map_to_states(
         chunk_pieces,
-        *inputs,
-        new_axis=[1],
-        chunks=chunks,
-        dtype=meta.dtype,
-        meta=meta,
+        [array, offsets],
+        weights,
+        chunks,
+        meta,
         spec=spec,
         batch_size=int(batch_size),
     )
