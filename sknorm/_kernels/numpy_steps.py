@@ -18,12 +18,15 @@ import numpy as np
 
 from . import NonFiniteError, numba_cpu
 from ._parallel import PARALLEL_MIN_ELEMENTS
-from .numpy_blocked import _NO_WEIGHTS, CANCELLATION, HEAD_ROWS, _fused
+from .numpy_common import (
+    CANCELLATION,
+    HEAD_ROWS,
+    NO_WEIGHTS,
+    SHIFT_LIMIT,
+    use_compiled,
+)
 
 __all__ = ["batchnorm_step", "update_min_max", "update_moments"]
-
-# sknorm._stats.shift_limit of float64 (computed once: np.finfo costs µs).
-_SHIFT_LIMIT = float(np.finfo(np.float64).max) * float(np.finfo(np.float64).eps) / 8
 
 
 def _float64_state(state, k, f):
@@ -46,11 +49,11 @@ def update_moments(state, X, weights, dtype):
         n == 0
         or n * f >= PARALLEL_MIN_ELEMENTS
         or np.dtype(dtype) != np.float64
-        or not _fused(X)
+        or not use_compiled(X)
     ):
         return NotImplemented
     weighted = weights is not None
-    w = np.ascontiguousarray(weights, np.float64) if weighted else _NO_WEIGHTS
+    w = np.ascontiguousarray(weights, np.float64) if weighted else NO_WEIGHTS
     previous = _float64_state(state, 5, f)
     if previous is None:
         return NotImplemented
@@ -61,7 +64,7 @@ def update_moments(state, X, weights, dtype):
         weighted,
         HEAD_ROWS,
         CANCELLATION,
-        _SHIFT_LIMIT,
+        SHIFT_LIMIT,
         *previous,
         state is not None,
         out,
@@ -108,7 +111,7 @@ def update_min_max(state, X):
     state of another dtype).  Raises :class:`NonFiniteError` on +-inf, as
     that does."""
     n, f = X.shape
-    if n == 0 or n * f >= PARALLEL_MIN_ELEMENTS or not _fused(X):
+    if n == 0 or n * f >= PARALLEL_MIN_ELEMENTS or not use_compiled(X):
         return NotImplemented
     if state is None:
         previous, has_previous = (np.empty(0, X.dtype),) * 2, False
