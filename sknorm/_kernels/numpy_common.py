@@ -52,9 +52,15 @@ def workspace(name, shape, dtype):
     return buf[:size].reshape(shape)
 
 
+_COMPILED_DTYPES = (np.float32, np.float64)
+
+
 def use_compiled(*arrays):
     """Use the compiled one-pass loops (:mod:`.numba_cpu`) for these arrays:
     numba present and enabled, float arrays in C order."""
-    return numba_cpu.enabled() and all(
-        a.flags.c_contiguous and a.dtype in (np.float32, np.float64) for a in arrays
-    )
+    if not numba_cpu.enabled():
+        return False
+    for a in arrays:  # a loop, not all(generator): asked on every batch
+        if not (a.flags.c_contiguous and a.dtype in _COMPILED_DTYPES):
+            return False
+    return True
