@@ -38,6 +38,10 @@ _device_attribute_by_type = {}
 
 def namespace_of(*arrays):
     """Array API namespace shared by ``arrays`` (None entries ignored)."""
+    if len(arrays) == 1:
+        xp = _namespace_by_type.get(type(arrays[0]))
+        if xp is not None:  # one array of a type seen before: every batch
+            return xp
     arrays = [a for a in arrays if a is not None]
     kinds = {type(a) for a in arrays}
     if len(kinds) == 1:
@@ -178,6 +182,8 @@ def detached(a):
     running statistics are taken from detached values: statistics never
     hold a graph (it would grow with every batch, and ``copy.deepcopy``
     refuses non-leaf tensors)."""
+    if a is None or type(a) is np.ndarray:
+        return a  # every NumPy batch: no attribute lookup that fails
     return a.detach() if requires_grad(a) else a
 
 

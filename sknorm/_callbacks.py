@@ -48,7 +48,13 @@ from __future__ import annotations
 
 import functools
 
-__all__ = ["CALLBACK_STATE", "FIT_TIME_STATE", "CallbackSupport", "fit_task"]
+__all__ = [
+    "CALLBACK_STATE",
+    "FIT_TIME_STATE",
+    "CallbackSupport",
+    "fit_task",
+    "has_callbacks",
+]
 
 # What scikit-learn's callback machinery keeps on an estimator: the
 # callbacks themselves, and, during a fit, its contexts.  A persisted or
@@ -210,6 +216,14 @@ def _nothing(estimator):
     return None
 
 
+def has_callbacks(estimator):
+    """Whether ``estimator`` has callbacks of its own or runs inside a
+    meta-estimator's callback context (scikit-learn's attribute names are
+    known in this module only)."""
+    state = estimator.__dict__
+    return "_skl_callbacks" in state or "_parent_callback_ctx" in state
+
+
 def fit_task(estimator, task_name, *, X=None, sample_weight=None, max_subtasks=0):
     """The root task of one public fitting call, as a context manager.
 
@@ -236,8 +250,7 @@ def fit_task(estimator, task_name, *, X=None, sample_weight=None, max_subtasks=0
         (returns True when a callback asks to stop); leaving it tears the
         callbacks down.
     """
-    state = estimator.__dict__
-    if "_skl_callbacks" not in state and "_parent_callback_ctx" not in state:
+    if not has_callbacks(estimator):
         return _NO_TASK
     api = _sklearn_callback_api()
     if api is None:

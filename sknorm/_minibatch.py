@@ -24,6 +24,7 @@ from ._base import (
     dask_layer,
     is_dask_collection,
     needs_copy,
+    partial_fit_context,
 )
 from ._kernels import kernels_for
 from ._naming import published_as
@@ -339,7 +340,7 @@ class MiniBatchNormalizer(MomentStatistics, AffineNormalizer):
             X, sample_weight, method="fit", reset=True, rows=self.batch_size
         )
 
-    @_fit_context(prefer_skip_nested_validation=True)
+    @partial_fit_context
     def partial_fit(self, X, y=None, sample_weight=None):
         """Take one training step on one batch (the whole of ``X``).
 

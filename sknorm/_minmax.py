@@ -16,7 +16,7 @@ from ._array_api import (
     namespace_of,
     requires_grad,
 )
-from ._base import AffineNormalizer
+from ._base import AffineNormalizer, partial_fit_context
 from ._kernels import kernels_for
 from ._naming import published_as
 from ._stats import (
@@ -214,7 +214,7 @@ class MinMax(AffineNormalizer):
         """
         return self._fit(X, None)
 
-    @_fit_context(prefer_skip_nested_validation=True)
+    @partial_fit_context
     def partial_fit(self, X, y=None):
         """Update the minimum and maximum with one batch of rows.
 

@@ -103,6 +103,7 @@ def validate_X(
         X = _validate_plain_float_matrix(
             estimator, X, prefix, allow_nan, copy, finite_check, shape_check
         )
+        return X, namespace_of(X), "cpu"  # an ndarray, not sparse
     elif columns is not None:
         X = _validate_with_sklearn(
             estimator, X, prefix, reset, allow_nan, accept_sparse, copy, columns=True

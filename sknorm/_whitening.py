@@ -17,7 +17,7 @@ from ._array_api import (
     accumulation_dtype,
     compute_float_dtype,
 )
-from ._base import BaseNormalizer, lazy_on_dask
+from ._base import BaseNormalizer, lazy_on_dask, partial_fit_context
 from ._kernels import kernels_for
 from ._naming import convert_array, convert_state_fields, published_as
 from ._stats import (
@@ -335,7 +335,7 @@ class ZCAWhitening(BaseNormalizer):
         """
         return self._fit(X, sample_weight)
 
-    @_fit_context(prefer_skip_nested_validation=True)
+    @partial_fit_context
     def partial_fit(self, X, y=None, sample_weight=None):
         """Merge one batch of rows into the mean and covariance.
 

@@ -10,7 +10,7 @@ from sklearn.base import _fit_context
 from sklearn.utils.sparsefuncs import inplace_column_scale, mean_variance_axis
 
 from ._array_api import accumulation_dtype, namespace_of
-from ._base import AffineNormalizer, MomentStatistics
+from ._base import AffineNormalizer, MomentStatistics, partial_fit_context
 from ._naming import published_as
 from ._stats import (
     Moments,
@@ -239,7 +239,7 @@ class ZScore(MomentStatistics, AffineNormalizer):
         """
         return self._fit(X, sample_weight)
 
-    @_fit_context(prefer_skip_nested_validation=True)
+    @partial_fit_context
     def partial_fit(self, X, y=None, sample_weight=None):
         """Update the statistics with one batch of rows.
 

@@ -1,4 +1,4 @@
-"""Run the CUDA source of ``sknorm._kernels.cupy_fused`` on the CPU.
+"""Run the CUDA sources of ``sknorm._kernels.cupy_fused`` on the CPU.
 
 The kernels are compiled as C++ with a few definitions that stand in for
 CUDA's (``threadIdx`` and ``blockIdx`` per thread, ``__syncthreads`` as a
@@ -9,9 +9,11 @@ CuPy compiles, barriers and all, so the kernels' logic is tested where no
 GPU is (CI).  What it cannot show: speed, memory coalescing, races that the
 sequential block order hides.
 
-``load(dtype)`` compiles the source for ``float`` or ``double`` once per
-session (needs a C++20 compiler: ``g++``) and returns an object with one
-method per kernel, ``kernel(grid, block, *args)``, taking NumPy arrays
+``load(dtype)`` compiles each kernel family's translation unit (the text
+``cupy_fused.source(family, type_name)`` gives CuPy: the package's
+``cuda/*.cu`` files) for ``float`` or ``double`` once per session (needs a
+C++20 compiler: ``g++``) and returns an object with one method per kernel of
+every family, ``kernel(grid, block, *args)``, taking NumPy arrays
 (passed as the address of their first element, strides are the kernel's
 business) and Python numbers in the kernel's parameter order.
 """
@@ -114,12 +116,17 @@ def available():
 
 
 class _Module:
-    def __init__(self, lib, signatures, scalar):
-        self._lib, self._signatures, self._scalar = lib, signatures, scalar
+    def __init__(self, libraries, signatures, scalar):
+        # libraries: {kernel: the shared library of its family}
+        self._libraries, self._signatures, self._scalar = (
+            libraries,
+            signatures,
+            scalar,
+        )
 
     def __getattr__(self, name):
         params = self._signatures[name]
-        fn = getattr(self._lib, "emu_" + name)
+        fn = getattr(self._libraries[name], "emu_" + name)
         types = [_ctype(decl, self._scalar) for _, decl in params]
         fn.argtypes = [ctypes.c_int] * 4 + types
         fn.restype = None
@@ -137,16 +144,9 @@ class _Module:
         return call
 
 
-@functools.cache
-def load(dtype):
-    """The emulated kernels for ``dtype`` (float32 or float64)."""
-    type_name = {"float32": "float", "float64": "double"}[np.dtype(dtype).name]
-    code = (
-        cupy_fused._SOURCE.replace("__T__", type_name)
-        .replace("__ROWS__", str(cupy_fused.ROWS_PER_BLOCK))
-        .replace("__UNROLL__", str(cupy_fused.UNROLL))
-        .replace("__COMBINE__", str(cupy_fused.COMBINE_THREADS))
-    )
+def _compile(code, type_name, family):
+    """The shared library of one family's translation unit (cached on disk
+    by the hash of the text)."""
     signatures = _signatures(code)
     wrappers = []
     for name, params in signatures.items():
@@ -160,11 +160,11 @@ def load(dtype):
     digest = hashlib.sha1(source.encode()).hexdigest()[:16]
     build = Path(tempfile.gettempdir()) / "sknorm-cuda-emulator"
     build.mkdir(exist_ok=True)
-    library = build / f"kernels-{type_name}-{digest}.so"
+    library = build / f"{family}-{type_name}-{digest}.so"
     if not library.exists():
         # Per-process names until the atomic rename: parallel test workers
         # may compile at the same time.
-        src = build / f"kernels-{type_name}-{digest}.{os.getpid()}.cpp"
+        src = build / f"{family}-{type_name}-{digest}.{os.getpid()}.cpp"
         src.write_text(source)
         partial = build / f"{library.stem}.{os.getpid()}.tmp"
         subprocess.run(
@@ -185,5 +185,19 @@ def load(dtype):
             capture_output=True,
         )
         partial.replace(library)  # atomic: parallel test workers share it
+    return ctypes.CDLL(str(library)), signatures
+
+
+@functools.cache
+def load(dtype):
+    """The emulated kernels of every family for ``dtype`` (float32 or
+    float64)."""
+    type_name = {"float32": "float", "float64": "double"}[np.dtype(dtype).name]
+    libraries, signatures = {}, {}
+    for family in cupy_fused.FAMILIES:
+        code = cupy_fused.source(family, type_name)
+        library, found = _compile(code, type_name, family)
+        signatures.update(found)
+        libraries.update(dict.fromkeys(found, library))
     scalar = ctypes.c_float if type_name == "float" else ctypes.c_double
-    return _Module(ctypes.CDLL(str(library)), signatures, scalar)
+    return _Module(libraries, signatures, scalar)

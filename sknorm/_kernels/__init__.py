@@ -123,12 +123,18 @@ def finds_infinity(xp) -> bool:
     return bool(getattr(kernels_for(xp), "FINDS_INFINITY", False))
 
 
+_numpy_kernels = None
+
+
 def kernels_for(xp):
     """The kernel module for namespace ``xp``."""
+    global _numpy_kernels
     if is_numpy_namespace(xp):
-        from . import numpy_blocked
+        if _numpy_kernels is None:  # imported once: asked on every batch
+            from . import numpy_blocked
 
-        return numpy_blocked
+            _numpy_kernels = numpy_blocked
+        return _numpy_kernels
     if is_cupy_namespace(xp):
         # SKNORM_CUPY_FUSED=0: the cuBLAS formulation (benchmark comparisons).
         if os.environ.get("SKNORM_CUPY_FUSED", "1") == "0":

@@ -24,7 +24,14 @@ docs/performance.md: ``ZScore.fit`` 42 ms there, 1.6 ms here):
   (ZCA) centres row blocks into a reused buffer for cuBLAS, **comoments**
   writes the shifted float64 block and its sums for cuBLAS's ``D^T D``.
 
-The module is built without FMA contraction, so that the elementwise
+The CUDA sources are package data, one file per kernel family in
+``cuda/`` (``moments.cu``, ``min_max.cu``, ``comoments.cu``,
+``transforms.cu``, sharing ``common.cuh``); :func:`source` assembles a
+family's translation unit, compiled by CuPy on the family's first launch
+for X's dtype.  This module is their launcher: grids, chunks, checks and
+fallbacks.
+
+The modules are built without FMA contraction, so that the elementwise
 kernels (affine, the centring, LRN) round each step as the generic kernel
 does (affine gives its bits); the reductions are a different algorithm
 from the generic two-pass one and agree with it within float rounding.
@@ -52,7 +59,9 @@ selects :mod:`.matmul` instead (for comparison in the benchmark).
 from __future__ import annotations
 
 import math
+import re
 from functools import cache
+from importlib import resources
 
 import numpy as np
 from sklearn import get_config
@@ -90,651 +99,57 @@ COMBINE_THREADS = 256
 # Grid limit of the y dimension.
 MAX_CHUNKS = 65_535
 
-_SOURCE = r"""
-#define TY __ROWS__
-#define UNROLL __UNROLL__
-#define CT __COMBINE__
-// A thread's one-pass sums are redone with Welford's update when its mean
-// lies farther than sqrt(CANCEL) standard deviations from its first value
-// (the one-pass variance then loses up to CANCEL ulps).
-#define CANCEL 64.0
-// Shifts (reference values) beyond this magnitude are 0: x - ref can then
-// never overflow (sknorm._stats.shift_limit, the same float64 value).
-#define SHIFT_LIMIT 4.989600773836799e+291
-typedef __T__ T;
+# The CUDA sources, one file per kernel family, shipped as package data
+# (sknorm/_kernels/cuda/*.cu, with the definitions they share in
+# common.cuh); :func:`source` assembles a family's translation unit.
+FAMILIES = ("moments", "min_max", "comoments", "transforms")
+_HEADER = "common.cuh"
+_INCLUDE = f'#include "{_HEADER}"'
+_KERNEL_NAME = re.compile(r'extern "C" __global__ void (\w+)\(')
 
-__device__ __forceinline__ double bounded(const double v) {
-    return fabs(v) <= SHIFT_LIMIT ? v : 0.0;
-}
 
-// a + f (b - a) (Welford, Chan) where b - a is finite; (1 - f) a + f b where
-// it overflowed (means of opposite signs near the float maximum; the
-// variance is +inf then anyway).
-__device__ __forceinline__ double moved_mean(const double a, const double delta,
-                                             const double f, const double b) {
-    return delta - delta == 0.0 ? a + f * delta : (1.0 - f) * a + f * b;
-}
+def _read(name):
+    """The text of one file of the CUDA sources (package data)."""
+    return resources.files(__package__).joinpath("cuda", name).read_text("utf-8")
 
-// An accumulator: total weight w, observation count n, reference value ref
-// (the first value observed with a positive weight, meaningful when w > 0:
-// a zero-weight row, e.g. a sentinel far from the data, never becomes the
-// reference), mean of x - ref over the weighted observations, and the sum
-// of squared deviations m2.
-struct Acc { double w, n, ref, mean, m2; };
 
-__device__ __forceinline__ void acc_zero(Acc& a) {
-    a.w = 0.0; a.n = 0.0; a.ref = 0.0; a.mean = 0.0; a.m2 = 0.0;
-}
+@cache
+def source(family, type_name):
+    """The CUDA translation unit of ``family`` (one of :data:`FAMILIES`) for
+    X of C type ``type_name`` (``"float"`` or ``"double"``).
 
-// West (1979): the weighted Welford update.
-__device__ __forceinline__ void acc_push(Acc& a, double x, double wr) {
-    a.n += 1.0;
-    if (wr == 0.0) return;
-    if (a.w == 0.0) a.ref = bounded(x);
-    double d = x - a.ref;
-    a.w += wr;
-    double delta = d - a.mean;
-    a.mean = moved_mean(a.mean, delta, wr / a.w, d);
-    a.m2 += wr * delta * (d - a.mean);
-}
+    The family's ``.cu`` file with ``common.cuh`` put in place of its
+    ``#include`` line and the placeholders filled in: one self-contained
+    text, which is what CuPy compiles (its cache is keyed by the text, so an
+    edit of the shared header reaches every family) and what the CPU
+    emulator of the tests compiles as C++.
 
-// Chan, Golub & LeVeque: b merged into a.  b's mean is moved to a's
-// reference first (two values of one feature: their difference is exact
-// or accurate relative to the spread).
-__device__ __forceinline__ void acc_merge(Acc& a, const Acc& b) {
-    if (b.n == 0.0) return;
-    if (a.n == 0.0) { a = b; return; }
-    a.n += b.n;
-    if (b.w == 0.0) return;
-    double mb = (b.ref - a.ref) + b.mean;
-    if (a.w == 0.0) { a.w = b.w; a.ref = b.ref; a.mean = b.mean; a.m2 = b.m2; return; }
-    double total = a.w + b.w;
-    double fb = b.w / total;
-    double delta = mb - a.mean;
-    a.mean = delta - delta == 0.0 ? a.mean + delta * fb
-                                  : (1.0 - fb) * a.mean + fb * mb;
-    a.m2 += b.m2 + delta * delta * (a.w * fb);
-    a.w = total;
-}
+    >>> code = source("moments", "double")
+    >>> "typedef double T;" in code and "sknorm_moments_partial" in code
+    True
+    """
+    if family not in FAMILIES:
+        raise ValueError(f"unknown kernel family {family!r}; one of {FAMILIES}")
+    text = _read(f"{family}.cu")
+    if text.count(_INCLUDE) != 1:
+        raise ValueError(f"{family}.cu must include {_HEADER} exactly once")
+    return (
+        text.replace(_INCLUDE, _read(_HEADER))
+        .replace("__T__", type_name)
+        .replace("__ROWS__", str(ROWS_PER_BLOCK))
+        .replace("__UNROLL__", str(UNROLL))
+        .replace("__COMBINE__", str(COMBINE_THREADS))
+    )
 
-__device__ __forceinline__ void acc_store(double* out, long long plane,
-                                          long long i, const Acc& a) {
-    out[i] = a.w; out[plane + i] = a.n; out[2 * plane + i] = a.ref;
-    out[3 * plane + i] = a.mean; out[4 * plane + i] = a.m2;
-}
 
-__device__ __forceinline__ Acc acc_load(const double* in, long long plane,
-                                        long long i) {
-    Acc a;
-    a.w = in[i]; a.n = in[plane + i]; a.ref = in[2 * plane + i];
-    a.mean = in[3 * plane + i]; a.m2 = in[4 * plane + i];
-    return a;
-}
-
-// One thread's rows of one feature, summed around the thread's first
-// observed value: S1 = sum w d, S2 = sum w d^2 with d = x - ref (a few
-// float64 operations per element, no division).  The variance
-// S2/W - (S1/W)^2 is exact to a few ulps while the mean stays within a few
-// standard deviations of ref; where it does not (the first value an
-// outlier), or a sum overflowed (values near the float maximum), the rows
-// are read again with Welford's update, which has neither problem.
-__device__ Acc thread_moments(const T* __restrict__ col, const long long rs,
-                              const long long r0, const long long r1,
-                              const double* __restrict__ weights,
-                              const int weighted, bool& bad) {
-    Acc a;
-    acc_zero(a);
-    long long cnt = 0;
-    bool has_ref = false;
-    double ref = 0.0, s1 = 0.0, s2 = 0.0, wsum = 0.0;
-    for (long long r = r0; r < r1; r += UNROLL * TY) {
-        T v[UNROLL];
-        double wv[UNROLL];
-        bool ok[UNROLL];
-        #pragma unroll
-        for (int u = 0; u < UNROLL; ++u) {
-            const long long rr = r + (long long)u * TY;
-            ok[u] = rr < r1;
-            v[u] = ok[u] ? col[rr * rs] : (T)0;
-            wv[u] = (weighted && ok[u]) ? weights[rr] : 1.0;
-        }
-        #pragma unroll
-        for (int u = 0; u < UNROLL; ++u) {
-            const T x = v[u];
-            if (!ok[u] || x != x) continue;               // NaN: not observed
-            if (x - x != (T)0) { bad = true; continue; }  // +-inf
-            const double xd = (double)x;
-            ++cnt;
-            if (weighted && wv[u] == 0.0) continue;  // counted, not summed
-            if (!has_ref) { ref = bounded(xd); has_ref = true; }
-            const double d = xd - ref;
-            if (weighted) {
-                const double wd = wv[u] * d;
-                wsum += wv[u];
-                s1 += wd;
-                s2 = fma(wd, d, s2);
-            } else {
-                s1 += d;
-                s2 = fma(d, d, s2);
-            }
-        }
+@cache
+def _family_of():
+    """``{kernel name: family}`` over every family's ``extern "C"`` kernels."""
+    return {
+        name: family
+        for family in FAMILIES
+        for name in _KERNEL_NAME.findall(_read(f"{family}.cu"))
     }
-    if (!weighted) wsum = (double)cnt;
-    a.n = (double)cnt;
-    a.ref = ref;
-    if (wsum > 0.0) {
-        a.w = wsum;
-        a.mean = s1 / wsum;
-        a.m2 = s2 - s1 * a.mean;
-        if (a.m2 < 0.0) a.m2 = 0.0;
-    }
-    const bool finite = (s1 - s1 == 0.0) && (s2 - s2 == 0.0);
-    if (!bad && (!finite || a.mean * a.mean * wsum > CANCEL * a.m2) && wsum > 0.0) {
-        acc_zero(a);
-        for (long long r = r0; r < r1; r += TY) {
-            const T x = col[r * rs];
-            if (x != x) continue;
-            acc_push(a, (double)x, weighted ? weights[r] : 1.0);
-        }
-    }
-    return a;
-}
-
-// Per chunk of rows (blockIdx.y) and 32 features (blockIdx.x): one Acc per
-// feature in part[0:5][n_chunks][f], and in part[5] whether the block saw
-// an infinite value (flags in the same buffer: nothing to zero first).
-extern "C" __global__ void sknorm_moments_partial(
-    const T* __restrict__ X, const long long n, const int f,
-    const long long rs, const long long cs,
-    const double* __restrict__ weights, const int weighted,
-    const long long chunk_rows, const long long n_chunks,
-    double* __restrict__ part)
-{
-    const int tx = threadIdx.x, ty = threadIdx.y;
-    const int c = blockIdx.x * 32 + tx;
-    const long long chunk = blockIdx.y;
-    const long long r0 = chunk * chunk_rows;
-    long long r1 = r0 + chunk_rows;
-    if (r1 > n) r1 = n;
-    Acc a;
-    acc_zero(a);
-    bool bad = false;
-    if (c < f)
-        a = thread_moments(X + (long long)c * cs, rs, r0 + ty, r1, weights,
-                           weighted, bad);
-    __shared__ Acc sh[TY][32];
-    sh[ty][tx] = a;
-    __syncthreads();
-    for (int stride = TY / 2; stride > 0; stride >>= 1) {
-        if (ty < stride) {
-            acc_merge(a, sh[ty + stride][tx]);
-            sh[ty][tx] = a;
-        }
-        __syncthreads();
-    }
-    const int any_bad = __syncthreads_or(bad);
-    if (ty == 0 && c < f) {
-        acc_store(part, n_chunks * f, chunk * f + c, a);
-        part[5 * n_chunks * f + chunk * f + c] = any_bad ? 1.0 : 0.0;
-    }
-}
-
-// *dest = 1 if any of flags[0:count] is set (block 0 of a combine kernel;
-// every thread of every block calls it).
-template <typename F, typename G>
-__device__ void any_flag(const F* __restrict__ flags, const long long count,
-                         G* __restrict__ dest) {
-    if (blockIdx.x != 0) return;
-    int any = 0;
-    for (long long k = threadIdx.x; k < count; k += CT) any |= flags[k] != (F)0;
-    any = __syncthreads_or(any);
-    if (threadIdx.x == 0) *dest = any ? (G)1 : (G)0;
-}
-
-// All chunks of feature blockIdx.x merged, in a fixed order.
-__device__ Acc combine_chunks(const double* __restrict__ part,
-                              const long long n_chunks, const int f) {
-    const int c = blockIdx.x, t = threadIdx.x;
-    const long long plane = n_chunks * f;
-    Acc a;
-    acc_zero(a);
-    for (long long k = t; k < n_chunks; k += CT)
-        acc_merge(a, acc_load(part, plane, k * f + c));
-    __shared__ Acc sh[CT];
-    sh[t] = a;
-    __syncthreads();
-    for (int stride = CT / 2; stride > 0; stride >>= 1) {
-        if (t < stride) {
-            acc_merge(a, sh[t + stride]);
-            sh[t] = a;
-        }
-        __syncthreads();
-    }
-    return a;
-}
-
-// out[0:4][f] = count, n_obs, mean of (x - shift), population variance;
-// out[4][0] = 1 if X held an infinite value.
-extern "C" __global__ void sknorm_moments_combine(
-    const double* __restrict__ part, const long long n_chunks, const int f,
-    const double* __restrict__ shift, double* __restrict__ out)
-{
-    any_flag(part + 5 * n_chunks * f, n_chunks * f, out + 4 * f);
-    const Acc a = combine_chunks(part, n_chunks, f);
-    if (threadIdx.x != 0) return;
-    const int c = blockIdx.x;
-    const bool seen = a.w > 0.0;
-    out[c] = a.w;
-    out[f + c] = a.n;
-    out[2 * f + c] = seen ? (a.ref - shift[c]) + a.mean : 0.0;
-    out[3 * f + c] = seen ? a.m2 / a.w : 0.0;
-}
-
-// The batch merged into a running state (count, n_obs, shift, mean, var;
-// count 0 for a feature not seen yet; has_state 0: no state at all), then
-// recentred: exactly sknorm._stats.update_moments.  out[0:6][f] = the new
-// state and its location (shift + mean); out[6][0] = 1 if X held +-inf.
-extern "C" __global__ void sknorm_moments_update(
-    const double* __restrict__ part, const long long n_chunks, const int f,
-    const double* __restrict__ s_count, const double* __restrict__ s_nobs,
-    const double* __restrict__ s_shift, const double* __restrict__ s_mean,
-    const double* __restrict__ s_var, const int has_state,
-    double* __restrict__ out)
-{
-    any_flag(part + 5 * n_chunks * f, n_chunks * f, out + 6 * f);
-    const Acc b = combine_chunks(part, n_chunks, f);
-    if (threadIdx.x != 0) return;
-    const int c = blockIdx.x;
-    const double count_a = has_state ? s_count[c] : 0.0;
-    const double n_a = has_state ? s_nobs[c] : 0.0;
-    const double shift_a = has_state ? s_shift[c] : 0.0;
-    const double mean_a = has_state ? s_mean[c] : 0.0;
-    const double var_a = has_state ? s_var[c] : 0.0;
-    const bool seen_a = count_a > 0.0, seen_b = b.w > 0.0;
-    // The state's shift where it has data, else a value of this batch.
-    const double s = seen_a ? shift_a : (seen_b ? b.ref : shift_a);
-    const double am = seen_a ? mean_a : 0.0;
-    const double bm = seen_b ? (b.ref - s) + b.mean : am;
-    const double vb = seen_b ? b.m2 / b.w : 0.0;
-    const double total = count_a + b.w;
-    const double safe = total > 0.0 ? total : 1.0;
-    const double fa = count_a / safe, fb = b.w / safe;
-    const double delta = bm - am;
-    double mean = moved_mean(am, delta, fb, bm);
-    const double var = fa * var_a + fb * vb + fa * fb * delta * delta;
-    double shift = s;
-    if (total > 0.0) {           // recentred on the running mean
-        shift = bounded(s + mean);
-        mean = mean - (shift - s);
-    }
-    out[c] = total;
-    out[f + c] = n_a + b.n;
-    out[2 * f + c] = shift;
-    out[3 * f + c] = mean;
-    out[4 * f + c] = var;
-    out[5 * f + c] = shift + mean;
-}
-
-// One training step of batch normalization (sknorm.MiniBatchNormalizer's
-// _step, PyTorch's order of operations): the batch's moments, the running
-// statistics updated with momentum (momentum < 0: cumulative average;
-// first_batch: the first contributing batch replaces the initial values),
-// and gamma / sqrt(var_B + eps) for the training output.  Running state
-// (r_mean, r_var, k_mean, k_var) absent when has_state is 0.
-// out[0:7][f] = running mean, running var, mean updates, var updates,
-// batch mean, batch (biased) var, training scale; out[7][0]: +-inf seen.
-__device__ __forceinline__ double bn_factor(const double before,
-                                            const double after,
-                                            const double momentum,
-                                            const int first_batch) {
-    if (momentum < 0.0) return 1.0 / (after > 0.0 ? after : 1.0);
-    if (first_batch) return before == 0.0 ? 1.0 : momentum;
-    return momentum;
-}
-
-extern "C" __global__ void sknorm_batchnorm_step(
-    const double* __restrict__ part, const long long n_chunks, const int f,
-    const double* __restrict__ r_mean, const double* __restrict__ r_var,
-    const double* __restrict__ k_mean, const double* __restrict__ k_var,
-    const int has_state, const double momentum, const int first_batch,
-    const double* __restrict__ gamma, const double gamma_scalar,
-    const int gamma_is_array, const double eps, double* __restrict__ out)
-{
-    any_flag(part + 5 * n_chunks * f, n_chunks * f, out + 7 * f);
-    const Acc b = combine_chunks(part, n_chunks, f);
-    if (threadIdx.x != 0) return;
-    const int c = blockIdx.x;
-    const double count = b.w;
-    const double mean_b = count > 0.0 ? b.ref + b.mean : 0.0;
-    const double var_b = count > 0.0 ? b.m2 / count : 0.0;
-    const bool has_mean = count > 0.0, has_var = count > 1.0;
-    const double unbiased = (var_b * count) / (has_var ? count - 1.0 : 1.0);
-    const double rm = has_state ? r_mean[c] : 0.0;
-    const double rv = has_state ? r_var[c] : 1.0;
-    const double km = has_state ? k_mean[c] : 0.0;
-    const double kv = has_state ? k_var[c] : 0.0;
-    const double km_new = km + (has_mean ? 1.0 : 0.0);
-    const double kv_new = kv + (has_var ? 1.0 : 0.0);
-    const double f_mean = bn_factor(km, km_new, momentum, first_batch);
-    const double f_var = bn_factor(kv, kv_new, momentum, first_batch);
-    out[c] = has_mean ? f_mean * mean_b + (1.0 - f_mean) * rm : rm;
-    out[f + c] = has_var ? f_var * unbiased + (1.0 - f_var) * rv : rv;
-    out[2 * f + c] = km_new;
-    out[3 * f + c] = kv_new;
-    out[4 * f + c] = mean_b;
-    out[5 * f + c] = var_b;
-    const double g = gamma_is_array ? gamma[c] : gamma_scalar;
-    out[6 * f + c] = g * (1.0 / sqrt(var_b + eps));
-}
-
-// D = sqrt(w) * (X - shift) in float64 (C order, for a cuBLAS Gram
-// product D^T D = sum w d d^T), and per chunk part[0] = sum w d,
-// part[1] = sum w: the co-moments' one pass over X.
-extern "C" __global__ void sknorm_shift_rows(
-    const T* __restrict__ X, const long long n, const int f,
-    const long long rs, const long long cs,
-    const double* __restrict__ shift, const double* __restrict__ weights,
-    const int weighted, double* __restrict__ D,
-    const long long chunk_rows, const long long n_chunks,
-    double* __restrict__ part)
-{
-    const int tx = threadIdx.x, ty = threadIdx.y;
-    const int c = blockIdx.x * 32 + tx;
-    const long long chunk = blockIdx.y;
-    const long long r0 = chunk * chunk_rows;
-    long long r1 = r0 + chunk_rows;
-    if (r1 > n) r1 = n;
-    double s1 = 0.0, ws = 0.0;
-    if (c < f) {
-        const double s = shift[c];
-        const T* col = X + (long long)c * cs;
-        for (long long r = r0 + ty; r < r1; r += UNROLL * TY) {
-            T v[UNROLL];
-            #pragma unroll
-            for (int u = 0; u < UNROLL; ++u) {
-                const long long rr = r + (long long)u * TY;
-                v[u] = rr < r1 ? col[rr * rs] : (T)0;
-            }
-            #pragma unroll
-            for (int u = 0; u < UNROLL; ++u) {
-                const long long rr = r + (long long)u * TY;
-                if (rr >= r1) continue;
-                const double d = (double)v[u] - s;
-                if (weighted) {
-                    const double w = weights[rr];
-                    D[rr * f + c] = sqrt(w) * d;
-                    s1 += w * d;
-                    ws += w;
-                } else {
-                    D[rr * f + c] = d;
-                    s1 += d;
-                    ws += 1.0;
-                }
-            }
-        }
-    }
-    __shared__ double sh1[TY][32], shw[TY][32];
-    sh1[ty][tx] = s1; shw[ty][tx] = ws;
-    __syncthreads();
-    for (int stride = TY / 2; stride > 0; stride >>= 1) {
-        if (ty < stride) {
-            s1 += sh1[ty + stride][tx]; ws += shw[ty + stride][tx];
-            sh1[ty][tx] = s1; shw[ty][tx] = ws;
-        }
-        __syncthreads();
-    }
-    if (ty == 0 && c < f) {
-        part[chunk * f + c] = s1;
-        part[n_chunks * f + chunk * f + c] = ws;
-    }
-}
-
-// AlexNet's local response normalization, the generic kernel's expression
-// element by element: the window sum of squares (NaN adds 0) in increasing
-// feature order with zero padding (before, after), then / size * alpha + k,
-// ** beta, and x / that; one thread per feature of a row (the row's
-// neighbours come from the L1 cache).  Rows with unit column stride.
-extern "C" __global__ void sknorm_local_response(
-    const T* __restrict__ X, const long long n, const int f,
-    const long long rs, T* __restrict__ Y, const int before, const int after,
-    const T size, const T alpha, const T beta, const T k)
-{
-    const int c = blockIdx.x * 32 + threadIdx.x;
-    if (c >= f) return;
-    const long long step = (long long)gridDim.y * TY;
-    for (long long r = (long long)blockIdx.y * TY + threadIdx.y; r < n; r += step) {
-        const T* row = X + r * rs;
-        T acc = (T)0;
-        for (int d = 0; d <= before + after; ++d) {
-            const int j = c + d - before;
-            T t = (T)0;
-            if (j >= 0 && j < f) {
-                const T v = row[j];
-                t = v * v;
-                if (t != t) t = (T)0;
-            }
-            acc = d == 0 ? t : acc + t;
-        }
-        T div = acc / size;
-        div = div * alpha;
-        div = div + k;
-        div = pow(div, beta);
-        Y[r * f + c] = row[c] / div;
-    }
-}
-
-// check 1: +-inf is an error (NaN allowed); check 2: NaN too.
-__device__ __forceinline__ bool is_bad(const T x, const int check) {
-    return x - x != (T)0 && (check == 2 || x == x);
-}
-
-// Y = ((X - c) * s) + o per feature, each step rounded in T (no FMA: the
-// module is built with --fmad=false), the terms absent from flags skipped:
-// the generic kernel's bits.  Terms are float64, cast to T first as the
-// generic kernel casts them; a term's step is 1 for one value per feature,
-// 0 for one value for all.  Rows with unit column stride.
-extern "C" __global__ void sknorm_affine(
-    const T* X, const long long n, const int f,
-    const long long rs, T* Y, const long long rs_out,
-    const double* __restrict__ center, const int center_step,
-    const double* __restrict__ scale, const int scale_step,
-    const double* __restrict__ offset, const int offset_step, const int flags,
-    const int check, int* __restrict__ bad_blocks)
-{
-    const int c = blockIdx.x * 32 + threadIdx.x;
-    int bad = 0;
-    if (c < f) {
-        const T cc = (flags & 1) ? (T)center[c * center_step] : (T)0;
-        const T ss = (flags & 2) ? (T)scale[c * scale_step] : (T)1;
-        const T oo = (flags & 4) ? (T)offset[c * offset_step] : (T)0;
-        const long long step = (long long)gridDim.y * TY;
-        for (long long r = (long long)blockIdx.y * TY + threadIdx.y; r < n;
-             r += UNROLL * step) {
-            T v[UNROLL];
-            #pragma unroll
-            for (int u = 0; u < UNROLL; ++u) {
-                const long long rr = r + u * step;
-                v[u] = rr < n ? X[rr * rs + c] : (T)0;
-            }
-            #pragma unroll
-            for (int u = 0; u < UNROLL; ++u) {
-                const long long rr = r + u * step;
-                T y = v[u];
-                if (check && is_bad(y, check)) bad = 1;
-                if (flags & 1) y = y - cc;
-                if (flags & 2) y = y * ss;
-                if (flags & 4) y = y + oo;
-                if (rr < n) Y[rr * rs_out + c] = y;
-            }
-        }
-    }
-    if (check) {
-        bad = __syncthreads_or(bad);
-        if (threadIdx.x == 0 && threadIdx.y == 0)
-            bad_blocks[blockIdx.y * gridDim.x + blockIdx.x] = bad;
-    }
-}
-
-// Y = X - (T)center in a C-ordered buffer (the rows of a linear map's
-// input, centred as the generic kernel centres them).
-extern "C" __global__ void sknorm_center_rows(
-    const T* __restrict__ X, const long long n, const int f,
-    const long long rs, const long long cs,
-    const double* __restrict__ center, T* __restrict__ Y, const int check,
-    int* __restrict__ bad_blocks)
-{
-    const int c = blockIdx.x * 32 + threadIdx.x;
-    int bad = 0;
-    if (c < f) {
-        const T cc = (T)center[c];
-        const T* col = X + (long long)c * cs;
-        const long long step = (long long)gridDim.y * TY;
-        for (long long r = (long long)blockIdx.y * TY + threadIdx.y; r < n;
-             r += step) {
-            const T x = col[r * rs];
-            if (check && is_bad(x, check)) bad = 1;
-            Y[r * f + c] = x - cc;
-        }
-    }
-    if (check) {
-        bad = __syncthreads_or(bad);
-        if (threadIdx.x == 0 && threadIdx.y == 0)
-            bad_blocks[blockIdx.y * gridDim.x + blockIdx.x] = bad;
-    }
-}
-
-// flags[block] = 1 if the block's part of X holds +-inf (or NaN, unless
-// allow_nan): validation's finiteness check as one read of X, no temporary.
-extern "C" __global__ void sknorm_find_nonfinite(
-    const T* __restrict__ X, const long long n, const int f,
-    const long long rs, const long long cs, const int allow_nan,
-    int* __restrict__ flags)
-{
-    const int c = blockIdx.x * 32 + threadIdx.x;
-    int bad = 0;
-    if (c < f) {
-        const T* col = X + (long long)c * cs;
-        const long long step = (long long)gridDim.y * TY;
-        for (long long r = (long long)blockIdx.y * TY + threadIdx.y; r < n;
-             r += UNROLL * step) {
-            T v[UNROLL];
-            #pragma unroll
-            for (int u = 0; u < UNROLL; ++u) {
-                const long long rr = r + u * step;
-                v[u] = rr < n ? col[rr * rs] : (T)0;
-            }
-            #pragma unroll
-            for (int u = 0; u < UNROLL; ++u) {
-                const T x = v[u];
-                if (x - x != (T)0 && (!allow_nan || x == x)) bad = 1;
-            }
-        }
-    }
-    bad = __syncthreads_or(bad);
-    if (threadIdx.x == 0 && threadIdx.y == 0)
-        flags[blockIdx.y * gridDim.x + blockIdx.x] = bad;
-}
-
-// NaN-aware minimum and maximum per chunk: part[0:2][n_chunks][f], +inf
-// and -inf where a chunk observed nothing; part[2]: the block saw +-inf.
-extern "C" __global__ void sknorm_min_max_partial(
-    const T* __restrict__ X, const long long n, const int f,
-    const long long rs, const long long cs,
-    const long long chunk_rows, const long long n_chunks,
-    T* __restrict__ part, const T inf)
-{
-    const int tx = threadIdx.x, ty = threadIdx.y;
-    const int c = blockIdx.x * 32 + tx;
-    const long long chunk = blockIdx.y;
-    const long long r0 = chunk * chunk_rows;
-    long long r1 = r0 + chunk_rows;
-    if (r1 > n) r1 = n;
-    T lo = inf, hi = -inf;
-    bool bad = false;
-    if (c < f) {
-        const T* col = X + (long long)c * cs;
-        for (long long r = r0 + ty; r < r1; r += UNROLL * TY) {
-            T v[UNROLL];
-            bool ok[UNROLL];
-            #pragma unroll
-            for (int u = 0; u < UNROLL; ++u) {
-                const long long rr = r + (long long)u * TY;
-                ok[u] = rr < r1;
-                v[u] = ok[u] ? col[rr * rs] : (T)0;
-            }
-            #pragma unroll
-            for (int u = 0; u < UNROLL; ++u) {
-                const T x = v[u];
-                if (!ok[u] || x != x) continue;
-                if (x - x != (T)0) bad = true;
-                lo = x < lo ? x : lo;
-                hi = x > hi ? x : hi;
-            }
-        }
-    }
-    __shared__ T sl[TY][32], shh[TY][32];
-    sl[ty][tx] = lo; shh[ty][tx] = hi;
-    __syncthreads();
-    for (int stride = TY / 2; stride > 0; stride >>= 1) {
-        if (ty < stride) {
-            const T l2 = sl[ty + stride][tx], h2 = shh[ty + stride][tx];
-            lo = l2 < lo ? l2 : lo;
-            hi = h2 > hi ? h2 : hi;
-            sl[ty][tx] = lo; shh[ty][tx] = hi;
-        }
-        __syncthreads();
-    }
-    const int any_bad = __syncthreads_or(bad);
-    if (ty == 0 && c < f) {
-        part[chunk * f + c] = lo;
-        part[n_chunks * f + chunk * f + c] = hi;
-        part[2 * n_chunks * f + chunk * f + c] = any_bad ? (T)1 : (T)0;
-    }
-}
-
-// Over the chunks, then NaN-aware into the running state (s_lo, s_hi in
-// float64; NaN: nothing seen; has_state 0: no state).  out[0:2][f] in
-// float64 (X's values exactly), NaN where nothing was ever observed;
-// out[2][0] = 1 if X held +-inf.
-extern "C" __global__ void sknorm_min_max_combine(
-    const T* __restrict__ part, const long long n_chunks, const int f,
-    const double* __restrict__ s_lo, const double* __restrict__ s_hi,
-    const int has_state, const T inf, const double nan,
-    double* __restrict__ out)
-{
-    any_flag(part + 2 * n_chunks * f, n_chunks * f, out + 2 * f);
-    const int c = blockIdx.x, t = threadIdx.x;
-    T lo = inf, hi = -inf;
-    for (long long k = t; k < n_chunks; k += CT) {
-        const T l2 = part[k * f + c], h2 = part[n_chunks * f + k * f + c];
-        lo = l2 < lo ? l2 : lo;
-        hi = h2 > hi ? h2 : hi;
-    }
-    __shared__ T sl[CT], shh[CT];
-    sl[t] = lo; shh[t] = hi;
-    __syncthreads();
-    for (int stride = CT / 2; stride > 0; stride >>= 1) {
-        if (t < stride) {
-            const T l2 = sl[t + stride], h2 = shh[t + stride];
-            lo = l2 < lo ? l2 : lo;
-            hi = h2 > hi ? h2 : hi;
-            sl[t] = lo; shh[t] = hi;
-        }
-        __syncthreads();
-    }
-    if (t != 0) return;
-    double dlo = (double)lo, dhi = (double)hi;
-    // lo = +inf with hi = -inf: nothing observed (an observed v has lo <= v).
-    if (lo == inf && hi == -inf) { dlo = nan; dhi = nan; }
-    if (has_state) {
-        const double a_lo = s_lo[c], a_hi = s_hi[c];
-        if (a_lo == a_lo) dlo = (dlo != dlo || a_lo < dlo) ? a_lo : dlo;
-        if (a_hi == a_hi) dhi = (dhi != dhi || a_hi > dhi) ? a_hi : dhi;
-    }
-    out[c] = dlo;
-    out[f + c] = dhi;
-}
-"""
 
 
 def _cupy():
@@ -744,17 +159,12 @@ def _cupy():
 
 
 @cache
-def _module(type_name):
-    cp = _cupy()
-    code = (
-        _SOURCE.replace("__T__", type_name)
-        .replace("__ROWS__", str(ROWS_PER_BLOCK))
-        .replace("__UNROLL__", str(UNROLL))
-        .replace("__COMBINE__", str(COMBINE_THREADS))
-    )
+def _module(family, type_name):
     # No FMA contraction: the elementwise kernels round each step as the
     # generic kernel does (the sums use explicit fma() where they want one).
-    return cp.RawModule(code=code, options=("--std=c++17", "--fmad=false"))
+    return _cupy().RawModule(
+        code=source(family, type_name), options=("--std=c++17", "--fmad=false")
+    )
 
 
 _kernels = {}
@@ -767,7 +177,8 @@ def _kernel(name, dtype):
     kernel = _kernels.get(key)
     if kernel is None:
         type_name = {"float32": "float", "float64": "double"}[np.dtype(dtype).name]
-        kernel = _kernels[key] = _module(type_name).get_function(name)
+        module = _module(_family_of()[name], type_name)
+        kernel = _kernels[key] = module.get_function(name)
     return kernel
 
 

@@ -16,10 +16,10 @@ shift, float64 accumulation, sums of row blocks added into the totals (a
 block's sum carries the rounding error of ``BLOCK_ROWS`` terms, not of n),
 the same operation order in the affine map (no fused multiply-add).
 
-``moments_update``, ``min_max_update`` and ``batchnorm_running`` are whole
-``partial_fit`` steps for
-a small batch (shift, sums, merge into the running state) in one call: for a
-10,000-row batch the NumPy glue around the loops cost as much as the loops.
+``moments_update``, ``min_max_update`` and ``batchnorm_update`` are whole
+``partial_fit`` steps for a small batch (shift, sums, merge into the running
+state) in one call: for a 10,000-row batch the NumPy glue around the loops
+cost as much as the loops.
 They run on the calling thread.  Splitting such a batch over numba's threads
 (``prange``) was measured and left out: 20 % faster on an idle 2-core
 machine, but about twice as slow right after a BLAS call, while OpenBLAS's
@@ -351,6 +351,36 @@ def _build():
             out[2, j] = km_new
             out[3, j] = kv_new
 
+    @jit
+    def batchnorm_update(
+        X, w, weighted, head_rows, cancellation, shift_limit,
+        r_mean, r_var, k_mean, k_var, has_prev, momentum, first_batch, out,
+    ):  # fmt: skip
+        """A whole ``MiniBatchNormalizer`` training step in one call: the
+        batch's moments as :func:`moments_update` computes them (no state),
+        its mean ``shift + mean`` and the running update
+        (:func:`batchnorm_running`).  Writes (running mean, running var,
+        mean updates, var updates, batch mean, batch variance) into ``out``
+        and returns 0, or returns :func:`moments_update`'s 1 without a
+        result."""
+        f = X.shape[1]
+        batch = np.empty((5, f))
+        none = np.zeros(f)
+        status = moments_update(
+            X, w, weighted, head_rows, cancellation, shift_limit,
+            none, none, none, none, none, False, batch,
+        )  # fmt: skip
+        if status:
+            return status
+        for j in range(f):
+            out[4, j] = batch[2, j] + batch[3, j]
+            out[5, j] = batch[4, j]
+        batchnorm_running(
+            batch[0], out[4], out[5], r_mean, r_var, k_mean, k_var, has_prev,
+            momentum, first_batch, out,
+        )  # fmt: skip
+        return 0
+
     return {
         "moment_sums": moment_sums,
         "plain_sums": plain_sums,
@@ -359,4 +389,5 @@ def _build():
         "moments_update": moments_update,
         "min_max_update": min_max_update,
         "batchnorm_running": batchnorm_running,
+        "batchnorm_update": batchnorm_update,
     }

@@ -40,8 +40,6 @@ float32 one (1,000,000 x 64: ~390 ms; scikit-learn: ~2 s).
 
 from __future__ import annotations
 
-import math
-import threading
 from functools import reduce
 from typing import NamedTuple
 
@@ -49,6 +47,17 @@ import numpy as np
 
 from . import NonFiniteError, generic, numba_cpu
 from ._parallel import blocks, map_parts, plan_for
+from .numpy_common import (
+    CANCELLATION,
+    HEAD_ROWS,
+    NO_WEIGHTS,
+    use_compiled,
+    workspace,
+)
+
+# The whole partial_fit steps of small batches (kernels_for() hands out this
+# module, so they are offered from here).
+from .numpy_steps import batchnorm_step, update_min_max, update_moments
 
 __all__ = [
     "affine",
@@ -65,15 +74,8 @@ __all__ = [
 # moments and min_max raise NonFiniteError on +-inf found in their own pass.
 FINDS_INFINITY = True
 
-# The one-pass variance of a segment is kept when the segment's mean lies
-# within this many variances (squared distance) of its shift; otherwise the
-# segment is summed again around its mean.  The error of the one-pass form
-# grows like eps * (1 + (mean - shift)^2 / var).
-CANCELLATION = 1.0
 # Rows of a segment, in blocks: the shift follows the mean once per segment.
 SEGMENT_BLOCKS = 16
-# Rows whose mean is the first shift of each thread's part.
-HEAD_ROWS = 32
 # Blocks of the co-moment and linear kernels: large enough for BLAS to run
 # its threads at full speed, small enough to stay in L3 (measured: 4 MiB
 # beats 1 and 16 MiB on the 2-core development machine).
@@ -90,28 +92,6 @@ FLOAT32_GRAM_ROWS = 1024
 FLOAT32_GRAM_MIN_ROWS = 64 * FLOAT32_GRAM_ROWS
 # Blocks of local_response: it keeps two block-sized buffers per thread.
 LRN_BLOCK_BYTES = 1 << 19
-
-_local = threading.local()
-
-
-def _workspace(name, shape, dtype):
-    """A per-thread scratch array, kept between calls: fresh block-sized
-    buffers would be page-faulted in again on every call (a large share of a
-    small ``partial_fit`` batch).  A few MiB per thread at most."""
-    cache = _local.__dict__
-    size = math.prod(shape)
-    buf = cache.get(name)
-    if buf is None or buf.dtype != dtype or buf.size < size:
-        buf = cache[name] = np.empty(size, dtype)
-    return buf[:size].reshape(shape)
-
-
-def _fused(*arrays):
-    """Use the compiled one-pass loops (:mod:`.numba_cpu`) for these arrays:
-    numba present and enabled, float arrays in C order."""
-    return numba_cpu.enabled() and all(
-        a.flags.c_contiguous and a.dtype in (np.float32, np.float64) for a in arrays
-    )
 
 
 class _Moments(NamedTuple):
@@ -150,8 +130,8 @@ def _sums(X, lo, hi, c, w_all, plan, buf, wbuf, nan_aware):
     f = X.shape[1]
     dtype = buf.dtype
     s1, s2 = (
-        _workspace("s1", (plan.fold * f,), dtype),
-        _workspace("s2", (plan.fold * f,), dtype),
+        workspace("s1", (plan.fold * f,), dtype),
+        workspace("s2", (plan.fold * f,), dtype),
     )
     s1.fill(0.0)
     s2.fill(0.0)
@@ -224,12 +204,9 @@ def _numba_sums(X, lo, hi, c, w_all, nan_aware=True):
         return rows, rows.copy(), s1, s2
     out = [np.zeros(f) for _ in range(4)]
     weighted = w_all is not None
-    w = w_all if weighted else _NO_WEIGHTS
+    w = w_all if weighted else NO_WEIGHTS
     numba_cpu.kernels()["moment_sums"](X, lo, hi, c, w, weighted, *out)
     return tuple(out)
-
-
-_NO_WEIGHTS = np.ones(1)
 
 
 def _segment(X, lo, hi, c, w_all, plan, buf, wbuf):
@@ -309,8 +286,8 @@ def _moments_part(X, lo, hi, shift, w_all, plan, fused):
     dtype = shift.dtype
     buf = wbuf = None
     if not fused:
-        buf = _workspace("d", (min(plan.rows, hi - lo), f), dtype)
-        wbuf = None if w_all is None else _workspace("wd", buf.shape, dtype)
+        buf = workspace("d", (min(plan.rows, hi - lo), f), dtype)
+        wbuf = None if w_all is None else workspace("wd", buf.shape, dtype)
     state = None
     seg_rows = plan.rows * SEGMENT_BLOCKS
     with np.errstate(all="ignore"):  # non-finite sums are detected and redone
@@ -339,7 +316,7 @@ def moments(X, shift, weights, dtype):
         zeros = np.zeros(f, dtype)
         return zeros, zeros.copy(), zeros.copy(), zeros.copy()
     plan = plan_for(f, dtype.itemsize)
-    fused = _fused(X) and dtype == np.float64
+    fused = use_compiled(X) and dtype == np.float64
     parts = map_parts(
         lambda lo, hi: _moments_part(X, lo, hi, shift, w_all, plan, fused),
         n,
@@ -389,13 +366,13 @@ def _float16_min_max_part(X, lo, hi):
     float16 value is a float32 value."""
     f = X.shape[1]
     rows = plan_for(f, 4).rows
-    buf = _workspace("float32_block", (min(rows, hi - lo), f), np.float32)
+    buf = workspace("float32_block", (min(rows, hi - lo), f), np.float32)
     low = np.full(f, np.nan, np.float32)
     high = np.full(f, np.nan, np.float32)
     for start, stop in blocks(lo, hi, rows):
         block = buf[: stop - start]
         np.copyto(block, X[start:stop])
-        if _fused(block):
+        if use_compiled(block):
             b_low, b_high = _numba_min_max_part(block, 0, stop - start)
         else:
             b_low, b_high = _min_max_part(block, 0, stop - start, plan_for(f, 4))
@@ -410,7 +387,7 @@ def min_max(X):
     plan = plan_for(f, X.dtype.itemsize)
     if X.dtype == np.float16:
         part = lambda lo, hi: _float16_min_max_part(X, lo, hi)  # noqa: E731
-    elif _fused(X):
+    elif use_compiled(X):
         part = lambda lo, hi: _numba_min_max_part(X, lo, hi)  # noqa: E731
     else:
         part = lambda lo, hi: _min_max_part(X, lo, hi, plan)  # noqa: E731
@@ -552,7 +529,7 @@ def _in_float32_blocks(X, out, kernel):
     rows = plan_for(f, 4).rows
 
     def part(lo, hi):
-        buf = _workspace("float32_block", (min(rows, hi - lo), f), np.float32)
+        buf = workspace("float32_block", (min(rows, hi - lo), f), np.float32)
         for start, stop in blocks(lo, hi, rows):
             block = buf[: stop - start]
             np.copyto(block, X[start:stop])
@@ -577,7 +554,7 @@ def affine(X, center, scale, offset, copy):
     plan = plan_for(f, X.dtype.itemsize)
     width = plan.fold * f
 
-    if _fused(X, out):
+    if use_compiled(X, out):
         used = [a is not None for a in (center, scale, offset)]
         vectors = [
             np.zeros(f, X.dtype)
@@ -641,7 +618,7 @@ def linear(X, center, matrix, copy):
     center = np.ascontiguousarray(np.broadcast_to(center, (f,)), dtype=X.dtype)
     plan = plan_for(f, X.dtype.itemsize, COMOMENT_BLOCK_BYTES)
     buf = np.empty((min(plan.rows, n), f), dtype=X.dtype)
-    if _fused(X):
+    if use_compiled(X):
         loop, unused = numba_cpu.kernels()["affine"], np.zeros(f, X.dtype)
 
         def centre(start, stop, dst):
@@ -698,8 +675,8 @@ def local_response(X, size, alpha, beta, k):
     rows = plan_for(width, X.dtype.itemsize, LRN_BLOCK_BYTES).rows
 
     def part(lo, hi):
-        padded = _workspace("lrn_padded", (rows, width), X.dtype)
-        div = _workspace("lrn_div", (rows, f), X.dtype)
+        padded = workspace("lrn_padded", (rows, width), X.dtype)
+        div = workspace("lrn_div", (rows, f), X.dtype)
         padded[:, :before] = 0.0
         padded[:, before + f :] = 0.0
         for start, stop in blocks(lo, hi, rows):
@@ -723,9 +700,3 @@ def local_response(X, size, alpha, beta, k):
 
     map_parts(part, n, n * f, rows)
     return out
-
-
-# The whole partial_fit steps for small batches live in their own module (it
-# reads this one's constants, hence the import at the end); kernels_for()
-# hands out this module, so they are offered from here.
-from .numpy_steps import batchnorm_step, update_min_max, update_moments  # noqa: E402

@@ -38,7 +38,8 @@ import numpy as np
 
 from . import NonFiniteError, generic, numba_cpu
 from ._parallel import BLOCK_BYTES, blocks, map_parts
-from .numpy_blocked import CANCELLATION, LRN_BLOCK_BYTES, _workspace
+from .numpy_blocked import LRN_BLOCK_BYTES
+from .numpy_common import CANCELLATION, use_compiled, workspace
 
 __all__ = [
     "column_affine",
@@ -68,12 +69,6 @@ def _lanes(length):
         if length >= 4 * lanes:
             return lanes
     return 8
-
-
-def _fused(*arrays):
-    return numba_cpu.enabled() and all(
-        a.flags.c_contiguous and a.dtype in (np.float32, np.float64) for a in arrays
-    )
 
 
 def _loops():
@@ -120,7 +115,7 @@ def row_moments(rows, period, shift):
         raise NonFiniteError.for_dtype(rows.dtype)
     out = np.empty((3, n_rows))
     per_block = _rows_per_block(length, 8)
-    if _fused(rows):
+    if use_compiled(rows):
         status = np.zeros(n_rows, np.int8)
         loop, lanes = _loops()["row_moments"], _lanes(length)
 
@@ -187,7 +182,7 @@ def find_nonfinite(X2, check):
         return
     n, f = X2.shape
     per_block = _rows_per_block(f, X2.dtype.itemsize)
-    if _fused(X2):
+    if use_compiled(X2):
         loop, inf = _loops()["nonfinite"], X2.dtype.type(np.inf)
         parts = map_parts(lambda lo, hi: loop(X2, lo, hi, inf), n, X2.size, per_block)
     else:
@@ -244,7 +239,7 @@ def _affine(X2, terms, copy, check, fused_loop, blocked_terms, term_size):
     mode = _CHECK_MODES[check]
     out = np.empty_like(X2) if copy else X2
     per_block = _rows_per_block(X2.shape[1], X2.dtype.itemsize)
-    fused = _fused(X2, out)
+    fused = use_compiled(X2, out)
     if mode and (not copy or not fused):
         # In place, X must be checked before it is overwritten; the NumPy
         # fallback has no pass of its own that could note it.
@@ -323,8 +318,8 @@ def local_response_rows(X3, size, alpha, beta, k):
     chunk = min(chunk, b)
 
     def part(lo, hi):
-        padded = _workspace("lrn_rows_padded", (height, chunk), X3.dtype)
-        div = _workspace("lrn_rows_div", (f, chunk), X3.dtype)
+        padded = workspace("lrn_rows_padded", (height, chunk), X3.dtype)
+        div = workspace("lrn_rows_div", (f, chunk), X3.dtype)
         padded[:before] = 0.0
         padded[before + f :] = 0.0
         for i in range(lo, hi):

@@ -4,7 +4,7 @@ For a batch below the worker threads' threshold (a 10,000 x 64 batch) the
 NumPy glue around the loops of :mod:`.numpy_blocked` -- the shift, the
 checks of the sums, the merge into the running state, the recentring, a few
 dozen operations on per-feature vectors -- costs as much as reading the
-batch.  These functions do a whole step in one or two compiled calls
+batch.  These functions do a whole step in one compiled call
 (:mod:`.numba_cpu`): the same shifts, sums and merge as the NumPy path, on
 the calling thread.  They return ``NotImplemented`` for what they leave to
 that path (large arrays, which the worker threads read; other layouts;
@@ -18,12 +18,24 @@ import numpy as np
 
 from . import NonFiniteError, numba_cpu
 from ._parallel import PARALLEL_MIN_ELEMENTS
-from .numpy_blocked import _NO_WEIGHTS, CANCELLATION, HEAD_ROWS, _fused
+from .numpy_common import (
+    CANCELLATION,
+    HEAD_ROWS,
+    NO_WEIGHTS,
+    SHIFT_LIMIT,
+    use_compiled,
+)
 
 __all__ = ["batchnorm_step", "update_min_max", "update_moments"]
 
-# sknorm._stats.shift_limit of float64 (computed once: np.finfo costs µs).
-_SHIFT_LIMIT = float(np.finfo(np.float64).max) * float(np.finfo(np.float64).eps) / 8
+_FLOAT64 = np.dtype(np.float64)
+
+
+def _is_small(X):
+    """X is a batch for the calling thread's compiled step: rows, fewer
+    elements than the worker threads take, C-ordered float32/float64."""
+    n, f = X.shape
+    return n > 0 and n * f < PARALLEL_MIN_ELEMENTS and use_compiled(X)
 
 
 def _float64_state(state, k, f):
@@ -32,8 +44,21 @@ def _float64_state(state, k, f):
     when they are not ``f`` long: the loops read ``f`` of each, unchecked."""
     if state is None:
         return [np.zeros(f)] * k
-    arrays = [np.asarray(a, np.float64) for a in state[:k]]
+    arrays = state[:k]
+    for a in arrays:
+        if type(a) is not np.ndarray or a.dtype is not _FLOAT64 or a.shape != (f,):
+            break
+    else:
+        return arrays  # the compiled step's own output, as estimators keep it
+    arrays = [np.asarray(a, np.float64) for a in arrays]
     return arrays if all(a.shape == (f,) for a in arrays) else None
+
+
+def _weights(weights):
+    """``(weights as a float64 vector, weighted)`` for a compiled loop."""
+    if weights is None:
+        return NO_WEIGHTS, False
+    return np.ascontiguousarray(weights, np.float64), True
 
 
 def update_moments(state, X, weights, dtype):
@@ -41,19 +66,14 @@ def update_moments(state, X, weights, dtype):
     None) updated with the batch X and recentred, in one compiled call, or
     ``NotImplemented`` for :func:`sknorm._stats.update_moments` to compose
     from :func:`.numpy_blocked.moments`."""
-    n, f = X.shape
-    if (
-        n == 0
-        or n * f >= PARALLEL_MIN_ELEMENTS
-        or np.dtype(dtype) != np.float64
-        or not _fused(X)
-    ):
+    float64 = dtype is np.float64 or np.dtype(dtype) == np.float64
+    if not (float64 and _is_small(X)):
         return NotImplemented
-    weighted = weights is not None
-    w = np.ascontiguousarray(weights, np.float64) if weighted else _NO_WEIGHTS
+    f = X.shape[1]
     previous = _float64_state(state, 5, f)
     if previous is None:
         return NotImplemented
+    w, weighted = _weights(weights)
     out = np.empty((5, f))
     status = numba_cpu.kernels()["moments_update"](
         X,
@@ -61,7 +81,7 @@ def update_moments(state, X, weights, dtype):
         weighted,
         HEAD_ROWS,
         CANCELLATION,
-        _SHIFT_LIMIT,
+        SHIFT_LIMIT,
         *previous,
         state is not None,
         out,
@@ -72,32 +92,36 @@ def update_moments(state, X, weights, dtype):
 
 
 def batchnorm_step(state, X, weights, *, momentum, first_batch, gamma, eps):
-    """``MiniBatchNormalizer``'s training step for a small batch in two
-    compiled calls (:func:`update_moments`, then the running update), or
-    ``NotImplemented`` where :func:`update_moments` declines.  Same contract
-    as :func:`.cupy_fused.batchnorm_step`, except that the training scale is
+    """``MiniBatchNormalizer``'s training step for a small batch in one
+    compiled call (the batch's moments as :func:`update_moments` computes
+    them, then the running update), or ``NotImplemented`` where
+    :func:`update_moments` declines.  Same contract as
+    :func:`.cupy_fused.batchnorm_step`, except that the training scale is
     left to the caller (None): ``gamma`` and ``eps`` are not used here."""
-    batch = update_moments(None, X, weights, np.float64)
-    if batch is NotImplemented:
+    if not _is_small(X):
         return NotImplemented
-    count, _, shift, mean, var = batch
-    location = shift + mean
     f = X.shape[1]
     previous = _float64_state(state, 4, f)
     if previous is None:
         return NotImplemented
-    out = np.empty((4, f))
-    numba_cpu.kernels()["batchnorm_running"](
-        count,
-        location,
-        var,
+    w, weighted = _weights(weights)
+    out = np.empty((6, f))
+    status = numba_cpu.kernels()["batchnorm_update"](
+        X,
+        w,
+        weighted,
+        HEAD_ROWS,
+        CANCELLATION,
+        SHIFT_LIMIT,
         *previous,
         state is not None,
         -1.0 if momentum is None else float(momentum),
         bool(first_batch),
         out,
     )
-    return out[0], out[1], out[2], out[3], location, var, None
+    if status:
+        return NotImplemented
+    return out[0], out[1], out[2], out[3], out[4], out[5], None
 
 
 def update_min_max(state, X):
@@ -107,18 +131,16 @@ def update_min_max(state, X):
     from :func:`.numpy_blocked.min_max` (large arrays, other layouts, a
     state of another dtype).  Raises :class:`NonFiniteError` on +-inf, as
     that does."""
-    n, f = X.shape
-    if n == 0 or n * f >= PARALLEL_MIN_ELEMENTS or not _fused(X):
+    if not _is_small(X):
         return NotImplemented
+    f = X.shape[1]
     if state is None:
         previous, has_previous = (np.empty(0, X.dtype),) * 2, False
     else:
         previous, has_previous = state[:2], True
-        if any(
-            not isinstance(a, np.ndarray) or a.dtype != X.dtype or a.shape != (f,)
-            for a in previous
-        ):
-            return NotImplemented
+        for a in previous:
+            if type(a) is not np.ndarray or a.dtype != X.dtype or a.shape != (f,):
+                return NotImplemented
     low = np.empty(f, X.dtype)
     high = np.empty(f, X.dtype)
     found_infinity = numba_cpu.kernels()["min_max_update"](
