@@ -124,11 +124,10 @@ def _family(ctx, name, Est, Ref):
             f"{name}.partial_fit ({rows:,}-row batches)",
             _stream(Est(), batches),
             reference=stream_ref,
-            floor=(f"{name}.fit", lambda: est.fit(X)),
             # A CPU target: on a GPU the per-call cost (the 4,096-row rows
             # below) is what matters, and a stream of small calls is never
             # within 1.2x of one fit of the whole array.
-            target=1.2 if ctx.backend == "numpy" else None,
+            **ctx.stream_floors(name, lambda: est.fit(X)),
             memory=True,
         )
 

@@ -109,7 +109,7 @@ def _main_rows(ctx):
     yield ctx.measure(
         f"ZCAWhitening.partial_fit ({rows:,}-row batches)",
         stream,
-        floor="gram",
+        **ctx.stream_floors("ZCAWhitening", _fit_and_whiten(X)),
         memory=True,
     )
     est = _fit_and_whiten(X)()

@@ -33,8 +33,17 @@ The interface a benchmark module sees (``ctx``):
     ``floor`` (a name above, a callable, a ``(label, callable)`` pair, or
     None) and, with ``memory=True``, the peak extra memory of one more call;
     returns the row (a dict).  Optional extras: ``target`` (the ratio the
-    issue asks for, printed as ok/MISS), ``data`` (the array the named floor
-    is timed on, default ``ctx.X``) and ``note``;
+    issue asks for, printed as ok/MISS), ``also`` (a second floor, a
+    ``(label, callable)`` pair timed in the same rounds; its ratio goes into
+    the row as ``also_ratio`` and is printed after the row), ``data`` (the
+    array the named floor is timed on, default ``ctx.X``) and ``note``;
+``ctx.single_threaded(fn)``
+    ``fn`` run with sknorm's kernels and BLAS on the calling thread only;
+``ctx.stream_floors(name, fit)``
+    the ``measure`` keywords of a stream of small ``partial_fit`` batches:
+    on the CPU the floor is ``fit`` single-threaded (small batches run on
+    one core; target 1.2x) and ``also`` the threaded ``fit``; on a GPU the
+    floor is ``fit`` (no target: each call costs its launches);
 ``ctx.measure_per_call(name, stream, n_calls, *, reference, assume_finite, note)``
     ``measure`` of a stream of calls, reported per call (optionally under
     scikit-learn's ``assume_finite``);
@@ -231,6 +240,36 @@ class Context:
     def sync(self):
         self._device.sync()
 
+    def stream_floors(self, name, fit):
+        """:meth:`measure` keywords of a stream of small batches (see the
+        module docstring)."""
+        if self.backend != "numpy":
+            return {"floor": (f"{name}.fit", fit)}
+        from sknorm._kernels._parallel import num_threads
+
+        return {
+            "floor": (f"{name}.fit, 1 thread", self.single_threaded(fit)),
+            "also": (f"fit, {num_threads()} threads", fit),
+            "target": 1.2,
+        }
+
+    def single_threaded(self, fn):
+        """``fn`` with sknorm's kernels (:func:`sknorm._kernels._parallel.serial`)
+        and BLAS (threadpoolctl) on the calling thread only."""
+        from threadpoolctl import ThreadpoolController
+
+        from sknorm._kernels._parallel import serial
+
+        # One controller: finding the BLAS libraries costs milliseconds,
+        # setting their thread counts microseconds.
+        controller = ThreadpoolController()
+
+        def run():
+            with serial(), controller.limit(limits=1):
+                return fn()
+
+        return run
+
     def array_api_dispatch(self):
         """scikit-learn's Array API dispatch for device references."""
         if self.backend == "numpy":
@@ -315,13 +354,18 @@ class Context:
         target=None,
         data=None,
         note=None,
+        also=None,
     ):
-        """Time ``fn`` (and ``reference``, and ``floor``); return a row."""
+        """Time ``fn`` (and ``reference``, ``floor`` and ``also``); return a
+        row."""
         repeat = self.repeat if repeat is None else repeat
         data = self.X if data is None else data
         ref_label, ref_fn = reference if reference is not None else (None, None)
         floor_label, floor_fn = self._floor_fn(floor, data)
-        seconds, ref_seconds, floor_seconds = self._time([fn, ref_fn, floor_fn], repeat)
+        also_label, also_fn = also if also is not None else (None, None)
+        seconds, ref_seconds, floor_seconds, also_seconds = self._time(
+            [fn, ref_fn, floor_fn, also_fn], repeat
+        )
         peak = None
         if memory:
             try:
@@ -347,6 +391,9 @@ class Context:
             "ratio": ratio,
             "target": target,
             "ok": None if (target is None or ratio is None) else ratio <= target,
+            "also": also_label,
+            "also_seconds": also_seconds,
+            "also_ratio": seconds / also_seconds if also_seconds else None,
             "peak_bytes": peak,
             "peak_fraction": None if peak is None else peak / nbytes,
             "note": note,
@@ -406,7 +453,19 @@ def format_row(row):
         f"{str(c)[:w]:<{w}}" if i in (0, 2) else f"{c:>{w}}"
         for i, (c, (_, w)) in enumerate(zip(cells, COLUMNS, strict=True))
     )
-    return line + (f"  [{row['note']}]" if row.get("note") else "")
+    notes = [row["note"]] if row.get("note") else []
+    if row.get("also_ratio") is not None:
+        notes.insert(0, f"{row['also_ratio']:.2f}x {row['also']}")
+    return line + (f"  [{'; '.join(notes)}]" if notes else "")
+
+
+def _markdown_ratio(r):
+    if r["ratio"] is None:
+        return "-"
+    ratio = f"{r['ratio']:.2f}x"
+    if r.get("also_ratio") is not None:
+        ratio += f" ({r['also_ratio']:.2f}x {r['also']})"
+    return ratio
 
 
 def markdown_table(rows):
@@ -434,7 +493,7 @@ def markdown_table(rows):
             _fmt_time(r["reference_seconds"]),
             "-" if r["speedup"] is None else f"{r['speedup']:.1f}x",
             floor,
-            "-" if r["ratio"] is None else f"{r['ratio']:.2f}x",
+            _markdown_ratio(r),
             target,
             _fmt_bytes(r["peak_bytes"], r["peak_fraction"]),
         ]

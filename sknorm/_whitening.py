@@ -252,6 +252,21 @@ class ZCAWhitening(BaseNormalizer):
     ``whitening_``) after a change, in float64, with the input's linear
     algebra (CuPy's on the GPU).
 
+    *Precision of float32 input.*  float64 input is accumulated in
+    float64 throughout.  Unweighted float32 (and float16) NumPy input of
+    2,048 rows or more is shifted by a float32 value (the mean of its first
+    rows), multiplied in float32 blocks of about 2 MiB (BLAS ``ssyrk``),
+    and the blocks' Gram matrices and column sums are added in float64; the
+    mean, ``covariance_``, the merge of batches and the eigendecomposition
+    are float64.  Measured on well-conditioned data (means up to 100,
+    spreads 0.5-5): ``covariance_`` within 1e-7 relative (Frobenius norm)
+    of the float64 computation at 5,000 rows and within 1e-8 at 1,000,000
+    rows, where scikit-learn's centred float32 product is off by 1e-7 to
+    1.2e-6.  Weighted, smaller or device input is multiplied in float64;
+    products beyond the float32 range are summed again in float64.  The
+    transform of float32 input is computed in float32 (the input's
+    precision).
+
     *n_components and the one-to-one methods.* ``"zca"``, ``"zca-cor"`` and
     ``"cholesky"`` map each feature to one output feature and ignore
     ``n_components`` instead of raising: scikit-learn's estimator checks

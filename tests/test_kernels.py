@@ -52,6 +52,8 @@ def small_blocks(n_features, threads=3, segment_blocks=2, fused=True):
         mp.setattr(numpy_blocked, "SEGMENT_BLOCKS", segment_blocks)
         mp.setattr(numpy_blocked, "COMOMENT_BLOCK_BYTES", SMALL_ROWS * 8 * n_features)
         mp.setattr(numpy_blocked, "FLOAT32_GRAM_ROWS", SMALL_ROWS)
+        mp.setattr(numpy_blocked, "FLOAT32_GRAM_BLOCK_BYTES", 0)
+        mp.setattr(numpy_blocked, "WIDE_GRAM_BLOCK_BYTES", 0)
         mp.setattr(numpy_blocked, "FLOAT32_GRAM_MIN_ROWS", 2 * SMALL_ROWS)
         mp.setattr(matmul, "BLOCK_ELEMENTS", SMALL_ROWS * n_features)
         mp.setattr(matmul, "FOLD_OUTPUTS", 4 * n_features)

@@ -542,7 +542,7 @@ def test_failing_partial_fit_leaves_the_state_bit_identical(computed, rng):
 def test_float32_covariance_within_1e6_of_the_float64_one():
     rng = np.random.default_rng(0)
     mixing = np.tril(rng.normal(size=(6, 6))) + 3 * np.eye(6)
-    # Enough rows for the float32 block products (FLOAT32_GRAM_MIN_ROWS).
+    # Float32 block products (at least FLOAT32_GRAM_MIN_ROWS rows), many blocks.
     X = (rng.normal(size=(70_000, 6)) @ mixing.T + 50.0).astype(np.float32)
     reference = np.cov(X.astype(np.float64), rowvar=False, bias=True)
     got = ZCAWhitening().fit(X).covariance_
@@ -550,6 +550,30 @@ def test_float32_covariance_within_1e6_of_the_float64_one():
     np.testing.assert_allclose(got, reference, rtol=1e-6, atol=1e-6 * 9)
     out = ZCAWhitening().fit(X).transform(X)
     assert out.dtype == np.float32
+
+
+@pytest.mark.parametrize("n_samples", [2_048, 5_000])
+def test_few_float32_blocks_stay_within_1e6_of_float64(n_samples):
+    rng = np.random.default_rng(3)
+    means, spreads = rng.uniform(-100, 100, 8), rng.uniform(0.5, 5, 8)
+    X = (rng.normal(size=(n_samples, 8)) * spreads + means).astype(np.float32)
+    reference = np.cov(X.astype(np.float64), rowvar=False, bias=True)
+    got = ZCAWhitening().fit(X).covariance_
+    error = np.linalg.norm(got - reference) / np.linalg.norm(reference)
+    assert error < 1e-6
+
+
+def test_a_float32_stream_of_small_batches_matches_fit():
+    rng = np.random.default_rng(4)
+    X = (rng.normal(size=(30_000, 5)) * 2 + 40).astype(np.float32)
+    whole = ZCAWhitening().fit(X)
+    stream = ZCAWhitening()
+    for start in range(0, len(X), 3_000):
+        stream.partial_fit(X[start : start + 3_000])
+    np.testing.assert_allclose(
+        stream.covariance_, whole.covariance_, rtol=1e-6, atol=1e-6 * 4
+    )
+    np.testing.assert_allclose(stream.mean_, whole.mean_, rtol=1e-7)
 
 
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])

@@ -164,6 +164,23 @@ def _build():
                 out[i, j] = y
 
     @jit
+    def shift_block(X, lo, hi, c, out, s1):
+        """``out = X[lo:hi] - c`` in ``out``'s dtype (the co-moments' block
+        for BLAS) and its column sums added to ``s1`` in float64: one read
+        of the rows.  The block's sums are taken row after row, then added
+        to ``s1`` (NumPy's ``add.reduce(out, axis=0, dtype=float64)``)."""
+        f = X.shape[1]
+        b1 = np.zeros(f)
+        for i in range(lo, hi):
+            r = i - lo
+            for j in range(f):
+                d = out.dtype.type(X[i, j]) - c[j]
+                out[r, j] = d
+                b1[j] += np.float64(d)
+        for j in range(f):
+            s1[j] += b1[j]
+
+    @jit
     def moments_update(
         X, w, weighted, head_rows, cancellation, shift_limit,
         p_count, p_n_obs, p_shift, p_mean, p_var, has_prev, out,
@@ -386,6 +403,7 @@ def _build():
         "plain_sums": plain_sums,
         "min_max": min_max,
         "affine": affine,
+        "shift_block": shift_block,
         "moments_update": moments_update,
         "min_max_update": min_max_update,
         "batchnorm_running": batchnorm_running,

@@ -40,6 +40,7 @@ float32 one (1,000,000 x 64: ~390 ms; scikit-learn: ~2 s).
 
 from __future__ import annotations
 
+import math
 from functools import reduce
 from typing import NamedTuple
 
@@ -80,16 +81,33 @@ SEGMENT_BLOCKS = 16
 # its threads at full speed, small enough to stay in L3 (measured: 4 MiB
 # beats 1 and 16 MiB on the 2-core development machine).
 COMOMENT_BLOCK_BYTES = 1 << 22
-# Rows of a float32 co-moment block: the products of a block are summed in
-# float32, so fewer rows mean less rounding; 1,024 rows of 64 features ran
-# at 0.97x one float32 X.T @ X (256: 1.3x, 16,384: 1.5x, all on the
-# 2-core development machine) with a covariance error of 2.2e-8 relative.
+# float32 co-moment blocks: the products of a block are summed in float32
+# (BLAS), the blocks' Gram matrices in float64.  Blocks of about 2 MiB (at
+# least FLOAT32_GRAM_ROWS rows, and twice the features): fewer, larger BLAS
+# calls on narrow data (16 features: 32,768 rows, ~1x one float32 X.T @ X
+# where 1,024 rows took 2.8x), cache-sized ones on wide data (256 features:
+# 2,048 rows; 8,192 took 2x), measured on the 2-core development machine.
+# Precision (covariance, Frobenius norm, against float64; means up to 100,
+# spreads 0.5-5): 1e-7 relative at 5,000 rows, 9e-9 at 1,000,000 x 64,
+# 3e-9 at 4,000,000 x 16, for blocks of 1,024 to 32,768 rows alike (BLAS
+# sums a block's products in short runs); the centred float32 product
+# X_c.T @ X_c is off by 1e-7 to 1.2e-6.
+FLOAT32_GRAM_BLOCK_BYTES = 1 << 21
 FLOAT32_GRAM_ROWS = 1024
-# A block's float32 sums are off by ~1e-6 relative (sqrt(rows) float32
-# roundings); the errors of independent blocks average out in the float64
-# total, so the float32 products are used from 64 blocks on (1M x 64: 2e-8
-# relative); smaller inputs, fast either way, are multiplied in float64.
-FLOAT32_GRAM_MIN_ROWS = 64 * FLOAT32_GRAM_ROWS
+# Below two blocks' rows the input is multiplied in float64: fast either
+# way, and exact to float64 where a few float32 roundings would show.
+FLOAT32_GRAM_MIN_ROWS = 2 * FLOAT32_GRAM_ROWS
+# Co-moment blocks are split over the worker threads below this many
+# features: there BLAS multiplies a 1,024-row block on one thread whatever
+# its own thread count (OpenBLAS, measured on the 2-core development
+# machine: 64 features, 78 us on one thread and 83 us on two), so the
+# threads are idle otherwise; wider blocks are left to BLAS's threads.
+GRAM_PARALLEL_FEATURES = 128
+# Co-moment blocks of wider data (one part, BLAS's threads): the larger
+# the block, the longer BLAS's inner dimension and the closer to one X.T @ X
+# (measured, 250,000 x 256 and 62,500 x 1,024: 1.3-1.6x X.T @ X with 2-4 MiB
+# blocks, 1.1-1.2x with 32 MiB); one buffer, independent of n_samples.
+WIDE_GRAM_BLOCK_BYTES = 1 << 25
 # Blocks of local_response: it keeps two block-sized buffers per thread.
 LRN_BLOCK_BYTES = 1 << 19
 
@@ -402,55 +420,106 @@ def min_max(X):
 
 
 # ------------------------------------------------------------ co-moments ----
-def _comoment_sums(X, c, w_all, rows, buf, wbuf):
-    """Total weight, ``sum w d`` and ``sum w d d^T`` of ``d = x - c``."""
+def _block_buffer(name, shape, dtype):
+    """A block buffer: the per-thread workspace up to
+    :data:`COMOMENT_BLOCK_BYTES` (kept between calls: a stream of batches
+    would page-fault a fresh one in every time), a new array beyond."""
+    if math.prod(shape) * np.dtype(dtype).itemsize <= COMOMENT_BLOCK_BYTES:
+        return workspace(name, shape, dtype)
+    return np.empty(shape, dtype)
+
+
+def _comoment_part(X, lo, hi, c, w_all, rows, single):
+    """Total weight, ``sum w d`` and ``sum w d d^T`` of rows [lo, hi) with
+    ``d = x - c``, block by block: each block of ``d`` is formed in a buffer
+    (with numba, in one loop that also takes its column sums) and multiplied
+    by BLAS (``d.T @ d``: a symmetric rank-k update, syrk).
+
+    ``single``: the blocks are formed and multiplied in float32 (twice the
+    speed of float64 and half the memory traffic; unweighted float32 or
+    float16 X, ``c`` a float32 value), and their Gram matrices and sums
+    added in float64.  Precision: ``x - c`` rounds to float32 (the input's
+    own precision) and a block's products are summed over at most
+    ``rows`` (:func:`_block_rows`) rows in float32; across blocks
+    everything is float64.  Measured on 1,000,000 x 64 (means up to 100,
+    spreads 0.5-5): the covariance within 2.2e-8 relative of the float64
+    computation, where the centred float32 product ``X_c.T @ X_c`` is off
+    by ~1e-6.  Otherwise everything is float64 (``c``'s dtype).
+    """
     f = X.shape[1]
-    dtype = buf.dtype
+    block_dtype = np.float32 if single else c.dtype
+    c_block = c.astype(block_dtype)
+    name = "gram_block32" if single else "gram_block"
+    buf = _block_buffer(name, (min(rows, hi - lo), f), block_dtype)
+    s1 = np.zeros(f)
+    gram = np.zeros((f, f))
     total = 0.0
-    s1 = np.zeros(f, dtype)
-    gram = np.zeros((f, f), dtype)
-    for start, stop in blocks(0, X.shape[0], rows):
+    if w_all is None:
+        fused = use_compiled(X)
+        shift_block = numba_cpu.kernels()["shift_block"] if fused else None
+        for start, stop in blocks(lo, hi, rows):
+            d = buf[: stop - start]
+            if fused:
+                shift_block(X, start, stop, c_block, d, s1)
+            else:
+                np.subtract(X[start:stop], c_block, out=d, dtype=block_dtype)
+                s1 += np.add.reduce(d, axis=0, dtype=np.float64)
+            total += stop - start
+            gram += d.T @ d  # syrk (float32: then added in float64)
+        return total, s1, gram
+    wbuf = _block_buffer(name + "_weighted", buf.shape, block_dtype)
+    for start, stop in blocks(lo, hi, rows):
         m = stop - start
         d = buf[:m]
-        np.subtract(X[start:stop], c, out=d, dtype=dtype)
-        if w_all is None:
-            total += m
-            s1 += np.add.reduce(d, axis=0)
-            gram += d.T @ d  # a symmetric rank-k update (BLAS syrk)
-        else:
-            w = w_all[start:stop]
-            wd = wbuf[:m]
-            np.multiply(d, w[:, None], out=wd)
-            total += np.add.reduce(w)
-            s1 += np.add.reduce(wd, axis=0)
-            gram += wd.T @ d
+        np.subtract(X[start:stop], c_block, out=d, dtype=block_dtype)
+        w = w_all[start:stop]
+        wd = wbuf[:m]
+        np.multiply(d, w[:, None], out=wd)
+        total += np.add.reduce(w)
+        s1 += np.add.reduce(wd, axis=0)
+        gram += wd.T @ d
     return total, s1, gram
 
 
-def _comoment_sums_float32(X, c, rows, buf):
-    """:func:`_comoment_sums` of float32 ``X`` (unweighted): each block of
-    ``d = x - c`` is formed and multiplied in float32 (sgemm/ssyrk, twice
-    the speed of float64 and half the memory traffic), and the block Gram
-    matrices and sums are added in float64.  ``c`` is a float32 value.
+def _block_rows(n_features, single, itemsize):
+    """Rows of a co-moment block: :data:`WIDE_GRAM_BLOCK_BYTES` for wide data
+    (:data:`GRAM_PARALLEL_FEATURES` features or more), else
+    :data:`FLOAT32_GRAM_BLOCK_BYTES` (float32 blocks, at least
+    :data:`FLOAT32_GRAM_ROWS` rows) or :data:`COMOMENT_BLOCK_BYTES`; always
+    at least twice the features (a block's Gram matrix is added into the
+    float64 total once per block: for 1,024 features that addition costs a
+    sixth of the product of a block of 2,048 rows)."""
+    if n_features >= GRAM_PARALLEL_FEATURES:
+        block_bytes = WIDE_GRAM_BLOCK_BYTES
+    elif single:
+        block_bytes = FLOAT32_GRAM_BLOCK_BYTES
+    else:
+        rows = plan_for(n_features, itemsize, COMOMENT_BLOCK_BYTES).rows
+        return max(rows, 2 * n_features)
+    rows = max(1, block_bytes // (itemsize * n_features))
+    return max(FLOAT32_GRAM_ROWS if single else 1, 2 * n_features, rows)
 
-    Precision: ``x - c`` rounds to float32 (the input's own precision) and
-    a block's products are summed over at most :data:`FLOAT32_GRAM_ROWS`
-    rows in float32; across blocks everything is float64.  Measured on
-    1,000,000 x 64 (means up to 100, spreads 0.5-5): the covariance within
-    2.2e-8 relative of the float64 computation, where the centred float32
-    product ``X_c.T @ X_c`` is off by ~1e-6.
-    """
-    f = X.shape[1]
-    total = 0
-    s1 = np.zeros(f)
-    gram = np.zeros((f, f))
-    for start, stop in blocks(0, X.shape[0], rows):
-        d = buf[: stop - start]
-        np.subtract(X[start:stop], c, out=d)
-        total += stop - start
-        s1 += np.add.reduce(d, axis=0, dtype=np.float64)
-        gram += d.T @ d  # ssyrk, then added in float64
-    return float(total), s1, gram
+
+def _comoment_sums(X, c, w_all, rows, single):
+    """:func:`_comoment_part` of all of X: split over the worker threads
+    where BLAS multiplies one block on one thread anyway (fewer than
+    :data:`GRAM_PARALLEL_FEATURES` features), else one part whose blocks
+    BLAS multiplies on its own threads.  The parts' float64 results are
+    added in row order."""
+    n, f = X.shape
+
+    def part(lo, hi):
+        return _comoment_part(X, lo, hi, c, w_all, rows, single)
+
+    if f >= GRAM_PARALLEL_FEATURES:
+        return part(0, n)
+    parts = map_parts(part, n, n * f, rows)
+    total, s1, gram = parts[0]
+    for p_total, p_s1, p_gram in parts[1:]:
+        total += p_total
+        s1 += p_s1
+        gram += p_gram
+    return total, s1, gram
 
 
 def comoments(X, shift, weights, dtype):
@@ -460,7 +529,7 @@ def comoments(X, shift, weights, dtype):
 
     Unweighted float32 (and float16) input of at least
     :data:`FLOAT32_GRAM_MIN_ROWS` rows is multiplied in float32 blocks and
-    summed in float64 (:func:`_comoment_sums_float32`); everything else is
+    summed in float64 (:func:`_comoment_part`); everything else is
     multiplied in ``dtype``.
     """
     X = np.asarray(X)
@@ -472,24 +541,18 @@ def comoments(X, shift, weights, dtype):
     # and its outputs are the float32 computation rounded once).
     single = X.dtype in (np.float16, np.float32) and w_all is None
     single = single and dtype == np.float64 and n >= FLOAT32_GRAM_MIN_ROWS
-    if single:
-        rows = FLOAT32_GRAM_ROWS
-        buf = np.empty((min(rows, n), f), np.float32)
-    else:
-        rows = plan_for(f, dtype.itemsize, COMOMENT_BLOCK_BYTES).rows
-        buf = np.empty((min(rows, n), f), dtype)
-    wbuf = None if w_all is None else np.empty_like(buf)
+    rows = _block_rows(f, single, 4 if single else dtype.itemsize)
+    # Blocks of equal size: a 10,000-row batch as two blocks of 5,000 rows,
+    # not 8,192 and 1,808 (a short BLAS call costs nearly a long one).
+    if n > rows:
+        rows = -(-n // -(-n // rows))
     with np.errstate(all="ignore"):
         c = _head_mean(X, 0, n, shift, w_all, dtype)
         for attempt in range(2):
             if single:
                 # The shift the float32 blocks are taken around, exactly.
                 c = c.astype(np.float32).astype(dtype)
-                total, s1, gram = _comoment_sums_float32(
-                    X, c.astype(np.float32), rows, buf
-                )
-            else:
-                total, s1, gram = _comoment_sums(X, c, w_all, rows, buf, wbuf)
+            total, s1, gram = _comoment_sums(X, c, w_all, rows, single)
             safe = total if total > 0 else 1.0
             mean = s1 / safe
             cov = gram / safe - np.outer(mean, mean)
