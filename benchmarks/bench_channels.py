@@ -25,8 +25,6 @@ the reference columns stay empty.
 
 from __future__ import annotations
 
-import contextlib
-
 import sknorm
 
 FIT_TARGET = {"numpy": 2.0, "cupy": 2.5}
@@ -52,59 +50,35 @@ def _images(ctx):
 
 def _torch(ctx, first, last):
     """``(torch, channels-first tensor, channels-last-memory tensor)``
-    sharing memory with the batches, or None."""
+    sharing memory with the batches, or three None."""
     try:
         import torch
     except ImportError:
-        return None
+        return None, None, None
     if ctx.backend == "numpy":
         as_tensor = torch.from_numpy
     elif torch.cuda.is_available():
         as_tensor = torch.from_dlpack
     else:
-        return None
+        return None, None, None
     t_first = as_tensor(first)
     # (N, H, W, C) memory seen as the logical (N, C, H, W) tensor.
     t_last = as_tensor(last).permute(0, 3, 1, 2)
     return torch, t_first, t_last
 
 
-def _read_floor(ctx, X):
-    xp = ctx.xp
-    matrix = xp.reshape(X, (X.shape[0], -1))
-    ones = xp.ones((1, X.shape[0]), dtype=X.dtype)
-    return "read", lambda: ones @ matrix
-
-
 def run(ctx):
     first, last = _images(ctx)
-    tv = _torch(ctx, first, last)
-    torch = tv[0] if tv is not None else None
-    no_grad = torch.no_grad if torch is not None else contextlib.nullcontext
-
-    def torch_ref(label, fn):
-        if torch is None:
-            return None
-
-        def call():
-            with no_grad():
-                return fn()
-
-        return (label, call)
-
-    for label, X, axis, t in (
-        ("NCHW", first, 1, None if tv is None else tv[1]),
-        ("NHWC", last, -1, None if tv is None else tv[2]),
-    ):
-        yield from _layout(ctx, label, X, axis, t, torch, torch_ref)
+    torch, t_first, t_last = _torch(ctx, first, last)
+    for label, X, axis, t in (("NCHW", first, 1, t_first), ("NHWC", last, -1, t_last)):
+        yield from _layout(ctx, label, X, axis, t, torch)
 
 
-def _layout(ctx, label, X, axis, t, torch, torch_ref):
+def _layout(ctx, label, X, axis, t, torch):
     shape = "x".join(str(s) for s in X.shape)
-    read = _read_floor(ctx, X)
     dims = (0, 2, 3)  # torch's tensor is NCHW whatever the memory order
-    stats_ref = torch_ref(
-        "torch mean + var", lambda: (t.mean(dim=dims), t.var(dim=dims))
+    stats_ref = ctx.torch_ref(
+        torch, "torch mean + var", lambda: (t.mean(dim=dims), t.var(dim=dims))
     )
     bn = None
     if torch is not None:
@@ -115,26 +89,23 @@ def _layout(ctx, label, X, axis, t, torch, torch_ref):
             bn = bn.to(memory_format=torch.channels_last)
     note = f"{label} {shape}"
 
-    yield ctx.measure(
-        f"ZScore.fit ({label})",
-        lambda: sknorm.ZScore(channel_axis=axis).fit(X),
-        reference=stats_ref,
-        floor=read,
-        target=FIT_TARGET[ctx.backend],
-        data=X,
-        memory=True,
-        note=note,
-    )
-    yield ctx.measure(
-        f"MiniBatchNormalizer.partial_fit ({label})",
-        lambda: sknorm.MiniBatchNormalizer(channel_axis=axis).partial_fit(X),
-        reference=stats_ref,
-        floor=read,
-        target=FIT_TARGET[ctx.backend],
-        data=X,
-        memory=True,
-        note=note,
-    )
+    for name, fit in (
+        ("ZScore.fit", lambda: sknorm.ZScore(channel_axis=axis).fit(X)),
+        (
+            "MiniBatchNormalizer.partial_fit",
+            lambda: sknorm.MiniBatchNormalizer(channel_axis=axis).partial_fit(X),
+        ),
+    ):
+        yield ctx.measure(
+            f"{name} ({label})",
+            fit,
+            reference=stats_ref,
+            floor="read",
+            target=FIT_TARGET[ctx.backend],
+            data=X,
+            memory=True,
+            note=note,
+        )
     z = sknorm.ZScore(channel_axis=axis).fit(X)
     yield ctx.measure(
         f"ZScore.transform ({label})",
@@ -149,7 +120,9 @@ def _layout(ctx, label, X, axis, t, torch, torch_ref):
     yield ctx.measure(
         f"MiniBatchNormalizer.normalize_batch ({label})",
         lambda: est.normalize_batch(X),
-        reference=torch_ref("BatchNorm2d.train() forward", lambda: bn.train()(t)),
+        reference=ctx.torch_ref(
+            torch, "BatchNorm2d.train() forward", lambda: bn.train()(t)
+        ),
         floor="copy",
         data=X,
         memory=True,
@@ -158,7 +131,7 @@ def _layout(ctx, label, X, axis, t, torch, torch_ref):
     yield ctx.measure(
         f"MinMax.fit ({label})",
         lambda: sknorm.MinMax(channel_axis=axis).fit(X),
-        floor=read,
+        floor="read",
         target=FIT_TARGET[ctx.backend],
         data=X,
         note=note,
@@ -167,8 +140,10 @@ def _layout(ctx, label, X, axis, t, torch, torch_ref):
     lrn_ref = None
     if torch is not None:
         F = torch.nn.functional
-        lrn_ref = torch_ref(
-            "F.local_response_norm", lambda: F.local_response_norm(t, **LRN_PARAMS)
+        lrn_ref = ctx.torch_ref(
+            torch,
+            "F.local_response_norm",
+            lambda: F.local_response_norm(t, **LRN_PARAMS),
         )
     yield ctx.measure(
         f"LocalResponseNormalizer.transform ({label})",

@@ -43,7 +43,7 @@ def _dask_ml():
 
 
 @contextlib.contextmanager
-def _cluster(quick):
+def _cluster():
     from distributed import Client, LocalCluster
 
     with warnings.catch_warnings():
@@ -95,7 +95,7 @@ def run(ctx):
     n_features = ctx.X.shape[1] if ctx.quick else N_FEATURES
     rows = max(1, n_samples // 16) if ctx.quick else ROWS_PER_CHUNK
     repeat = 2 if ctx.quick else 5
-    with _cluster(ctx.quick) as client:
+    with _cluster() as client:
         rng = da.random.default_rng(0)
         X = rng.normal(size=(n_samples, n_features), chunks=(rows, n_features))
         X = (X * 3.0 + 50.0).astype(ctx.dtype)
@@ -115,25 +115,20 @@ def run(ctx):
             est = getattr(dask_ml, name)()
             return (f"dask-ml {name}.fit", lambda: est.fit(X))
 
-        yield ctx.measure(
-            "Dask ZScore.fit",
-            lambda: sknorm.ZScore().fit(X),
-            reference=reference("StandardScaler"),
-            floor=floor_pair,
-            target=1.3,
-            data=X,
-            repeat=repeat,
-            note=note,
-        )
-        yield ctx.measure(
-            "Dask MinMax.fit",
-            lambda: sknorm.MinMax().fit(X),
-            reference=reference("MinMaxScaler"),
-            floor=floor_pair,
-            target=1.3,
-            data=X,
-            repeat=repeat,
-        )
+        for Est, peer, row_note in (
+            (sknorm.ZScore, "StandardScaler", note),
+            (sknorm.MinMax, "MinMaxScaler", None),
+        ):
+            yield ctx.measure(
+                f"Dask {Est.__name__}.fit",
+                lambda Est=Est: Est().fit(X),
+                reference=reference(peer),
+                floor=floor_pair,
+                target=1.3,
+                data=X,
+                repeat=repeat,
+                note=row_note,
+            )
         yield ctx.measure(
             "Dask ZCAWhitening.fit",
             lambda: sknorm.ZCAWhitening().fit(X),

@@ -16,8 +16,6 @@ time of ``normalize_batch`` on 4,096-row batches.
 
 from __future__ import annotations
 
-import contextlib
-
 import sknorm
 
 FIT_TARGET = {"numpy": 2.0, "cupy": 2.5}
@@ -52,17 +50,9 @@ def run(ctx):
     n_samples, n_features = X.shape
     tv = _torch_view(ctx)
     torch, Xt = tv if tv is not None else (None, None)
-    no_grad = torch.no_grad if torch is not None else contextlib.nullcontext
 
     def torch_ref(label, fn):
-        if torch is None:
-            return None
-
-        def call():
-            with no_grad():
-                return fn()
-
-        return (label, call)
+        return ctx.torch_ref(torch, label, fn)
 
     bn = None
     if torch is not None:

@@ -37,6 +37,8 @@ The interface a benchmark module sees (``ctx``):
     ``(label, callable)`` pair timed in the same rounds; its ratio goes into
     the row as ``also_ratio`` and is printed after the row), ``data`` (the
     array the named floor is timed on, default ``ctx.X``) and ``note``;
+``ctx.torch_ref(torch, label, fn)``
+    a torch reference run under ``torch.no_grad()`` (None without torch);
 ``ctx.single_threaded(fn)``
     ``fn`` run with sknorm's kernels and BLAS on the calling thread only;
 ``ctx.stream_floors(name, fit)``
@@ -253,6 +255,19 @@ class Context:
             "target": 1.2,
         }
 
+    @staticmethod
+    def torch_ref(torch, label, fn):
+        """A reference ``(label, callable)`` that runs ``fn`` under
+        ``torch.no_grad()``, or None without torch."""
+        if torch is None:
+            return None
+
+        def call():
+            with torch.no_grad():
+                return fn()
+
+        return (label, call)
+
     def single_threaded(self, fn):
         """``fn`` with sknorm's kernels (:func:`sknorm._kernels._parallel.serial`)
         and BLAS (threadpoolctl) on the calling thread only."""
@@ -334,8 +349,10 @@ class Context:
             return getattr(floor, "__name__", "custom"), floor
         xp = self.xp
         if floor == "read":
+            # N-D data (images) read as (n_samples, everything else).
+            matrix = xp.reshape(data, (data.shape[0], -1))
             ones = xp.ones((1, data.shape[0]), dtype=data.dtype)
-            return floor, lambda: ones @ data
+            return floor, lambda: ones @ matrix
         if floor == "copy":
             return floor, lambda: self._device.copy(data)
         if floor == "gram":

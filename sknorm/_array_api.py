@@ -123,27 +123,41 @@ def accumulation_dtype(xp, device):
     return dtypes.get("float64", xp.float32)
 
 
-_half_by_dtype = {}
+_dtype_kinds = {}
+
+
+def dtype_kind(xp, dtype):
+    """ "half" (float16, torch's bfloat16), "real" (other floats, integers,
+    bool), "complex" or "other": asked once per namespace and dtype
+    (``isdtype`` costs microseconds per call)."""
+    try:
+        key = (xp.__name__, dtype)
+        kind = _dtype_kinds.get(key)
+    except TypeError:  # an unhashable dtype object
+        key, kind = None, None
+    if kind is None:
+        if xp.isdtype(dtype, "complex floating"):
+            kind = "complex"
+        elif xp.isdtype(dtype, ("real floating", "integral", "bool")):
+            kind = "real"
+            try:
+                if xp.isdtype(dtype, "real floating") and xp.finfo(dtype).bits == 16:
+                    kind = "half"
+            except (TypeError, ValueError, AttributeError):
+                pass
+        else:
+            kind = "other"
+        if key is not None:
+            _dtype_kinds[key] = kind
+    return kind
 
 
 def is_half_float(xp, dtype) -> bool:
-    """True for the 16-bit floats (float16, torch's bfloat16); asked once
-    per namespace and dtype."""
+    """True for the 16-bit floats (float16, torch's bfloat16)."""
     try:
-        key = (xp.__name__, dtype)
-        half = _half_by_dtype.get(key)
-    except TypeError:  # an unhashable dtype object
-        key, half = None, None
-    if half is None:
-        try:
-            half = bool(xp.isdtype(dtype, "real floating")) and (
-                xp.finfo(dtype).bits == 16
-            )
-        except (TypeError, ValueError, AttributeError):
-            half = False
-        if key is not None:
-            _half_by_dtype[key] = half
-    return half
+        return dtype_kind(xp, dtype) == "half"
+    except (TypeError, ValueError, AttributeError):
+        return False  # not a dtype the namespace knows
 
 
 def output_float_dtype(xp, device, dtype):

@@ -23,7 +23,7 @@ import importlib
 import array_api_compat
 import numpy as np
 
-from ._array_api import accumulation_dtype, namespace_of
+from ._array_api import accumulation_dtype, detached, namespace_of
 from ._callbacks import FIT_TIME_STATE
 from ._naming import convert_array
 
@@ -77,14 +77,9 @@ def resolve_namespace(namespace, caller="move_estimator"):
     )
 
 
-def _detached(a):
-    # A torch tensor that requires grad refuses DLPack and .numpy().
-    return a.detach() if array_api_compat.is_torch_array(a) else a
-
-
 def to_host(a):
     """A NumPy copy of any array (a device array is copied to the host)."""
-    a = _detached(a)
+    a = detached(a)  # a tensor that requires grad refuses DLPack, .numpy()
     if isinstance(a, np.ndarray):
         return a.copy()
     try:
@@ -101,7 +96,7 @@ def to_host(a):
 def move_array(a, xp, device):
     """A copy of the array ``a`` in namespace ``xp`` on ``device``, same
     values; float64 becomes float32 only where ``device`` has no float64."""
-    a = _detached(a)
+    a = detached(a)
     source = namespace_of(a)
     if a.dtype == source.float64 and accumulation_dtype(xp, device) != xp.float64:
         a = source.astype(a, source.float32)

@@ -24,6 +24,7 @@ from sklearn.utils.validation import check_array, validate_data
 
 from ._array_api import (
     array_device,
+    dtype_kind,
     is_array_api_input,
     move_to_namespace,
     namespace_of,
@@ -163,20 +164,36 @@ def _validate_plain_float_matrix(
     estimator, X, prefix, allow_nan, copy, finite_check, shape_check
 ):
     if finite_check != "kernel" and not _skip_value_checks():
-        try:
-            # scikit-learn's check sums X first (a quick test): finite values
-            # near the float maximum overflow there and warn, to no purpose.
-            with np.errstate(over="ignore", invalid="ignore"):
-                assert_all_finite(
-                    X,
-                    allow_nan=allow_nan,
-                    estimator_name=type(estimator).__name__,
-                    input_name="X",
-                )
-        except ValueError as exc:
-            raise _prefixed(exc, prefix) from exc
+        assert_finite_numpy(estimator, X, prefix, allow_nan)
     shape_check(X.shape[1])
     return X.copy() if copy else X
+
+
+def assert_finite_numpy(estimator, X, prefix, allow_nan):
+    """scikit-learn's ``assert_all_finite`` of a NumPy array, its message
+    prefixed with the failing call."""
+    try:
+        # scikit-learn's check sums X first (a quick test): finite values
+        # near the float maximum overflow there and warn, to no purpose.
+        with np.errstate(over="ignore", invalid="ignore"):
+            assert_all_finite(
+                X,
+                allow_nan=allow_nan,
+                estimator_name=type(estimator).__name__,
+                input_name="X",
+            )
+    except ValueError as exc:
+        raise _prefixed(exc, prefix) from exc
+
+
+def raise_if_nonfinite(xp, X, prefix, allow_nan):
+    """The ValueError of an Array API input with +-inf (or NaN, unless
+    ``allow_nan``), in the kernels' words."""
+    if _has_nonfinite(xp, X, allow_nan=allow_nan):
+        error = (
+            NonFiniteError.infinity() if allow_nan else NonFiniteError.nan_or_infinity()
+        )
+        raise ValueError(prefix + str(error))
 
 
 def _is_complex(X):
@@ -266,11 +283,8 @@ def _validate_array_api(
         pass  # the kernel's own pass finds +-inf (CuPy: no separate pass)
     elif finite_check == "transform" and transforms_find_nonfinite(xp):
         pass  # checked by the transform kernel as it writes the output
-    elif _has_nonfinite(xp, X, allow_nan=allow_nan):
-        error = (
-            NonFiniteError.infinity() if allow_nan else NonFiniteError.nan_or_infinity()
-        )
-        raise ValueError(prefix + str(error))
+    else:
+        raise_if_nonfinite(xp, X, prefix, allow_nan)
     shape_check(n_features)
     return X
 
@@ -287,42 +301,19 @@ def _has_nonfinite(xp, X, allow_nan):
     return not bool(xp.all(xp.isfinite(X)))
 
 
-_dtype_kinds = {}
-
-
 def check_real_dtype(xp, dtype, prefix):
     """Refuse complex and non-numeric dtypes of an Array API input."""
-    kind = _dtype_kind(xp, dtype)
+    kind = dtype_kind(xp, dtype)
     if kind == "complex":
         raise ValueError(
             prefix + "Complex data not supported; pass the real part or the "
             "magnitude instead."
         )
-    if kind != "real":
+    if kind not in ("real", "half"):
         raise TypeError(
             prefix + f"X has dtype {dtype}, expected a real numeric dtype; "
             "convert it with xp.astype(X, xp.float64)."
         )
-
-
-def _dtype_kind(xp, dtype):
-    """ "real" (float, integer, bool), "complex" or "other": asked once per
-    namespace and dtype (``isdtype`` costs microseconds per call)."""
-    try:
-        key = (xp.__name__, dtype)
-        kind = _dtype_kinds.get(key)
-    except TypeError:  # an unhashable dtype object
-        key, kind = None, None
-    if kind is None:
-        if xp.isdtype(dtype, "complex floating"):
-            kind = "complex"
-        elif xp.isdtype(dtype, ("real floating", "integral", "bool")):
-            kind = "real"
-        else:
-            kind = "other"
-        if key is not None:
-            _dtype_kinds[key] = kind
-    return kind
 
 
 def _skip_value_checks():

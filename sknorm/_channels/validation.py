@@ -22,11 +22,12 @@ from .._array_api import (
     namespace_of,
     output_float_dtype,
 )
-from .._kernels import NonFiniteError, finds_infinity
+from .._kernels import finds_infinity
 from .._validation import (
-    _has_nonfinite,
     _skip_value_checks,
+    assert_finite_numpy,
     check_real_dtype,
+    raise_if_nonfinite,
     where,
 )
 from .layout import layout_of
@@ -147,24 +148,9 @@ def _check_finite(xp, X, estimator, prefix, allow_nan, finite_check):
     if finite_check == "transform" and transforms_check(xp):
         return  # the channel transforms check X as they go (see affine)
     if numpy:
-        from sklearn.utils import assert_all_finite
-
-        try:
-            assert_all_finite(
-                X,
-                allow_nan=allow_nan,
-                estimator_name=type(estimator).__name__,
-                input_name="X",
-            )
-        except ValueError as exc:
-            raise ValueError(prefix + str(exc)) from exc
-        return
-    matrix = xp.reshape(X, (X.shape[0], -1))
-    if _has_nonfinite(xp, matrix, allow_nan=allow_nan):
-        error = (
-            NonFiniteError.infinity() if allow_nan else NonFiniteError.nan_or_infinity()
-        )
-        raise ValueError(prefix + str(error))
+        assert_finite_numpy(estimator, X, prefix, allow_nan)
+    else:
+        raise_if_nonfinite(xp, xp.reshape(X, (X.shape[0], -1)), prefix, allow_nan)
 
 
 def _check_channels(estimator, X, channel_axis, prefix, reset, record):
