@@ -498,6 +498,15 @@ class BaseNormalizer(
     def _statistics(self, method):
         return Statistics((), 0, False)
 
+    def _merged_statistics(self, a, b):
+        """The :class:`~sknorm._stats.Statistics` of the rows of ``a`` and
+        ``b`` (``merge``, a Dask ``partial_fit``)."""
+        return Statistics(
+            self._merge_statistics(a.states, b.states),
+            a.n_rows + b.n_rows,
+            a.weighted or b.weighted,
+        )
+
     def _fitted_state(self, statistics, xp, device, n_features):
         return {}
 
@@ -552,11 +561,7 @@ class BaseNormalizer(
             self._check_mergeable(other)
             mine = self._statistics("merge")
             theirs = other._statistics("merge")
-            merged = Statistics(
-                self._merge_statistics(mine.states, theirs.states),
-                mine.n_rows + theirs.n_rows,
-                mine.weighted or theirs.weighted,
-            )
+            merged = self._merged_statistics(mine, theirs)
             anchor = getattr(self, self._anchor_)
             self.__dict__.update(
                 self._fitted_state(

@@ -18,7 +18,7 @@ import numpy as np
 from sklearn.utils.validation import validate_data
 
 from .._array_api import array_device, namespace_of, output_float_dtype
-from .._validation import where
+from .._validation import _prefixed, _ShapeCheck, where
 
 __all__ = ["DaskInput", "dask_input", "is_dask_frame", "weights_for"]
 
@@ -161,14 +161,8 @@ def dask_input(estimator, X, method, *, reset, names=True, columns=None):
 
 
 def _bookkeeping(estimator, X, array, prefix, reset, names, columns):
-    n_columns = array.shape[1]
-    if columns is not None:
-        if n_columns != columns:
-            raise ValueError(
-                prefix + f"X has {n_columns} columns, but "
-                f"{type(estimator).__name__} outputs {columns} components; "
-                "pass the output of transform."
-            )
+    if columns is not None:  # the output of transform: its column count
+        _ShapeCheck(estimator, prefix, reset, names, columns)(array.shape[1])
         return
     with warnings.catch_warnings():
         if not names:
@@ -181,10 +175,7 @@ def _bookkeeping(estimator, X, array, prefix, reset, names, columns):
                 estimator, _stand_in(X, array), reset=reset, skip_check_array=True
             )
         except (ValueError, TypeError) as exc:
-            message = str(exc)
-            if not message.startswith(prefix):
-                message = prefix + message
-            raise type(exc)(message) from exc
+            raise _prefixed(exc, prefix) from exc
 
 
 def weights_for(estimator, method, inp, sample_weight):

@@ -143,11 +143,7 @@ def update(estimator, X, sample_weight, *, method, reset):
             merged = batch
             if not reset and estimator._is_fitted():
                 previous = estimator._statistics(method)
-                merged = Statistics(
-                    estimator._merge_statistics(previous.states, batch.states),
-                    previous.n_rows + batch.n_rows,
-                    previous.weighted or batch.weighted,
-                )
+                merged = estimator._merged_statistics(previous, batch)
             estimator.__dict__.update(
                 estimator._fitted_state(merged, inp.xp, inp.device, inp.array.shape[1])
             )
@@ -156,7 +152,7 @@ def update(estimator, X, sample_weight, *, method, reset):
 
 
 # ------------------------------------------------- MiniBatchNormalizer ----
-def _batches_from_pieces(xp, layout, pieces):
+def _batches_from_pieces(layout, pieces):
     """Consecutive pieces of one batch merged: ``[(moments, n_rows)]`` in
     batch order."""
     index = _host(pieces[:, layout.count_row + 1, 0])
@@ -184,20 +180,17 @@ def minibatch_steps(
         n_features = inp.array.shape[1]
         if reset:
             estimator._check_affine_params(method, n_features, xp, device, dtype)
-        layout = Layout(estimator._statistic_types(), n_features, extra_rows=1)
-        spec = _spec(estimator, inp, layout, method, kind, weights)
         if rows is None:  # one batch: all of X
-            tree_layout = Layout(estimator._statistic_types(), n_features)
-            tree_spec = _spec(estimator, inp, tree_layout, method, kind, weights)
-            (packed,) = tree_statistics(inp, weights, tree_spec).compute()
-            (moments,), n_rows = tree_layout.unpack(packed)
-            batches = [(moments, int(_host(n_rows)))]
-            _check_rows(estimator, method, batches[0][1])
+            stats = _computed_statistics(estimator, inp, weights, kind, method)
+            batches = [(stats.states[0], stats.n_rows)]
         else:
+            layout = Layout(estimator._statistic_types(), n_features, extra_rows=1)
+            spec = _spec(estimator, inp, layout, method, kind, weights)
             pieces = batch_pieces(inp, weights, spec, rows).compute()
-            batches = _batches_from_pieces(xp, layout, pieces)
+            batches = _batches_from_pieces(layout, pieces)
             _check_rows(estimator, method, sum(n for _, n in batches))
-        _check_weight_total(estimator, method, [m.count for m, _ in batches], kind)
+            counts = [m.count for m, _ in batches]
+            _check_weight_total(estimator, method, counts, kind)
         state = None if reset else estimator._running_state()
         n_subtasks = 0 if rows is None else len(batches)
         with estimator._fit_task(method, X, sample_weight, n_subtasks) as task:
@@ -227,9 +220,10 @@ def minibatch_steps(
 
 def _affine_block(block, center, scale, offset, *, out_dtype):
     xp = namespace_of(block)
-    if block.dtype != out_dtype:
+    copy = block.dtype == out_dtype  # else the cast is the block's new memory
+    if not copy:
         block = xp.astype(block, out_dtype)
-    return kernels_for(xp).affine(block, center, scale, offset, True)
+    return kernels_for(xp).affine(block, center, scale, offset, copy)
 
 
 def _lazy_affine(inp, estimator, method, center, scale, offset):

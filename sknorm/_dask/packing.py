@@ -97,7 +97,3 @@ class Layout:
                     values.append(packed[field.start : field.stop, :])
             states.append(cls(*values))
         return tuple(states), packed[self.count_row, 0]
-
-    def extra(self, packed, i):
-        """The ``i``-th extra row's value (0-d)."""
-        return packed[self.count_row + 1 + i, 0]

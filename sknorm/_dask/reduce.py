@@ -31,9 +31,9 @@ from .._array_api import (
     namespace_of,
     output_float_dtype,
 )
-from .._kernels import NonFiniteError, finds_infinity
+from .._kernels import finds_infinity
 from .._kernels._parallel import serial
-from .._validation import _has_nonfinite
+from .._validation import raise_if_nonfinite
 from .packing import Layout
 
 __all__ = ["SPLIT_EVERY", "ChunkSpec", "batch_pieces", "tree_statistics"]
@@ -97,13 +97,7 @@ def checked_chunk(block, spec):
     if block.shape[0] and not kernel_checks:
         # Otherwise the statistics kernels find the refused values in their
         # own pass (NumPy's: infinity, and NaN where it is refused).
-        if _has_nonfinite(xp, block, allow_nan=spec.allow_nan):
-            error = (
-                NonFiniteError.infinity()
-                if spec.allow_nan
-                else NonFiniteError.nan_or_infinity()
-            )
-            raise ValueError(spec.prefix + str(error))
+        raise_if_nonfinite(xp, block, spec.prefix, spec.allow_nan)
     return block, xp, device
 
 
@@ -121,7 +115,7 @@ def checked_weights(weights, n_rows, spec, xp, device, dtype):
                 "both the same way (take them from one dataframe)."
             )
         w = xp.astype(move_to_namespace(weights[:, 0], xp, device), dtype)
-    if n_rows and (not bool(xp.all(xp.isfinite(w))) or bool(xp.any(w < 0))):
+    if n_rows and not bool(xp.all(xp.isfinite(w) & (w >= 0))):  # one read
         raise ValueError(
             spec.prefix + "sample_weight must be finite and non-negative; drop "
             "the rows you want ignored or give them weight 0."
