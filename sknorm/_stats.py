@@ -22,6 +22,7 @@ import numpy as np
 
 from ._array_api import array_device, is_numpy_namespace, namespace_of
 from ._kernels import kernels_for
+from ._kernels.generic import bounded_shift
 from ._naming import state_type
 
 __all__ = [
@@ -63,27 +64,6 @@ def weight_fractions(xp, a_count, b_count):
     total = a_count + b_count
     safe = xp.where(total > 0, total, xp.ones_like(total))
     return total, a_count / safe, b_count / safe
-
-
-def shift_limit(xp, dtype):
-    """The largest magnitude a shift may have: an eighth of an ulp of the
-    float maximum (5e291 in float64, 5e30 in float32).
-
-    Below it, ``x - shift`` cannot overflow for any finite ``x``: at most
-    ``max + limit``, which rounds to ``max`` (half an ulp of the maximum is
-    four times the limit); nor can a mean taken around the shift, nor the
-    difference of two shifts.  Above it a shift is pointless: values that
-    large are ``limit * eps`` apart or equal, so a feature there is constant
-    or has an infinite variance, and a shift of 0 loses nothing.
-    """
-    finfo = xp.finfo(dtype)
-    return float(finfo.max) * float(finfo.eps) / 8
-
-
-def bounded_shift(xp, values, dtype):
-    """``values`` as shifts: 0 where beyond :func:`shift_limit`."""
-    limit = shift_limit(xp, dtype)
-    return xp.where(xp.abs(values) <= limit, values, xp.zeros_like(values))
 
 
 def _observed(xp, X, weights):

@@ -210,19 +210,19 @@ def test_finite_extremes_never_give_nan(values, cuts, numba):
 
 
 def test_every_kernel_uses_the_same_shift_limit():
-    """The limit is written out where a kernel cannot import _stats: the
-    CUDA source's literal and the generic kernel's copy must agree."""
+    """The limit is written out where Python cannot share it: the CUDA
+    source's literal must agree with the kernels' shift_limit."""
     import re as _re
 
     from sknorm._kernels import cupy_fused, generic
-    from sknorm._stats import shift_limit
+    from sknorm._kernels.generic import shift_limit
 
     limit = shift_limit(np, np.float64)
     for family in cupy_fused.FAMILIES:
         code = cupy_fused.source(family, "double")
         literal = _re.search(r"#define SHIFT_LIMIT (\S+)", code).group(1)
         assert float(literal) == limit
-    assert generic._shift_limit(np, np.float64) == limit
+    assert generic.shift_limit(np, np.float64) == limit
     # Below the limit x - shift cannot overflow for any finite x ...
     big = np.finfo(np.float64).max
     with np.errstate(over="raise"):

@@ -131,6 +131,15 @@ def viewed(X, layout):
     C-ordered with the samples first (a transposed view, e.g. channels-last
     memory seen as ``(N, C, H, W)``: no copy); else (NumPy, CuPy) a
     C-ordered copy, or (torch) X, whose ``reshape`` copies."""
+    xp, view = _without_copy(X, layout)
+    if view is None:
+        view = View(xp.asarray(X, copy=True), layout, None, True)
+    return xp, view
+
+
+def _without_copy(X, layout):
+    """:func:`viewed` where it needs no copy; ``(xp, None)`` where it would
+    copy (the copy keeps ``layout``)."""
     xp = namespace_of(X)
     order = _memory_order(X)
     if order is None or order[1]:
@@ -144,7 +153,7 @@ def viewed(X, layout):
         return xp, View(view, layout_of(view.shape, axis), perm, False)
     if not hasattr(X, "flags"):  # torch
         return xp, View(X, layout, None, False)
-    return xp, View(xp.asarray(X, copy=True), layout, None, True)
+    return xp, None
 
 
 def repeat_each(xp, w, times):
@@ -158,11 +167,14 @@ def repeat_each(xp, w, times):
 def flat_batch(X, layout, weights):
     """``(matrix, weights)`` when the layout is a plain matrix of channels
     (:attr:`Layout.flat`): every 2-D kernel and fused step applies to it as
-    it is; else None."""
-    xp, view = viewed(X, layout)
-    layout = view.layout
-    if not layout.flat:
+    it is; else None (deciding that copies nothing: the caller's per-channel
+    path may still have to copy a strided X, once)."""
+    xp, view = _without_copy(X, layout)
+    if not (layout if view is None else view.layout).flat:
         return None
+    if view is None:
+        xp, view = viewed(X, layout)
+    layout = view.layout
     matrix = xp.reshape(view.array, (layout.n_samples * layout.before, layout.channels))
     return matrix, repeat_each(xp, weights, layout.before)
 

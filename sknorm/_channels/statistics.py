@@ -71,9 +71,8 @@ def _rows_moments(array, layout, weights):
     )
     count = n_obs
     if weights is not None:
-        count = (
-            n_obs * np.repeat(np.asarray(weights, np.float64), layout.before)[:, None]
-        )
+        w = repeat_each(np, np.asarray(weights, np.float64), layout.before)
+        count = n_obs * w[:, None]
     shifts = np.broadcast_to(shift, n_obs.shape)
     return merge_parts(namespace_of(mean), count, n_obs, shifts, mean, var)
 

@@ -17,12 +17,14 @@ from .._array_api import array_device, compute_float_dtype, namespace_of
 
 __all__ = [
     "affine",
+    "bounded_shift",
     "comoments",
     "linear",
     "local_response",
     "local_response_rows",
     "min_max",
     "moments",
+    "shift_limit",
 ]
 
 
@@ -30,11 +32,25 @@ def _safe_divisor(xp, total):
     return xp.where(total > 0, total, xp.ones_like(total))
 
 
-def _shift_limit(xp, dtype):
-    # sknorm._stats.shift_limit (kernels sit below _stats): an eighth of an
-    # ulp of the float maximum.
+def shift_limit(xp, dtype):
+    """The largest magnitude a shift may have: an eighth of an ulp of the
+    float maximum (5e291 in float64, 5e30 in float32).
+
+    Below it, ``x - shift`` cannot overflow for any finite ``x``: at most
+    ``max + limit``, which rounds to ``max`` (half an ulp of the maximum is
+    four times the limit); nor can a mean taken around the shift, nor the
+    difference of two shifts.  Above it a shift is pointless: values that
+    large are ``limit * eps`` apart or equal, so a feature there is constant
+    or has an infinite variance, and a shift of 0 loses nothing.
+    """
     finfo = xp.finfo(dtype)
     return float(finfo.max) * float(finfo.eps) / 8
+
+
+def bounded_shift(xp, values, dtype):
+    """``values`` as shifts: 0 where beyond :func:`shift_limit`."""
+    limit = shift_limit(xp, dtype)
+    return xp.where(xp.abs(values) <= limit, values, xp.zeros_like(values))
 
 
 def _working_shift(xp, X, shift, weights, dtype):
@@ -58,7 +74,7 @@ def _working_shift(xp, X, shift, weights, dtype):
     first = xp.sum(
         xp.where(observed & (rank == 1), xp.astype(head, dtype), zero), axis=0
     )
-    huge = xp.abs(first) > _shift_limit(xp, dtype)
+    huge = xp.abs(first) > shift_limit(xp, dtype)
     if not bool(xp.any(huge)):
         return shift
     candidate = xp.where(huge, first, shift)

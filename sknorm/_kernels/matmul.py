@@ -20,7 +20,7 @@ Nothing here reads a device value on the host (no ``bool()``, ``float()``,
 fixed from the shapes alone.
 
 Moments are summed around the caller's shift (the state's, 0 for values
-beyond ``sknorm._stats.shift_limit``): unlike :mod:`.generic`, which takes a
+beyond ``sknorm._kernels.generic.shift_limit``): unlike :mod:`.generic`, which takes a
 value of the data as its working shift there (a host read), a constant
 feature beyond 5e291 gets a variance of +inf here rather than 0 (the rounding
 of values that large, squared, overflows); its mean is right.

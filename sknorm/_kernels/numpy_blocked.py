@@ -200,10 +200,9 @@ def _sums(X, lo, hi, c, w_all, plan, buf, wbuf, nan_aware):
 def _generic_segment(X, lo, hi, c, w_all, plan, dtype):
     """The reference kernel, block by block (values near the float max),
     around ``c`` or 0 where ``c`` is beyond the shift limit (so that
-    ``x - c`` cannot overflow: see :func:`sknorm._stats.shift_limit`).
+    ``x - c`` cannot overflow: see :func:`.generic.shift_limit`).
     Returns ``(c used, moments)``."""
-    limit = np.finfo(dtype).max * np.finfo(dtype).eps / 8
-    c = np.where(np.abs(c) <= limit, c, 0.0)
+    c = generic.bounded_shift(np, c, dtype)
     state = None
     for start, stop in blocks(lo, hi, plan.rows):
         w = None if w_all is None else w_all[start:stop]

@@ -14,7 +14,7 @@ import threading
 
 import numpy as np
 
-from . import numba_cpu
+from . import generic, numba_cpu
 
 __all__ = [
     "CANCELLATION",
@@ -32,8 +32,8 @@ __all__ = [
 CANCELLATION = 1.0
 # Rows whose mean is the first shift of each thread's part.
 HEAD_ROWS = 32
-# sknorm._stats.shift_limit of float64 (computed once: np.finfo costs µs).
-SHIFT_LIMIT = float(np.finfo(np.float64).max) * float(np.finfo(np.float64).eps) / 8
+# The float64 shift limit (computed once: np.finfo costs µs).
+SHIFT_LIMIT = generic.shift_limit(np, np.float64)
 # The weights argument of a compiled loop called without weights (never read).
 NO_WEIGHTS = np.ones(1)
 

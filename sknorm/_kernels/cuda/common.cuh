@@ -16,7 +16,7 @@
 // (the one-pass variance then loses up to CANCEL ulps).
 #define CANCEL 64.0
 // Shifts (reference values) beyond this magnitude are 0: x - ref can then
-// never overflow (sknorm._stats.shift_limit, the same float64 value).
+// never overflow (sknorm._kernels.generic.shift_limit, the same float64 value).
 #define SHIFT_LIMIT 4.989600773836799e+291
 typedef __T__ T;
 
