@@ -397,7 +397,12 @@ class ZCAWhitening(BaseNormalizer):
         return self.method in PCA_METHODS and self.n_components is not None
 
     def _check_fit_shape(self, method, n_features):
-        self._check_n_components(method, n_features)
+        if self._reduces_dimension() and self.n_components > n_features:
+            raise ValueError(
+                where(self, method) + f"n_components={self.n_components} must be "
+                f"at most n_features={n_features}; lower it or pass "
+                "n_components=None to keep every component."
+            )
 
     def _output_width(self, method, n_columns):
         return self.n_components_ if method == "transform" else self.n_features_in_
@@ -407,14 +412,6 @@ class ZCAWhitening(BaseNormalizer):
 
     def _prepare_transform(self, method):
         self._matrices(method, stacklevel=6)
-
-    def _check_n_components(self, method, n_features):
-        if self._reduces_dimension() and self.n_components > n_features:
-            raise ValueError(
-                where(self, method) + f"n_components={self.n_components} must be "
-                f"at most n_features={n_features}; lower it or pass "
-                "n_components=None to keep every component."
-            )
 
     def _fourth_moments(self, method):
         """The running fourth moments (None without Ledoit-Wolf shrinkage)."""
@@ -603,19 +600,15 @@ class ZCAWhitening(BaseNormalizer):
         )
         D = self._matrices("inverse_transform").dewhitening
         work = compute_float_dtype(xp, Z.dtype)
-        if work != Z.dtype:
-            # 16-bit floats: both steps in float32, rounded once at the end
-            # (a float32 copy of Z: the product and the shift in one kernel
-            # would need a kernel of their own).
-            X_back = self._transform_kernel(
-                xp, "inverse_transform", "linear", xp.astype(Z, work), None, D, False
-            )
-            X_back = kernels_for(xp).affine(X_back, None, None, self.mean_, False)
-            return xp.astype(X_back, Z.dtype)
+        # 16-bit floats: both steps in float32, rounded once at the end (a
+        # float32 copy of Z: the product and the shift in one kernel would
+        # need a kernel of their own).
+        Z_work = Z if work == Z.dtype else xp.astype(Z, work)
         X_back = self._transform_kernel(
-            xp, "inverse_transform", "linear", Z, None, D, False
+            xp, "inverse_transform", "linear", Z_work, None, D, False
         )
-        return kernels_for(xp).affine(X_back, None, None, self.mean_, False)
+        X_back = kernels_for(xp).affine(X_back, None, None, self.mean_, False)
+        return X_back if work == Z.dtype else xp.astype(X_back, Z.dtype)
 
     def get_feature_names_out(self, input_features=None):
         """Output feature names.

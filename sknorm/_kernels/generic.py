@@ -11,6 +11,8 @@ float32 (a float32 copy of X) and rounded once to their dtype.
 
 from __future__ import annotations
 
+import operator
+
 import numpy as np
 
 from .._array_api import array_device, compute_float_dtype, namespace_of
@@ -187,35 +189,12 @@ def affine(X, center, scale, offset, copy):
     return Y
 
 
-def _isub(Y, t):
-    Y -= t
-    return Y
-
-
-def _imul(Y, t):
-    Y *= t
-    return Y
-
-
-def _iadd(Y, t):
-    Y += t
-    return Y
-
-
-def _sub(a, b):
-    return a - b
-
-
-def _mul(a, b):
-    return a * b
-
-
-def _add(a, b):
-    return a + b
-
-
-_AFFINE_STEPS = (_sub, _mul, _add)
-_AFFINE_IN_PLACE = {_sub: _isub, _mul: _imul, _add: _iadd}
+_AFFINE_STEPS = (operator.sub, operator.mul, operator.add)
+_AFFINE_IN_PLACE = {
+    operator.sub: operator.isub,
+    operator.mul: operator.imul,
+    operator.add: operator.iadd,
+}
 
 
 def linear(X, center, matrix, copy):
@@ -240,47 +219,25 @@ def local_response(X, size, alpha, beta, k):
     catastrophically when large and small features mix.
     """
     xp = namespace_of(X)
+    n, f = X.shape
+    Y = local_response_rows(xp.reshape(X, (n, f, 1)), size, alpha, beta, k)
+    return xp.reshape(Y, (n, f))
+
+
+def local_response_rows(X, size, alpha, beta, k):
+    """:func:`local_response` of ``(M, C, B)`` across axis 1 (the channels of
+    a channels-first array, at every one of the ``B`` positions)."""
+    xp = namespace_of(X)
     work = compute_float_dtype(xp, X.dtype)
     if work != X.dtype:  # 16-bit floats: computed in float32, rounded once
-        Y = local_response(xp.astype(X, work), size, alpha, beta, k)
+        Y = local_response_rows(xp.astype(X, work), size, alpha, beta, k)
         return xp.astype(Y, X.dtype)
-    n, f = X.shape
+    m, f, b = X.shape
     sq = X * X
     # Missing values add nothing to their neighbours' windows (as the zero
     # padding at the edges) and stay NaN in the output (x / ... is NaN).
     sq = xp.where(xp.isnan(sq), xp.zeros_like(sq), sq)
     # Window cells further than f - 1 away are always padding: skip them.
-    before = min(size // 2, f - 1)
-    after = min((size - 1) // 2, f - 1)
-    if before or after:
-        device = array_device(X)
-        parts = [sq]
-        if before:
-            parts.insert(0, xp.zeros((n, before), dtype=X.dtype, device=device))
-        if after:
-            parts.append(xp.zeros((n, after), dtype=X.dtype, device=device))
-        padded = xp.concat(parts, axis=1)
-        div = padded[:, 0:f] + padded[:, 1 : f + 1]
-        for d in range(2, before + after + 1):
-            div += padded[:, d : d + f]
-    else:
-        div = sq
-    # torch: avg_pool (sum / size), then .mul(alpha).add(k).pow(beta).
-    div /= size
-    div *= alpha
-    div += k
-    div **= beta
-    return X / div
-
-
-def local_response_rows(X, size, alpha, beta, k):
-    """:func:`local_response` of ``(M, C, B)`` across axis 1 (the channels of
-    a channels-first array, at every one of the ``B`` positions): the same
-    window, padding, order of summation and operations."""
-    xp = namespace_of(X)
-    m, f, b = X.shape
-    sq = X * X
-    sq = xp.where(xp.isnan(sq), xp.zeros_like(sq), sq)
     before = min(size // 2, f - 1)
     after = min((size - 1) // 2, f - 1)
     if before or after:
@@ -296,6 +253,7 @@ def local_response_rows(X, size, alpha, beta, k):
             div += padded[:, d : d + f, :]
     else:
         div = sq
+    # torch: avg_pool (sum / size), then .mul(alpha).add(k).pow(beta).
     div /= size
     div *= alpha
     div += k

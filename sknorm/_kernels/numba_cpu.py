@@ -406,6 +406,5 @@ def _build():
         "shift_block": shift_block,
         "moments_update": moments_update,
         "min_max_update": min_max_update,
-        "batchnorm_running": batchnorm_running,
         "batchnorm_update": batchnorm_update,
     }
