@@ -681,8 +681,9 @@ class AffineNormalizer(OneToOneFeatureMixin, BaseNormalizer):
 
     Subclasses define ``_affine_terms(X, xp)`` returning ``(center, scale,
     offset)`` (any may be None) and, optionally, ``_inverse_affine_terms``
-    and ``_postprocess(Y, xp)`` (MinMax's clipping) and
-    ``_inverse_postprocess(X, xp)`` (a second step of the inverse map).
+    (which may add a fourth term, a scale applied to the result: MinMax's
+    two-step inverse of ranges wider than the float range) and
+    ``_postprocess(Y, xp)`` (MinMax's clipping).
     """
 
     def _affine_terms(self, X, xp):  # pragma: no cover - abstract
@@ -690,9 +691,6 @@ class AffineNormalizer(OneToOneFeatureMixin, BaseNormalizer):
 
     def _postprocess(self, Y, xp):
         return Y
-
-    def _inverse_postprocess(self, X, xp):
-        return X
 
     def _resolved_copy(self, copy):
         if copy is not None:
@@ -749,17 +747,20 @@ class AffineNormalizer(OneToOneFeatureMixin, BaseNormalizer):
         X, xp, must_copy = self._check_transform_input(X, "inverse_transform", copy)
         if xp is None:
             return self._inverse_transform_sparse(X, must_copy)
-        center, scale, offset = self._inverse_affine_terms(X, xp)
+        center, scale, offset, *then = self._inverse_affine_terms(X, xp)
         X_back = self._transform_kernel(
             xp, "inverse_transform", "affine", X, center, scale, offset, must_copy
         )
-        return self._inverse_postprocess(X_back, xp)
+        if then:  # a second step: the result scaled in place
+            X_back = self._affine_map(xp, X_back, None, then[0], None, False)
+        return X_back
 
     def _inverse_affine_terms(self, X, xp):
         """``(center, scale, offset)`` of the inverse map, for the same kernel:
-        ``x = (y - offset) * (1 / scale) + center``.  Subclasses that hold the
-        reciprocal of their scale (ZScore divides by ``scale_``) override it
-        to avoid rounding a reciprocal of a reciprocal."""
+        ``x = (y - offset) * (1 / scale) + center``, optionally followed by a
+        fourth term, a scale the result is multiplied by.  Subclasses that
+        hold the reciprocal of their scale (ZScore divides by ``scale_``)
+        override it to avoid rounding a reciprocal of a reciprocal."""
         center, scale, offset = self._affine_terms(X, xp)
         return offset, None if scale is None else 1.0 / scale, center
 

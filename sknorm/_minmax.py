@@ -17,7 +17,6 @@ from ._array_api import (
     requires_grad,
 )
 from ._base import AffineNormalizer, partial_fit_context
-from ._kernels import kernels_for
 from ._naming import published_as
 from ._stats import (
     MinMaxState,
@@ -353,6 +352,12 @@ class MinMax(AffineNormalizer):
         return self._derived("min_")
 
     def _affine_terms(self, X, xp):
+        return self._map_terms(X, xp)[:3]
+
+    def _map_terms(self, X, xp):
+        """``(center, scale, offset, wide, mid)``: the forward map's terms,
+        and for a fitted estimator the features whose range exceeds the
+        float range (None otherwise) and their midpoints."""
         lo, hi = (float(v) for v in self.feature_range)
         # Scalars in the dtype X is computed in, on X's device: without a
         # dtype, torch would round them to its default float32 before a
@@ -374,36 +379,26 @@ class MinMax(AffineNormalizer):
                 xp.full_like(mid, fitted_lo + half_width),
                 xp.full_like(mid, fitted_lo),
             )
-            return center, self.scale_, offset
+            return center, self.scale_, offset, wide, mid
         # data_range given and never fitted: the fixed map.
         d_lo, d_hi = (float(v) for v in self.data_range)
-        return scalar(d_lo), scalar((hi - lo) / (d_hi - d_lo)), scalar(lo)
+        return scalar(d_lo), scalar((hi - lo) / (d_hi - d_lo)), scalar(lo), None, None
 
     def _inverse_affine_terms(self, X, xp):
         """``x = (y - offset) / scale_ + center``; for features wider than the
         float range ``1 / scale_`` overflows, and the map is applied in two
-        steps, half of it here (``_inverse_postprocess`` doubles)."""
-        center, scale, offset = self._affine_terms(X, xp)
-        if not self._is_fitted():
+        steps: half of it, then the result doubled (the fourth term)."""
+        center, scale, offset, wide, mid = self._map_terms(X, xp)
+        if wide is None or not bool(xp.any(wide)):  # the usual case
             return offset, 1.0 / scale, center
-        wide, mid, half_width = self._wide_terms(xp)
-        if not bool(xp.any(wide)):  # the usual case
-            return offset, 1.0 / scale, center
+        half_width = 0.5 * (self._feature_range_[1] - self._feature_range_[0])
         half_range = self.data_max_ * 0.5 - self.data_min_ * 0.5
         with np.errstate(over="ignore"):  # 1 / scale of the wide ones, unused
             inverse = xp.where(wide, half_range / (2.0 * half_width), 1.0 / scale)
-        return offset, inverse, xp.where(wide, mid * 0.5, center)
-
-    def _inverse_postprocess(self, X, xp):
-        if not self._is_fitted():
-            return X
-        wide, _, _ = self._wide_terms(xp)
-        if not bool(xp.any(wide)):
-            return X
         twice = xp.where(
             wide, xp.full_like(self.data_min_, 2.0), xp.ones_like(self.data_min_)
         )
-        return kernels_for(xp).affine(X, None, twice, None, False)
+        return offset, inverse, xp.where(wide, mid * 0.5, center), twice
 
     def _postprocess(self, Y, xp):
         if not self.clip:
