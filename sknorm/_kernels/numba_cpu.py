@@ -35,7 +35,7 @@ import importlib.util
 import os
 import warnings
 
-__all__ = ["BLOCK_ROWS", "enabled", "kernels"]
+__all__ = ["BLOCK_ROWS", "enabled", "jit", "kernels"]
 
 # Rows summed into per-block accumulators before they join the totals.
 BLOCK_ROWS = 2048
@@ -64,16 +64,21 @@ def kernels():
     return _compiled
 
 
-def _build():
-    import numpy as np
+def jit(fn):
+    """``fn`` compiled as every sknorm loop is: numba's ``njit`` without the
+    GIL (the worker threads run loops in parallel), cached on disk, no
+    bounds checks."""
     from numba import njit
     from numba.core.errors import NumbaWarning
 
-    def jit(fn):
-        with warnings.catch_warnings():
-            # A read-only install cannot cache: compiling each time is fine.
-            warnings.simplefilter("ignore", NumbaWarning)
-            return njit(nogil=True, cache=True, boundscheck=False)(fn)
+    with warnings.catch_warnings():
+        # A read-only install cannot cache: compiling each time is fine.
+        warnings.simplefilter("ignore", NumbaWarning)
+        return njit(nogil=True, cache=True, boundscheck=False)(fn)
+
+
+def _build():
+    import numpy as np
 
     @jit
     def moment_sums(X, lo, hi, c, w, weighted, count, n_obs, s1, s2):

@@ -34,8 +34,6 @@ with :func:`sknorm._kernels.numba_cpu.enabled`; compiled on first use.
 
 from __future__ import annotations
 
-import warnings
-
 __all__ = ["HEAD", "kernels"]
 
 # Values at the start of a row whose mean is the row's working shift.
@@ -54,13 +52,8 @@ def kernels():
 
 def _build():
     import numpy as np
-    from numba import njit
-    from numba.core.errors import NumbaWarning
 
-    def jit(fn):
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", NumbaWarning)
-            return njit(nogil=True, cache=True, boundscheck=False)(fn)
+    from .numba_cpu import jit
 
     @jit
     def plain_sums(row, c, lanes, block, b1, b2):
