@@ -1,0 +1,278 @@
+"""A mergeable quantile summary with a certified rank error.
+
+No finite state gives the exact quantiles of a stream; this one gives, for
+every feature, estimates whose rank in all the data seen is within a
+counted error ``E`` of the target, for any order of the rows, any split
+into batches and any tree of merges.  It is deterministic (no random
+compaction): the same batches give the same bits.
+
+The state
+---------
+Blocks of ``(value, weight)`` items, one row per feature, each row sorted
+(see :mod:`sknorm._kernels.quantiles`).  A block has a *level*: 0 for the
+exact items of batches, ``h >= 1`` for a block compacted ``h`` times (it
+summarises about ``slots * 2**h`` rows).  ``E`` is counted exactly: every
+compaction adds the largest rank error it causes, computed from the items
+themselves.
+
+The schedule (merge and reduce)
+-------------------------------
+Exact items accumulate until there are more than ``2 * slots`` of them; they
+are then compacted into one block of ``slots`` items.  Two blocks of one
+level are merged and compacted into one block of the next level.  A
+compaction of input weight ``W_in`` into ``slots`` items costs a rank error
+of at most ``W_in / (2 slots)``; each unit of weight passes each level at
+most once, in any merge tree, so ``E / W <= (levels + 1) / (2 slots)``.  The
+number of slots grows with the height, ``slots = ceil((height + 2) /
+(2 rank_error))``, which keeps ``E / W`` below ``rank_error`` as the data
+grows: memory is ``O((1 / rank_error) log^2(rank_error n))`` values per
+feature (Manku, Rajagopalan & Lindsay 1998; Greenwald & Khanna's summary
+is smaller but not fully mergeable, KLL's is randomized).
+
+All schedule decisions use host integers (block sizes and levels): a
+summary on a GPU is built and merged without reading anything back.  On
+the CPU, where reading is free, a compaction that would take ``E`` past
+``rank_error * W`` (possible when features have very unequal NaN counts or
+weights) is redone with twice the slots, or skipped: there the bound holds
+for every input, and memory grows instead.  ``rank_error_`` always reports
+the ``E / W`` a fit holds, whichever way it was built.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import NamedTuple
+
+from ._array_api import array_device, is_numpy_namespace, namespace_of
+from ._kernels.quantiles import batch_block, compact, interpolated, sorted_block
+from ._naming import convert_array, state_type
+
+__all__ = [
+    "QuantileSummary",
+    "merge_summaries",
+    "slots_for",
+    "summary_of_block",
+    "summary_quantiles",
+    "summary_rank_error",
+    "update_summary",
+]
+
+
+def slots_for(rank_error, height):
+    """Items per compacted block that keep ``E / W`` within ``rank_error``
+    for a summary of ``height`` levels."""
+    return max(16, math.ceil((height + 2) / (2.0 * rank_error)))
+
+
+@state_type
+class QuantileSummary(NamedTuple):
+    """Per-feature mergeable quantile summary (see the module docstring).
+
+    values : (n_features, m) the blocks side by side, each row of each block
+        sorted; ``+inf`` marks an empty slot
+    weights : (n_features, m) the items' weights (0 for empty slots)
+    blocks : tuple of ``(size, level)`` host ints, in the order the blocks
+        sit in ``values``
+    total : (n_features,) total weight seen
+    n_observed : (n_features,) entries seen (not NaN, of positive weight)
+    error : (n_features,) the certified rank error, in weight units
+    integral : whether every weight is an integer (exact arithmetic)
+    """
+
+    values: object
+    weights: object
+    blocks: tuple
+    total: object
+    n_observed: object
+    error: object
+    integral: bool
+
+    @classmethod
+    def empty(cls, xp, n_features, dtype, device):
+        """The summary of no rows (the neutral element of the merge)."""
+        zeros = xp.zeros((n_features,), dtype=dtype, device=device)
+        nothing = xp.zeros((n_features, 0), dtype=dtype, device=device)
+        return cls(nothing, nothing, (), zeros, zeros, zeros, True)
+
+    def __sklearn_array_api_convert__(self, converter):
+        return type(self)(*(convert_array(v, converter) for v in self))
+
+    @property
+    def height(self):
+        """The highest level (1 for a summary of exact items only)."""
+        return max([1, *(level for _, level in self.blocks)])
+
+
+def _weighted_count(xp, weights):
+    dtype = weights.dtype
+    return xp.sum(weights, axis=1), xp.sum(xp.astype(weights > 0, dtype), axis=1)
+
+
+def summary_of_block(values, weights, rank_error, integral):
+    """The summary of one batch given as its sorted block
+    (:func:`~sknorm._kernels.quantiles.batch_block`)."""
+    xp = namespace_of(values)
+    total, n_observed = _weighted_count(xp, weights)
+    zeros = xp.zeros_like(total)
+    summary = QuantileSummary(
+        values, weights, ((values.shape[1], 0),), total, n_observed, zeros, integral
+    )
+    return _settled(summary, rank_error)
+
+
+def update_summary(state, X, sample_weight, dtype, rank_error, integral):
+    """``merge_summaries(state, summary of X)``."""
+    values, weights = batch_block(X, sample_weight, dtype)
+    batch = summary_of_block(values, weights, rank_error, integral)
+    return batch if state is None else merge_summaries(state, batch, rank_error)
+
+
+def merge_summaries(a, b, rank_error):
+    """The summary of the union of the rows of ``a`` and ``b``.
+
+    Ranks of disjoint data add, and so do the errors; the blocks of both
+    sides are then settled as one summary (exact items compacted, blocks of
+    one level merged), ``a``'s items first wherever values tie.
+    """
+    if a is None:
+        return b
+    if b is None:
+        return a
+    xp = namespace_of(a.total)
+    merged = QuantileSummary(
+        xp.concat([a.values, b.values], axis=1),
+        xp.concat([a.weights, b.weights], axis=1),
+        a.blocks + b.blocks,
+        a.total + b.total,
+        a.n_observed + b.n_observed,
+        a.error + b.error,
+        a.integral and b.integral,
+    )
+    return _settled(merged, rank_error)
+
+
+class _Blocks:
+    """The blocks of a summary being settled: host bookkeeping and the
+    arrays of each block, assembled into one summary at the end."""
+
+    def __init__(self, summary, rank_error):
+        self.xp = namespace_of(summary.total)
+        self.rank_error = rank_error
+        self.integral = summary.integral
+        self.total = summary.total
+        self.error = summary.error
+        # On the CPU every compaction is checked against the budget; on a
+        # device that would read the error back (a synchronisation).
+        self.checked = is_numpy_namespace(self.xp)
+        self.items = []  # [level, values, weights]
+        start = 0
+        for size, level in summary.blocks:
+            stop = start + size
+            self.items.append(
+                [level, summary.values[:, start:stop], summary.weights[:, start:stop]]
+            )
+            start = stop
+
+    @property
+    def height(self):
+        return max([1, *(level for level, _, _ in self.items)])
+
+    def take(self, selected):
+        """Remove the blocks ``selected`` (indices); return them merged into
+        one sorted block."""
+        chosen = [self.items[i] for i in selected]
+        self.items = [b for i, b in enumerate(self.items) if i not in selected]
+        if len(chosen) == 1:
+            return chosen[0][1], chosen[0][2]
+        values = self.xp.concat([b[1] for b in chosen], axis=1)
+        weights = self.xp.concat([b[2] for b in chosen], axis=1)
+        return sorted_block(values, weights)
+
+    def compacted(self, values, weights, slots):
+        """``values, weights`` compacted to ``slots`` items, the error added
+        to the count; on the CPU within the budget (more slots, or none
+        dropped, where ``slots`` would exceed it)."""
+        xp = self.xp
+        while slots < values.shape[1]:
+            new_values, new_weights, cost = compact(
+                values, weights, slots, self.integral
+            )
+            error = self.error + cost
+            if not self.checked or bool(xp.all(error <= self.rank_error * self.total)):
+                self.error = error
+                return new_values, new_weights
+            slots *= 2
+        return values, weights  # kept exactly: no error
+
+    def settle(self):
+        raw = [i for i, (level, _, _) in enumerate(self.items) if level == 0]
+        raw_items = sum(self.items[i][1].shape[1] for i in raw)
+        slots = slots_for(self.rank_error, self.height)
+        if raw_items > 2 * slots:
+            level = max(1, round(math.log2(raw_items / slots)))
+            values, weights = self.take(raw)
+            values, weights = self.compacted(values, weights, slots)
+            self.items.append([level, values, weights])
+        while True:
+            levels = [level for level, _, _ in self.items if level > 0]
+            repeated = sorted({h for h in levels if levels.count(h) > 1})
+            if not repeated:
+                break
+            h = repeated[0]
+            pair = [i for i, (level, _, _) in enumerate(self.items) if level == h][:2]
+            values, weights = self.take(pair)
+            slots = slots_for(self.rank_error, max(self.height, h + 1))
+            values, weights = self.compacted(values, weights, slots)
+            self.items.append([h + 1, values, weights])
+
+    def summary(self, n_observed):
+        # Highest level first (a canonical order: the same blocks give the
+        # same arrays whichever merge produced them).
+        ordered = sorted(self.items, key=lambda b: -b[0])
+        xp = self.xp
+        return QuantileSummary(
+            xp.concat([b[1] for b in ordered], axis=1),
+            xp.concat([b[2] for b in ordered], axis=1),
+            tuple((b[1].shape[1], b[0]) for b in ordered),
+            self.total,
+            n_observed,
+            self.error,
+            self.integral,
+        )
+
+
+def _settled(summary, rank_error):
+    blocks = _Blocks(summary, rank_error)
+    blocks.settle()
+    return blocks.summary(summary.n_observed)
+
+
+def summary_quantiles(summary, phis):
+    """The quantiles ``phis`` of every feature: ``(n_features, len(phis))``
+    (NaN for a feature without data)."""
+    values, weights = summary.values, summary.weights
+    if len(summary.blocks) > 1:
+        values, weights = sorted_block(values, weights)
+    if values.shape[1] == 0:
+        xp = namespace_of(summary.total)
+        shape = (summary.total.shape[0], len(phis))
+        return xp.full(
+            shape, float("nan"), dtype=summary.total.dtype, device=array_device(values)
+        )
+    return interpolated(values, weights, phis, n_observed=summary.n_observed)
+
+
+def summary_rank_error(summary):
+    """``max_features E / W`` (a host float; 0 without data).
+
+    For floating-point weights the rounding of the query's cumulative
+    weights is added to ``E``."""
+    xp = namespace_of(summary.total)
+    error = summary.error
+    if not summary.integral:
+        eps = float(xp.finfo(summary.total.dtype).eps)
+        error = error + summary.total * ((summary.values.shape[1] + 8) * eps)
+    seen = summary.total > 0
+    safe = xp.where(seen, summary.total, xp.ones_like(summary.total))
+    ratio = xp.where(seen, error / safe, xp.zeros_like(error))
+    return float(xp.max(ratio)) if ratio.shape[0] else 0.0

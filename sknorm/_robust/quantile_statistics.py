@@ -1,0 +1,242 @@
+"""The statistics of the quantile estimators (``Robust``, ``Quantile``).
+
+Both keep a :class:`~sknorm._quantile_summary.QuantileSummary` and derive
+their fitted attributes from quantiles of it:
+
+* the first batch of a fit (``fit``, or the first ``partial_fit``) is all
+  the data seen: its quantiles are computed from the batch itself, exactly
+  (``rank_error_ == 0``), and the summary is kept for later batches;
+* after more batches, a :meth:`merge` or a Dask fit, they are the
+  summary's quantiles, whose ranks are within ``rank_error_`` of their
+  targets.
+
+Reading a summary's quantiles sorts all its items, so they are computed
+when first read (``transform``, or an attribute) and cached in a
+:class:`LazyQuantiles` that ``partial_fit`` replaces: a stream of batches
+only merges summaries.
+"""
+
+from __future__ import annotations
+
+import math
+from numbers import Real
+
+import array_api_compat.numpy as np_compat
+import numpy as np
+import scipy.sparse as sp
+from sklearn.utils._param_validation import Interval
+
+from .._array_api import accumulation_dtype, is_numpy_namespace, namespace_of
+from .._kernels.quantiles import EMPTY, batch_block, interpolated, sorted_block
+from .._naming import convert_array, published_as
+from .._quantile_summary import (
+    QuantileSummary,
+    merge_summaries,
+    summary_of_block,
+    summary_quantiles,
+    summary_rank_error,
+)
+from .._stats import Statistics
+from .._validation import where
+
+__all__ = ["LazyQuantiles", "QuantileStatistics", "sparse_block"]
+
+
+@published_as("sknorm.state", "LazyQuantiles")
+class LazyQuantiles:
+    """The quantiles of one fitted state, computed on first use.
+
+    ``summary`` is the state; ``phis`` the quantile levels the fitted
+    attributes hold; ``exact`` the quantiles already computed from the data
+    itself (a first batch), or None.  The object never changes identity
+    once assigned, so a ``transform`` leaves the estimator's ``__dict__`` as
+    it was.
+    """
+
+    def __init__(self, summary, phis, exact=None):
+        self.summary = summary
+        self.phis = tuple(float(p) for p in phis)
+        self.exact = exact is not None
+        self.result = exact
+
+    def __sklearn_array_api_convert__(self, converter):
+        moved = type(self)(self.summary.__sklearn_array_api_convert__(converter), ())
+        moved.phis, moved.exact = self.phis, self.exact
+        moved.result = convert_array(self.result, converter)
+        return moved
+
+    def get(self):
+        """``(n_features, len(phis))`` quantiles."""
+        if self.result is None:
+            self.result = summary_quantiles(self.summary, self.phis)
+        return self.result
+
+    def rank_error(self):
+        """The certified rank error of :meth:`get`'s quantiles."""
+        return 0.0 if self.exact else summary_rank_error(self.summary)
+
+
+def sparse_block(X, sample_weight, dtype):
+    """The sorted block of a SciPy sparse batch: per column its stored
+    values (NaN and rows of weight 0 left out) and one item ``0`` weighing
+    the rows that store nothing there (scikit-learn's quantiles of a sparse
+    column: the stored values and the implicit zeros)."""
+    X = X.tocsc()
+    n_rows, n_features = X.shape
+    w = np.ones(n_rows) if sample_weight is None else np.asarray(sample_weight)
+    w = w.astype(dtype, copy=False)
+    total = float(np.sum(w))
+    stored = np.diff(X.indptr)
+    width = int(stored.max(initial=0)) + 1
+    values = np.full((n_features, width), EMPTY, dtype=dtype)
+    weights = np.zeros((n_features, width), dtype=dtype)
+    for j in range(n_features):
+        lo, hi = X.indptr[j], X.indptr[j + 1]
+        data = X.data[lo:hi].astype(dtype)
+        row_w = w[X.indices[lo:hi]]
+        keep = ~np.isnan(data) & (row_w > 0)
+        k = int(keep.sum())
+        values[j, :k] = data[keep]
+        weights[j, :k] = row_w[keep]
+        # The weight of the rows with nothing stored in this column.
+        zeros = total - float(np.sum(row_w))
+        if zeros > 0:
+            values[j, k] = 0.0
+            weights[j, k] = zeros
+    return sorted_block(values, weights)
+
+
+def _is_integral(xp, sample_weight):
+    """Whether every weight is an integer (unweighted data is): the summary
+    is then computed in exact integer arithmetic.  Device weights are not
+    inspected (a host read); they are computed in floating point."""
+    if sample_weight is None:
+        return True
+    if not is_numpy_namespace(xp):
+        return False
+    w = np.asarray(sample_weight)
+    return bool(np.all(w == np.floor(w)))
+
+
+class QuantileStatistics:
+    """The statistics contract (see :mod:`sknorm._base`) of an estimator
+    whose fitted attributes are quantiles: a quantile summary.
+
+    The estimator defines ``_phis(n_rows)``: the quantile levels (in [0, 1])
+    its attributes hold after ``n_rows`` rows.
+    """
+
+    _anchor_ = "_weight_seen_"
+    _merge_params = ("rank_error",)
+    _rank_error_constraint = [Interval(Real, 0, 0.5, closed="neither")]
+
+    def _is_fitted(self):
+        return "_summary_" in self.__dict__
+
+    def _check_rank_error(self, method):
+        value = self.rank_error
+        ok = isinstance(value, Real) and not isinstance(value, bool)
+        if not (ok and math.isfinite(value) and 0 < value < 0.5):
+            raise ValueError(
+                where(self, method) + f"rank_error must be a number in (0, 0.5), "
+                f"the largest rank error the summary may reach (1e-3 keeps "
+                f"every quantile within 0.1% of its rank); got {value!r}."
+            )
+
+    def _block(self, X, sample_weight, dtype):
+        if sp.issparse(X):
+            return sparse_block(X, sample_weight, dtype)
+        return batch_block(X, sample_weight, dtype)
+
+    def _batch_summary(self, X, xp, device, sample_weight):
+        dtype = accumulation_dtype(xp or np_compat, device)
+        values, weights = self._block(X, sample_weight, dtype)
+        integral = _is_integral(xp or np_compat, sample_weight)
+        summary = summary_of_block(values, weights, self.rank_error, integral)
+        return summary, values, weights
+
+    def _updated_state(self, X, xp, device, sample_weight, method):
+        previous = self.__dict__.get("_summary_")
+        batch, values, weights = self._batch_summary(X, xp, device, sample_weight)
+        n_rows = self.__dict__.get("_rows_seen_", 0) + X.shape[0]
+        weighted = self.__dict__.get("_weighted_", False) or sample_weight is not None
+        exact = None
+        if previous is None:
+            # The batch is all the data seen: its own quantiles are exact.
+            unit = sample_weight is None and not sp.issparse(X)
+            exact = interpolated(values, weights, self._phis(n_rows), unit_weights=unit)
+            summary = batch
+        else:
+            summary = merge_summaries(previous, batch, self.rank_error)
+        return self._fitted_state(
+            Statistics((summary,), n_rows, weighted),
+            namespace_of(summary.total),
+            device,
+            self.n_features_in_,
+            exact=exact,
+        )
+
+    # Mergeable statistics (merge, Dask): the summary.
+    def _not_mergeable(self):
+        return None
+
+    def _statistic_types(self):
+        return (QuantileSummary,)
+
+    def _batch_statistics(self, X, xp, device, sample_weight):
+        return (self._batch_summary(X, xp, device, sample_weight)[0],)
+
+    def _merge_statistics(self, a, b):
+        return (merge_summaries(a[0], b[0], self.rank_error),)
+
+    def _statistics(self, method):
+        return Statistics((self._summary_,), self._rows_seen_, self._weighted_)
+
+    def _fitted_state(self, statistics, xp, device, n_features, exact=None):
+        (summary,) = statistics.states
+        return {
+            "_summary_": summary,
+            "_quantiles_": LazyQuantiles(summary, self._phis(statistics.n_rows), exact),
+            "_rows_seen_": statistics.n_rows,
+            "_weighted_": statistics.weighted,
+            "_weight_seen_": summary.total,
+        }
+
+    # ------------------------------------------------------------------
+    def _fitted_quantiles(self, name):
+        """``(n_features, len(phis))``: the quantiles of the fitted state."""
+        lazy = self.__dict__.get("_quantiles_")
+        if lazy is None:
+            raise AttributeError(
+                f"{type(self).__name__} has no attribute {name!r} before fit "
+                "or partial_fit."
+            )
+        return lazy.get()
+
+    @property
+    def rank_error_(self):
+        """The certified rank error of the fitted quantiles: every quantile
+        the fitted attributes hold has, in all the data seen, a rank within
+        ``rank_error_`` of its target (plus the one row that NumPy's
+        interpolation between order statistics itself allows).  0.0 for a
+        fit on in-memory data, and while the summary holds every value;
+        at most ``rank_error`` otherwise (see the user guide for the one
+        case, on a device, where the bound is reported rather than
+        enforced).  Reading it on a device reads one number back."""
+        lazy = self.__dict__.get("_quantiles_")
+        if lazy is None:
+            raise AttributeError(
+                f"{type(self).__name__} has no attribute 'rank_error_' before "
+                "fit or partial_fit."
+            )
+        return lazy.rank_error()
+
+    @property
+    def n_samples_seen_(self):
+        """Rows seen (an int)."""
+        if "_rows_seen_" not in self.__dict__:
+            raise AttributeError(
+                f"{type(self).__name__} has no attribute 'n_samples_seen_' "
+                "before fit or partial_fit."
+            )
+        return self._rows_seen_
