@@ -44,7 +44,7 @@ import math
 from typing import NamedTuple
 
 from ._array_api import array_device, is_numpy_namespace, namespace_of
-from ._kernels.quantiles import batch_block, compact, interpolated, sorted_block
+from ._kernels import quantile_kernels_for
 from ._naming import convert_array, state_type
 
 __all__ = [
@@ -104,8 +104,9 @@ class QuantileSummary(NamedTuple):
 
 
 def _weighted_count(xp, weights):
-    dtype = weights.dtype
-    return xp.sum(weights, axis=1), xp.sum(xp.astype(weights > 0, dtype), axis=1)
+    """Total weight and number of observed items, per feature."""
+    observed = xp.count_nonzero(weights > 0, axis=1)
+    return xp.sum(weights, axis=1), xp.astype(observed, weights.dtype)
 
 
 def summary_of_block(values, weights, rank_error, integral):
@@ -122,7 +123,8 @@ def summary_of_block(values, weights, rank_error, integral):
 
 def update_summary(state, X, sample_weight, dtype, rank_error, integral):
     """``merge_summaries(state, summary of X)``."""
-    values, weights = batch_block(X, sample_weight, dtype)
+    kernels = quantile_kernels_for(namespace_of(X))
+    values, weights = kernels.batch_block(X, sample_weight, dtype)
     batch = summary_of_block(values, weights, rank_error, integral)
     return batch if state is None else merge_summaries(state, batch, rank_error)
 
@@ -157,6 +159,7 @@ class _Blocks:
 
     def __init__(self, summary, rank_error):
         self.xp = namespace_of(summary.total)
+        self.kernels = quantile_kernels_for(self.xp)
         self.rank_error = rank_error
         self.integral = summary.integral
         self.total = summary.total
@@ -186,7 +189,7 @@ class _Blocks:
             return chosen[0][1], chosen[0][2]
         values = self.xp.concat([b[1] for b in chosen], axis=1)
         weights = self.xp.concat([b[2] for b in chosen], axis=1)
-        return sorted_block(values, weights)
+        return self.kernels.sorted_block(values, weights)
 
     def compacted(self, values, weights, slots):
         """``values, weights`` compacted to ``slots`` items, the error added
@@ -194,7 +197,7 @@ class _Blocks:
         dropped, where ``slots`` would exceed it)."""
         xp = self.xp
         while slots < values.shape[1]:
-            new_values, new_weights, cost = compact(
+            new_values, new_weights, cost = self.kernels.compact(
                 values, weights, slots, self.integral
             )
             error = self.error + cost
@@ -250,16 +253,17 @@ def _settled(summary, rank_error):
 def summary_quantiles(summary, phis):
     """The quantiles ``phis`` of every feature: ``(n_features, len(phis))``
     (NaN for a feature without data)."""
+    xp = namespace_of(summary.total)
+    kernels = quantile_kernels_for(xp)
     values, weights = summary.values, summary.weights
     if len(summary.blocks) > 1:
-        values, weights = sorted_block(values, weights)
+        values, weights = kernels.sorted_block(values, weights)
     if values.shape[1] == 0:
-        xp = namespace_of(summary.total)
         shape = (summary.total.shape[0], len(phis))
         return xp.full(
             shape, float("nan"), dtype=summary.total.dtype, device=array_device(values)
         )
-    return interpolated(values, weights, phis, n_observed=summary.n_observed)
+    return kernels.interpolated(values, weights, phis, n_observed=summary.n_observed)
 
 
 def summary_rank_error(summary):

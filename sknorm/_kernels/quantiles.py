@@ -45,6 +45,7 @@ __all__ = [
     "compact",
     "interp_columns",
     "interpolated",
+    "rounding_margin",
     "row_searchsorted",
     "sorted_block",
 ]
@@ -118,7 +119,7 @@ def _boundaries(xp, total, j, slots, integral):
     return xp.floor(b) if integral else b
 
 
-def _rounding_margin(xp, total, n_items, dtype):
+def rounding_margin(xp, total, n_items, dtype):
     """A bound on the rounding of cumulative weights of ``n_items`` terms
     and of the boundaries (floating-point weights only)."""
     return total * ((n_items + 8) * float(xp.finfo(dtype).eps))
@@ -170,7 +171,7 @@ def compact(values, weights, slots, integral):
     zero = xp.zeros((), dtype=dtype, device=device)
     error = xp.max(xp.where(run_end, distance, zero), axis=1)
     if not integral:
-        error = error + _rounding_margin(xp, total[:, 0], m + slots, dtype)
+        error = error + rounding_margin(xp, total[:, 0], m + slots, dtype)
     return new_values, lengths, error
 
 

@@ -23,7 +23,7 @@ from __future__ import annotations
 import numpy as np
 
 from .._array_api import array_device, namespace_of
-from .._kernels.quantiles import interp_columns
+from .._kernels import quantile_kernels_for
 from .normal import ndtr, ndtri
 
 __all__ = ["BOUNDS_THRESHOLD", "forward", "inverse"]
@@ -62,15 +62,18 @@ def forward(X, quantiles, references, output_distribution):
     xp = namespace_of(quantiles)
     X = xp.astype(X, quantiles.dtype)
     normal = output_distribution == "normal"
-    low, high = quantiles[:1, :], quantiles[-1:, :]
-    at_low, at_high = _end_masks(xp, X, low, high, normal)
-    R = _references(xp, references, quantiles)
-    ahead = interp_columns(X, quantiles, R)
-    back = interp_columns(-X, -xp.flip(quantiles, axis=0), -xp.flip(R, axis=0))
-    Y = 0.5 * (ahead - back)
-    one, zero = xp.ones_like(Y), xp.zeros_like(Y)
-    Y = xp.where(at_high, one, Y)
-    Y = xp.where(at_low, zero, Y)
+    kernels = quantile_kernels_for(xp)
+    Y = _compiled_map(kernels, X, quantiles, references, output_distribution, False)
+    if Y is None:
+        R = _references(xp, references, quantiles)
+        ahead = kernels.interp_columns(X, quantiles, R)
+        flipped = (-xp.flip(quantiles, axis=0), -xp.flip(R, axis=0))
+        Y = 0.5 * (ahead - kernels.interp_columns(-X, *flipped))
+        low, high = quantiles[:1, :], quantiles[-1:, :]
+        at_low, at_high = _end_masks(xp, X, low, high, normal)
+        one, zero = xp.ones_like(Y), xp.zeros_like(Y)
+        Y = xp.where(at_high, one, Y)
+        Y = xp.where(at_low, zero, Y)
     if normal:
         with np.errstate(divide="ignore"):  # ppf(0) = -inf, clipped below
             Y = ndtri(xp, Y)
@@ -86,9 +89,22 @@ def inverse(X, quantiles, references, output_distribution):
     normal = output_distribution == "normal"
     if normal:
         X = ndtr(xp, X)
+    kernels = quantile_kernels_for(xp)
+    Y = _compiled_map(kernels, X, quantiles, references, output_distribution, True)
+    if Y is not None:
+        return Y
     at_low, at_high = _end_masks(xp, X, 0.0, 1.0, normal)
     R = _references(xp, references, quantiles)
-    Y = interp_columns(X, R, quantiles)
+    Y = kernels.interp_columns(X, R, quantiles)
     shape = Y.shape
     Y = xp.where(at_high, xp.broadcast_to(quantiles[-1:, :], shape), Y)
     return xp.where(at_low, xp.broadcast_to(quantiles[:1, :], shape), Y)
+
+
+def _compiled_map(kernels, X, quantiles, references, output_distribution, inverse):
+    """The interpolation and the end masks in one compiled pass, where the
+    kernel module has one (NumPy with numba); None otherwise."""
+    fused = getattr(kernels, "quantile_map", None)
+    if fused is None:
+        return None
+    return fused(X, quantiles, references, output_distribution, inverse)

@@ -27,7 +27,8 @@ import scipy.sparse as sp
 from sklearn.utils._param_validation import Interval
 
 from .._array_api import accumulation_dtype, is_numpy_namespace, namespace_of
-from .._kernels.quantiles import EMPTY, batch_block, interpolated, sorted_block
+from .._kernels import quantile_kernels_for
+from .._kernels.quantiles import EMPTY
 from .._naming import convert_array, published_as
 from .._quantile_summary import (
     QuantileSummary,
@@ -103,7 +104,7 @@ def sparse_block(X, sample_weight, dtype):
         if zeros > 0:
             values[j, k] = 0.0
             weights[j, k] = zeros
-    return sorted_block(values, weights)
+    return quantile_kernels_for(np_compat).sorted_block(values, weights)
 
 
 def _is_integral(xp, sample_weight):
@@ -146,7 +147,9 @@ class QuantileStatistics:
     def _block(self, X, sample_weight, dtype):
         if sp.issparse(X):
             return sparse_block(X, sample_weight, dtype)
-        return batch_block(X, sample_weight, dtype)
+        return quantile_kernels_for(namespace_of(X)).batch_block(
+            X, sample_weight, dtype
+        )
 
     def _batch_summary(self, X, xp, device, sample_weight):
         dtype = accumulation_dtype(xp or np_compat, device)
@@ -164,7 +167,10 @@ class QuantileStatistics:
         if previous is None:
             # The batch is all the data seen: its own quantiles are exact.
             unit = sample_weight is None and not sp.issparse(X)
-            exact = interpolated(values, weights, self._phis(n_rows), unit_weights=unit)
+            kernels = quantile_kernels_for(namespace_of(values))
+            exact = kernels.interpolated(
+                values, weights, self._phis(n_rows), unit_weights=unit
+            )
             summary = batch
         else:
             summary = merge_summaries(previous, batch, self.rank_error)

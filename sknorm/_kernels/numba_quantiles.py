@@ -1,0 +1,261 @@
+"""Compiled loops of the quantile kernels (numba), one row at a time.
+
+Imported only when numba is enabled (:func:`.numba_cpu.enabled`); every
+function is compiled on first use (module-level loops, cached on disk).
+They compute what :mod:`.quantiles` computes, with the same operations in
+the same order where the result is a float (the cumulative weights are
+summed left to right, as ``cumulative_sum`` does), so the two paths give
+the same bits:
+
+``radix_sort(values, weights)``
+    sorts one row in place, its weights along (LSD radix sort of the
+    float64 bit patterns, eight passes of eight bits, skipping the passes
+    whose digit is the same for every key; stable, like the generic path's
+    ``argsort(stable=True)``); about 3x NumPy's sort on this machine;
+``compact_row(values, weights, slots, integral, out_values, out_weights)``
+    :func:`.quantiles.compact` of one row, in two linear walks; returns
+    the rank error;
+``quantile_map_column(x, xs, fs, xs_back, fs_back, out, ends, threshold)``
+    the ``Quantile`` interpolation of one column (NumPy's ``np.interp``
+    operations, forward and backward averaged, the end masks).
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from .numba_cpu import jit
+
+__all__ = [
+    "compact_row",
+    "prepare_rows",
+    "quantile_map_column",
+    "radix_sort",
+    "unit_weights",
+]
+
+_SIGN = np.uint64(1 << 63)
+_MASK = np.uint64(255)
+
+
+@jit
+def _to_key(bits):
+    # The float's bits as an unsigned key in the float's order: negative
+    # numbers have every bit flipped, positive ones the sign bit set.  -0.0
+    # is taken as +0.0 (equal values, one key).
+    if bits == _SIGN:
+        bits = np.uint64(0)
+    if bits >> np.uint64(63):
+        return ~bits
+    return bits | _SIGN
+
+
+@jit
+def _from_key(key):
+    if key >> np.uint64(63):
+        return key & ~_SIGN
+    return ~key
+
+
+@jit
+def radix_sort(values, weights, key_buffer, weight_buffer):
+    """Sort the float64 row ``values`` in place, ``weights`` (same length, or
+    empty for none) along; the buffers are scratch of the same length."""
+    n = values.shape[0]
+    carry = weights.shape[0] == n
+    keys = values.view(np.uint64)
+    for i in range(n):
+        keys[i] = _to_key(keys[i])
+    src_k, dst_k = keys, key_buffer
+    src_w, dst_w = weights, weight_buffer
+    count = np.zeros(256, np.int64)
+    swapped = False
+    for shift in range(0, 64, 8):
+        sh = np.uint64(shift)
+        count[:] = 0
+        for i in range(n):
+            count[(src_k[i] >> sh) & _MASK] += 1
+        if count[(src_k[0] >> sh) & _MASK] == n:
+            continue  # one digit for every key: the pass changes nothing
+        total = 0
+        for d in range(256):
+            c = count[d]
+            count[d] = total
+            total += c
+        for i in range(n):
+            d = (src_k[i] >> sh) & _MASK
+            j = count[d]
+            dst_k[j] = src_k[i]
+            if carry:
+                dst_w[j] = src_w[i]
+            count[d] = j + 1
+        src_k, dst_k = dst_k, src_k
+        src_w, dst_w = dst_w, src_w
+        swapped = not swapped
+    if swapped:
+        for i in range(n):
+            keys[i] = src_k[i]
+            if carry:
+                weights[i] = src_w[i]
+    for i in range(n):
+        keys[i] = _from_key(keys[i])
+
+
+@jit
+def prepare_rows(X, lo, hi, row_weights, empty, out_values, out_weights, counts):
+    """Rows ``lo:hi`` of the batch ``X`` (n, f) into the columns ``lo:hi`` of
+    the feature-major ``out_values`` / ``out_weights`` (f, n): X is read in
+    its own order, one sequential stream written per feature.  NaN entries
+    and rows of weight 0 become ``empty`` with weight 0 (``out_weights`` is
+    written for weighted rows only); ``counts`` (f,) gets the observed
+    entries of these rows."""
+    n_features = X.shape[1]
+    weighted = row_weights.shape[0] == X.shape[0]
+    for i in range(lo, hi):
+        w = row_weights[i] if weighted else 1.0
+        keep = w > 0
+        for j in range(n_features):
+            x = X[i, j]
+            observed = keep and not math.isnan(x)
+            out_values[j, i] = x if observed else empty
+            if weighted:  # (unweighted rows get their weights once sorted)
+                out_weights[j, i] = w if observed else 0.0
+            counts[j] += observed
+
+
+@jit
+def unit_weights(out_weights, count):
+    """The weights of a sorted unweighted row: 1 for its ``count`` observed
+    entries (first), 0 for the empty slots."""
+    for i in range(out_weights.shape[0]):
+        out_weights[i] = 1.0 if i < count else 0.0
+
+
+@jit
+def _boundary(total, j, slots, integral):
+    b = (total * j) / slots
+    return math.floor(b) if integral else b
+
+
+@jit
+def compact_row(values, weights, slots, integral, out_values, out_weights):
+    """:func:`sknorm._kernels.quantiles.compact` of one sorted row."""
+    m = values.shape[0]
+    total = 0.0
+    for i in range(m):
+        total += weights[i]
+    # Pick: the item where the cumulative weight first reaches each
+    # interval's midpoint (searchsorted "left" on the cumulative weights).
+    i = 0
+    cumulative = weights[0]
+    lower = _boundary(total, 0.0, slots, integral)
+    for j in range(slots):
+        upper = _boundary(total, float(j + 1), slots, integral)
+        middle = (lower + upper) * 0.5
+        while cumulative < middle and i < m - 1:
+            i += 1
+            cumulative += weights[i]
+        out_values[j] = values[i]
+        out_weights[j] = upper - lower
+        lower = upper
+    # The error: the largest distance of a rank (the cumulative weight at
+    # the end of a run of equal values) to its nearest interval end.  Ranks
+    # only grow: the interval [ends[k], ends[k + 1]) holding the rank is
+    # found by walking k forward.
+    error = 0.0
+    cumulative = 0.0
+    k = 0
+    lower = _boundary(total, 0.0, slots, integral)
+    upper = _boundary(total, 1.0, slots, integral)
+    for i in range(m):
+        cumulative += weights[i]
+        if i < m - 1 and values[i] == values[i + 1]:
+            continue
+        while k < slots - 1 and upper <= cumulative:
+            k += 1
+            lower = upper
+            upper = _boundary(total, float(k + 1), slots, integral)
+        d = min(abs(cumulative - lower), abs(upper - cumulative))
+        if d > error:
+            error = d
+    if not integral:  # quantiles.rounding_margin, the same expression
+        error += total * ((m + slots + 8) * np.finfo(np.float64).eps)
+    return error
+
+
+@jit
+def _interp(x, xs, fs, slopes, j):
+    """``np.interp(x, xs, fs)`` at ``j``, the last index with ``xs[j] <= x``
+    (-1 below all): NumPy's ``arr_interp`` branch by branch."""
+    k = xs.shape[0]
+    if j < 0:
+        return fs[0]
+    if j >= k - 1:
+        return fs[k - 1]
+    if xs[j] == x:
+        return fs[j]
+    slope = slopes[j]
+    result = slope * (x - xs[j]) + fs[j]
+    if math.isnan(result):
+        result = slope * (x - xs[j + 1]) + fs[j + 1]
+        if math.isnan(result) and fs[j] == fs[j + 1]:
+            result = fs[j]
+    return result
+
+
+@jit
+def _last_not_above(xs, x):
+    """``searchsorted(xs, x, side="right") - 1``."""
+    lo, hi = 0, xs.shape[0]
+    while lo < hi:
+        mid = (lo + hi) >> 1
+        if xs[mid] <= x:
+            lo = mid + 1
+        else:
+            hi = mid
+    return lo - 1
+
+
+@jit
+def quantile_map_column(x, xs, fs, xs_back, fs_back, out, ends, threshold):
+    """The ``Quantile`` interpolation of one column ``x`` into ``out``.
+
+    With ``xs_back`` (non-empty): scikit-learn's forward map, ``0.5 *
+    (interp(x, xs, fs) - interp(-x, xs_back, fs_back))`` with ``xs_back =
+    -xs[::-1]`` and ``fs_back = -fs[::-1]`` (repeated points map to the
+    middle of their values); otherwise one ``interp(x, xs, fs)`` (the
+    inverse map).  The ends: entries at ``ends[0]`` / ``ends[1]`` (or within
+    ``threshold`` beyond them, for ``threshold > 0``) get ``fs[0]`` /
+    ``fs[-1]``, the low end last.  NaN stays NaN.
+    """
+    k = xs.shape[0]
+    both = xs_back.shape[0] == k
+    slopes = np.empty(max(k - 1, 1))
+    slopes_back = np.empty(max(k - 1, 1))
+    for j in range(k - 1):
+        slopes[j] = (fs[j + 1] - fs[j]) / (xs[j + 1] - xs[j])
+        if both:
+            rise = fs_back[j + 1] - fs_back[j]
+            slopes_back[j] = rise / (xs_back[j + 1] - xs_back[j])
+    low, high = fs[0], fs[k - 1]
+    low_x, high_x = ends[0], ends[1]
+    for i in range(x.shape[0]):
+        v = x[i]
+        if math.isnan(v):
+            out[i] = v
+            continue
+        result = _interp(v, xs, fs, slopes, _last_not_above(xs, v))
+        if both:
+            j = _last_not_above(xs_back, -v)
+            result = 0.5 * (result - _interp(-v, xs_back, fs_back, slopes_back, j))
+        if threshold > 0:
+            at_low, at_high = v - threshold < low_x, v + threshold > high_x
+        else:
+            at_low, at_high = v == low_x, v == high_x
+        if at_high:
+            result = high
+        if at_low:
+            result = low
+        out[i] = result
