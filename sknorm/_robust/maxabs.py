@@ -8,7 +8,7 @@ from sklearn.base import _fit_context
 from sklearn.utils.sparsefuncs import inplace_column_scale, min_max_axis
 
 from .._array_api import accumulation_dtype, namespace_of
-from .._base import AffineNormalizer, partial_fit_context
+from .._base import AffineNormalizer, clipped_in_place, partial_fit_context
 from .._naming import published_as
 from .._stats import MinMaxState, Statistics, merge_min_max, min_max_of_batch
 
@@ -54,6 +54,9 @@ class MaxAbs(AffineNormalizer):
     copy : bool, default=True
         False scales a float array (or a sparse matrix's data) in place in
         ``transform`` and ``inverse_transform``.
+    clip : bool, default=False
+        Clip the transformed values to ``[-1, 1]`` (for later data beyond
+        the range seen in fit; scikit-learn 1.9's ``clip``).
 
     Attributes
     ----------
@@ -104,14 +107,15 @@ class MaxAbs(AffineNormalizer):
     'csr'
     """
 
-    _parameter_constraints: dict = {"copy": ["boolean"]}
+    _parameter_constraints: dict = {"copy": ["boolean"], "clip": ["boolean"]}
     _anchor_ = "max_abs_"
     _accept_sparse = ("csr", "csc")
     # The min/max kernel finds infinity in its own pass.
     _finite_check = "kernel"
 
-    def __init__(self, *, copy=True):
+    def __init__(self, *, copy=True, clip=False):
         self.copy = copy
+        self.clip = clip
 
     @_fit_context(prefer_skip_nested_validation=True)
     def fit(self, X, y=None, sample_weight=None):
@@ -219,9 +223,14 @@ class MaxAbs(AffineNormalizer):
     def _inverse_affine_terms(self, X, xp):
         return None, self.scale_, None
 
+    def _postprocess(self, Y, xp):
+        return clipped_in_place(Y, xp, -1.0, 1.0) if self.clip else Y
+
     def _transform_sparse(self, X, copy):
         X = X.copy() if copy else X
         inplace_column_scale(X, 1.0 / self.scale_)
+        if self.clip:
+            np.clip(X.data, -1.0, 1.0, out=X.data)
         return X
 
     def _inverse_transform_sparse(self, X, copy):

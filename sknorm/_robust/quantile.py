@@ -48,6 +48,11 @@ class Quantile(QuantileStatistics, OneToOneFeatureMixin, BaseNormalizer):
         warning, as scikit-learn).
     output_distribution : {"uniform", "normal"}, default="uniform"
         The distribution of the transformed data.
+    ignore_implicit_zeros : bool, default=False
+        For sparse input: the quantiles of the stored values only (the
+        implicit zeros are then missing values, and negative values are
+        accepted), as scikit-learn's.  No effect on dense input (a warning
+        says so).
     rank_error : float, default=1e-3
         The largest rank error a summary (streams, merges, Dask) may reach,
         in (0, 0.5).
@@ -116,6 +121,7 @@ class Quantile(QuantileStatistics, OneToOneFeatureMixin, BaseNormalizer):
     _parameter_constraints: dict = {
         "n_quantiles": [Interval(Integral, 2, None, closed="left")],
         "output_distribution": [StrOptions({"uniform", "normal"})],
+        "ignore_implicit_zeros": ["boolean"],
         "rank_error": QuantileStatistics._rank_error_constraint,
         "copy": ["boolean"],
     }
@@ -127,11 +133,13 @@ class Quantile(QuantileStatistics, OneToOneFeatureMixin, BaseNormalizer):
         *,
         n_quantiles=1000,
         output_distribution="uniform",
+        ignore_implicit_zeros=False,
         rank_error=1e-3,
         copy=True,
     ):
         self.n_quantiles = n_quantiles
         self.output_distribution = output_distribution
+        self.ignore_implicit_zeros = ignore_implicit_zeros
         self.rank_error = rank_error
         self.copy = copy
 
@@ -154,6 +162,13 @@ class Quantile(QuantileStatistics, OneToOneFeatureMixin, BaseNormalizer):
         self : Quantile
             The fitted estimator.
         """
+        if self.ignore_implicit_zeros and not sp.issparse(X):
+            warnings.warn(
+                "'ignore_implicit_zeros' takes effect only with sparse matrix. "
+                "This parameter has no effect.",
+                UserWarning,
+                stacklevel=2,
+            )
         self._fit(X, sample_weight)
         if self.n_quantiles > self.n_samples_seen_:
             warnings.warn(
@@ -199,15 +214,16 @@ class Quantile(QuantileStatistics, OneToOneFeatureMixin, BaseNormalizer):
     def _validated_input(self, X, *, method, **kwargs):
         validated = super()._validated_input(X, method=method, **kwargs)
         X = validated[0]
-        if sp.issparse(X) and method != "inverse_transform":
+        checked = method != "inverse_transform" and not self.ignore_implicit_zeros
+        if sp.issparse(X) and checked:
             with np.errstate(invalid="ignore"):  # NaN compares False
                 negative = bool(np.any(X.data < 0))
             if negative:
                 raise ValueError(
-                    where(self, method) + "Quantile only accepts "
+                    where(self, method) + f"{type(self).__name__} only accepts "
                     "non-negative sparse matrices (its implicit zeros are "
-                    "the smallest values); shift the data, or pass a dense "
-                    "array."
+                    "the smallest values); shift the data, pass a dense "
+                    "array, or set ignore_implicit_zeros=True."
                 )
         return validated
 

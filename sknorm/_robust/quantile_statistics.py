@@ -77,11 +77,12 @@ class LazyQuantiles:
         return 0.0 if self.exact else summary_rank_error(self.summary)
 
 
-def sparse_block(X, sample_weight, dtype):
+def sparse_block(X, sample_weight, dtype, implicit_zeros=True):
     """The sorted block of a SciPy sparse batch: per column its stored
-    values (NaN and rows of weight 0 left out) and one item ``0`` weighing
-    the rows that store nothing there (scikit-learn's quantiles of a sparse
-    column: the stored values and the implicit zeros)."""
+    values (NaN and rows of weight 0 left out) and, with ``implicit_zeros``,
+    one item ``0`` weighing the rows that store nothing there
+    (scikit-learn's quantiles of a sparse column: the stored values and the
+    implicit zeros, or the stored values only)."""
     X = X.tocsc()
     n_rows, n_features = X.shape
     w = np.ones(n_rows) if sample_weight is None else np.asarray(sample_weight)
@@ -101,7 +102,7 @@ def sparse_block(X, sample_weight, dtype):
         weights[j, :k] = row_w[keep]
         # The weight of the rows with nothing stored in this column.
         zeros = total - float(np.sum(row_w))
-        if zeros > 0:
+        if implicit_zeros and zeros > 0:
             values[j, k] = 0.0
             weights[j, k] = zeros
     return quantile_kernels_for(np_compat).sorted_block(values, weights)
@@ -146,7 +147,8 @@ class QuantileStatistics:
 
     def _block(self, X, sample_weight, dtype):
         if sp.issparse(X):
-            return sparse_block(X, sample_weight, dtype)
+            zeros = not getattr(self, "ignore_implicit_zeros", False)
+            return sparse_block(X, sample_weight, dtype, implicit_zeros=zeros)
         return quantile_kernels_for(namespace_of(X)).batch_block(
             X, sample_weight, dtype
         )
