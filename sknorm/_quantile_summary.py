@@ -45,7 +45,7 @@ from typing import NamedTuple
 
 from ._array_api import array_device, is_numpy_namespace, namespace_of
 from ._kernels import quantile_kernels_for
-from ._naming import convert_array, state_type
+from ._naming import state_type
 
 __all__ = [
     "QuantileSummary",
@@ -68,20 +68,22 @@ def slots_for(rank_error, height):
 class QuantileSummary(NamedTuple):
     """Per-feature mergeable quantile summary (see the module docstring).
 
-    values : (n_features, m) the blocks side by side, each row of each block
+    values : tuple of ``(n_features, m)`` arrays, one per block, each row
         sorted; ``+inf`` marks an empty slot
-    weights : (n_features, m) the items' weights (0 for empty slots)
-    blocks : tuple of ``(size, level)`` host ints, in the order the blocks
-        sit in ``values``
+    weights : tuple of the blocks' item weights (0 for empty slots)
+    levels : tuple of the blocks' levels (host ints)
     total : (n_features,) total weight seen
     n_observed : (n_features,) entries seen (not NaN, of positive weight)
     error : (n_features,) the certified rank error, in weight units
     integral : whether every weight is an integer (exact arithmetic)
+
+    Blocks are kept apart: a merge hands them on without copying, and only
+    the blocks a compaction reads are touched.
     """
 
-    values: object
-    weights: object
-    blocks: tuple
+    values: tuple
+    weights: tuple
+    levels: tuple
     total: object
     n_observed: object
     error: object
@@ -91,16 +93,17 @@ class QuantileSummary(NamedTuple):
     def empty(cls, xp, n_features, dtype, device):
         """The summary of no rows (the neutral element of the merge)."""
         zeros = xp.zeros((n_features,), dtype=dtype, device=device)
-        nothing = xp.zeros((n_features, 0), dtype=dtype, device=device)
-        return cls(nothing, nothing, (), zeros, zeros, zeros, True)
-
-    def __sklearn_array_api_convert__(self, converter):
-        return type(self)(*(convert_array(v, converter) for v in self))
+        return cls((), (), (), zeros, zeros, zeros, True)
 
     @property
     def height(self):
         """The highest level (1 for a summary of exact items only)."""
-        return max([1, *(level for _, level in self.blocks)])
+        return max([1, *self.levels])
+
+    @property
+    def n_items(self):
+        """Items held per feature."""
+        return sum(v.shape[1] for v in self.values)
 
 
 def _weighted_count(xp, weights):
@@ -116,7 +119,7 @@ def summary_of_block(values, weights, rank_error, integral):
     total, n_observed = _weighted_count(xp, weights)
     zeros = xp.zeros_like(total)
     summary = QuantileSummary(
-        values, weights, ((values.shape[1], 0),), total, n_observed, zeros, integral
+        (values,), (weights,), (0,), total, n_observed, zeros, integral
     )
     return _settled(summary, rank_error)
 
@@ -140,11 +143,10 @@ def merge_summaries(a, b, rank_error):
         return b
     if b is None:
         return a
-    xp = namespace_of(a.total)
     merged = QuantileSummary(
-        xp.concat([a.values, b.values], axis=1),
-        xp.concat([a.weights, b.weights], axis=1),
-        a.blocks + b.blocks,
+        a.values + b.values,
+        a.weights + b.weights,
+        a.levels + b.levels,
         a.total + b.total,
         a.n_observed + b.n_observed,
         a.error + b.error,
@@ -154,8 +156,8 @@ def merge_summaries(a, b, rank_error):
 
 
 class _Blocks:
-    """The blocks of a summary being settled: host bookkeeping and the
-    arrays of each block, assembled into one summary at the end."""
+    """The blocks of a summary being settled: host bookkeeping, the blocks'
+    arrays untouched until a compaction reads them."""
 
     def __init__(self, summary, rank_error):
         self.xp = namespace_of(summary.total)
@@ -167,14 +169,12 @@ class _Blocks:
         # On the CPU every compaction is checked against the budget; on a
         # device that would read the error back (a synchronisation).
         self.checked = is_numpy_namespace(self.xp)
-        self.items = []  # [level, values, weights]
-        start = 0
-        for size, level in summary.blocks:
-            stop = start + size
-            self.items.append(
-                [level, summary.values[:, start:stop], summary.weights[:, start:stop]]
+        self.items = [
+            [level, v, w]
+            for level, v, w in zip(
+                summary.levels, summary.values, summary.weights, strict=True
             )
-            start = stop
+        ]
 
     @property
     def height(self):
@@ -182,14 +182,13 @@ class _Blocks:
 
     def take(self, selected):
         """Remove the blocks ``selected`` (indices); return them merged into
-        one sorted block."""
+        one sorted block (stable: the earlier block first where values
+        tie)."""
         chosen = [self.items[i] for i in selected]
         self.items = [b for i, b in enumerate(self.items) if i not in selected]
         if len(chosen) == 1:
             return chosen[0][1], chosen[0][2]
-        values = self.xp.concat([b[1] for b in chosen], axis=1)
-        weights = self.xp.concat([b[2] for b in chosen], axis=1)
-        return self.kernels.sorted_block(values, weights)
+        return self.kernels.merged_blocks([(b[1], b[2]) for b in chosen])
 
     def compacted(self, values, weights, slots):
         """``values, weights`` compacted to ``slots`` items, the error added
@@ -230,13 +229,12 @@ class _Blocks:
 
     def summary(self, n_observed):
         # Highest level first (a canonical order: the same blocks give the
-        # same arrays whichever merge produced them).
+        # same state whichever merge produced them).
         ordered = sorted(self.items, key=lambda b: -b[0])
-        xp = self.xp
         return QuantileSummary(
-            xp.concat([b[1] for b in ordered], axis=1),
-            xp.concat([b[2] for b in ordered], axis=1),
-            tuple((b[1].shape[1], b[0]) for b in ordered),
+            tuple(b[1] for b in ordered),
+            tuple(b[2] for b in ordered),
+            tuple(b[0] for b in ordered),
             self.total,
             n_observed,
             self.error,
@@ -255,14 +253,17 @@ def summary_quantiles(summary, phis):
     (NaN for a feature without data)."""
     xp = namespace_of(summary.total)
     kernels = quantile_kernels_for(xp)
-    values, weights = summary.values, summary.weights
-    if len(summary.blocks) > 1:
-        values, weights = kernels.sorted_block(values, weights)
-    if values.shape[1] == 0:
+    if not summary.values:
         shape = (summary.total.shape[0], len(phis))
         return xp.full(
-            shape, float("nan"), dtype=summary.total.dtype, device=array_device(values)
+            shape,
+            float("nan"),
+            dtype=summary.total.dtype,
+            device=array_device(summary.total),
         )
+    values, weights = kernels.merged_blocks(
+        list(zip(summary.values, summary.weights, strict=True))
+    )
     return kernels.interpolated(values, weights, phis, n_observed=summary.n_observed)
 
 
@@ -275,7 +276,7 @@ def summary_rank_error(summary):
     error = summary.error
     if not summary.integral:
         eps = float(xp.finfo(summary.total.dtype).eps)
-        error = error + summary.total * ((summary.values.shape[1] + 8) * eps)
+        error = error + summary.total * ((summary.n_items + 8) * eps)
     seen = summary.total > 0
     safe = xp.where(seen, summary.total, xp.ones_like(summary.total))
     ratio = xp.where(seen, error / safe, xp.zeros_like(error))

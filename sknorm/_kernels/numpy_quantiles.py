@@ -19,6 +19,7 @@ __all__ = [
     "compact",
     "interp_columns",
     "interpolated",
+    "merged_blocks",
     "quantile_map",
     "row_searchsorted",
     "sorted_block",
@@ -102,6 +103,41 @@ def sorted_block(values, weights):
     weights = np.array(weights, dtype=np.float64, copy=True)
     _sort_rows(loops, values, weights)
     return values, weights
+
+
+def merged_blocks(blocks):
+    """:func:`.quantiles.merged_blocks`, compiled: pairwise linear merges
+    (each pass reads the rows once, where a sort would take eight)."""
+    loops = _compiled()
+    if loops is None or any(v.dtype != np.float64 for v, _ in blocks):
+        return quantiles.merged_blocks(blocks)
+    values, weights = blocks[0]
+    for more_values, more_weights in blocks[1:]:
+        values, weights = _merged_pair(
+            loops, values, weights, more_values, more_weights
+        )
+    return values, weights
+
+
+def _merged_pair(loops, a_values, a_weights, b_values, b_weights):
+    n_rows = a_values.shape[0]
+    m = a_values.shape[1] + b_values.shape[1]
+    out_values = np.empty((n_rows, m), dtype=np.float64)
+    out_weights = np.empty((n_rows, m), dtype=np.float64)
+
+    def part(lo, hi):
+        for i in range(lo, hi):
+            loops.merge_rows(
+                a_values[i],
+                a_weights[i],
+                b_values[i],
+                b_weights[i],
+                out_values[i],
+                out_weights[i],
+            )
+
+    map_parts(part, n_rows, n_rows * m, 1)
+    return out_values, out_weights
 
 
 def compact(values, weights, slots, integral):

@@ -19,8 +19,11 @@ Functions
 batch_block(X, weights, dtype)
     one batch as a sorted block;
 sorted_block(values, weights)
-    a concatenation of sorted blocks, sorted (stable: the bits do not
-    depend on anything but the inputs' order);
+    a block with each row sorted (stable: the bits do not depend on
+    anything but the inputs' order);
+merged_blocks(blocks)
+    sorted blocks merged into one, the earlier block first where values
+    tie;
 compact(values, weights, slots, integral)
     a sorted block reduced to ``slots`` items, and the rank error that
     costs, per feature;
@@ -45,6 +48,7 @@ __all__ = [
     "compact",
     "interp_columns",
     "interpolated",
+    "merged_blocks",
     "rounding_margin",
     "row_searchsorted",
     "sorted_block",
@@ -95,6 +99,18 @@ def sorted_block(values, weights):
         xp.take_along_axis(values, order, axis=1),
         xp.take_along_axis(weights, order, axis=1),
     )
+
+
+def merged_blocks(blocks):
+    """One sorted block from sorted ``(values, weights)`` blocks, in order:
+    where values tie, the earlier block's items come first (a stable sort of
+    their concatenation)."""
+    if len(blocks) == 1:
+        return blocks[0]
+    xp = namespace_of(blocks[0][0])
+    values = xp.concat([v for v, _ in blocks], axis=1)
+    weights = xp.concat([w for _, w in blocks], axis=1)
+    return sorted_block(values, weights)
 
 
 def row_searchsorted(sorted_rows, targets, side):
