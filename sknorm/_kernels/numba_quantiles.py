@@ -18,9 +18,10 @@ the same bits:
 ``compact_row(values, weights, slots, integral, out_values, out_weights)``
     :func:`.quantiles.compact` of one row, in two linear walks; returns
     the rank error;
-``quantile_map_column(x, xs, fs, xs_back, fs_back, out, ends, threshold)``
-    the ``Quantile`` interpolation of one column (NumPy's ``np.interp``
-    operations, forward and backward averaged, the end masks).
+``quantile_map_rows(X, lo, hi, xs, fs, xs_back, fs_back, ends, threshold, out)``
+    the ``Quantile`` interpolation of a range of rows (NumPy's
+    ``np.interp`` operations, forward and backward averaged, the end
+    masks), in X's own memory order.
 """
 
 from __future__ import annotations
@@ -35,7 +36,7 @@ __all__ = [
     "compact_row",
     "merge_rows",
     "prepare_rows",
-    "quantile_map_column",
+    "quantile_map_rows",
     "radix_sort",
     "unit_weights",
 ]
@@ -239,55 +240,78 @@ def _interp(x, xs, fs, slopes, j):
 
 @jit
 def _last_not_above(xs, x):
-    """``searchsorted(xs, x, side="right") - 1``."""
-    lo, hi = 0, xs.shape[0]
-    while lo < hi:
-        mid = (lo + hi) >> 1
-        if xs[mid] <= x:
-            lo = mid + 1
-        else:
-            hi = mid
-    return lo - 1
+    """``searchsorted(xs, x, side="right") - 1``: a fixed number of halvings
+    whose step is a select, not a branch (the compiler's conditional move:
+    no mispredicted jump per level)."""
+    n = xs.shape[0]
+    base = 0
+    while n > 1:
+        half = n >> 1
+        base = base + half if xs[base + half] <= x else base
+        n -= half
+    return base + (1 if xs[base] <= x else 0) - 1
 
 
 @jit
-def quantile_map_column(x, xs, fs, xs_back, fs_back, out, ends, threshold):
-    """The ``Quantile`` interpolation of one column ``x`` into ``out``.
-
-    With ``xs_back`` (non-empty): scikit-learn's forward map, ``0.5 *
-    (interp(x, xs, fs) - interp(-x, xs_back, fs_back))`` with ``xs_back =
-    -xs[::-1]`` and ``fs_back = -fs[::-1]`` (repeated points map to the
-    middle of their values); otherwise one ``interp(x, xs, fs)`` (the
-    inverse map).  The ends: entries at ``ends[0]`` / ``ends[1]`` (or within
-    ``threshold`` beyond them, for ``threshold > 0``) get ``fs[0]`` /
-    ``fs[-1]``, the low end last.  NaN stays NaN.
-    """
+def _back_index(xs, x, j):
+    """The index ``searchsorted(-xs[::-1], -x, side="right") - 1`` from ``j``
+    (the forward one, ``searchsorted(xs, x, side="right") - 1``): the points
+    ``>= x`` counted from ``j``, with no second search unless ``x`` equals a
+    point (then the run of equal points is walked back)."""
     k = xs.shape[0]
-    both = xs_back.shape[0] == k
-    slopes = np.empty(max(k - 1, 1))
-    slopes_back = np.empty(max(k - 1, 1))
-    for j in range(k - 1):
-        slopes[j] = (fs[j + 1] - fs[j]) / (xs[j + 1] - xs[j])
-        if both:
-            rise = fs_back[j + 1] - fs_back[j]
-            slopes_back[j] = rise / (xs_back[j + 1] - xs_back[j])
-    low, high = fs[0], fs[k - 1]
-    low_x, high_x = ends[0], ends[1]
-    for i in range(x.shape[0]):
-        v = x[i]
-        if math.isnan(v):
-            out[i] = v
-            continue
-        result = _interp(v, xs, fs, slopes, _last_not_above(xs, v))
-        if both:
-            j = _last_not_above(xs_back, -v)
-            result = 0.5 * (result - _interp(-v, xs_back, fs_back, slopes_back, j))
-        if threshold > 0:
-            at_low, at_high = v - threshold < low_x, v + threshold > high_x
-        else:
-            at_low, at_high = v == low_x, v == high_x
-        if at_high:
-            result = high
-        if at_low:
-            result = low
-        out[i] = result
+    left = j + 1  # first index with xs[i] >= x, when xs[j] < x
+    if j >= 0 and xs[j] == x:
+        left = j
+        while left > 0 and xs[left - 1] == x:
+            left -= 1
+    return k - left - 1
+
+
+@jit
+def quantile_map_rows(X, lo, hi, xs, fs, xs_back, fs_back, ends, threshold, out):
+    """The ``Quantile`` interpolation of rows ``lo:hi`` of ``X`` (n, f) into
+    ``out`` (n, f), read and written in X's own order.
+
+    Column ``j`` interpolates through ``xs[j]`` onto ``fs[j]`` (``(f, k)``
+    arrays).  With ``xs_back`` (``(f, k)``, non-empty): scikit-learn's
+    forward map, ``0.5 * (interp(x, xs, fs) - interp(-x, xs_back,
+    fs_back))`` with ``xs_back = -xs[:, ::-1]``, ``fs_back = -fs[:, ::-1]``
+    (repeated points map to the middle of their values; the backward index
+    comes from the forward search); otherwise one ``interp`` (the inverse
+    map).  The ends: entries at ``ends[j, 0]`` / ``ends[j, 1]`` (or within
+    ``threshold`` beyond them, for ``threshold > 0``) get ``fs[j, 0]`` /
+    ``fs[j, -1]``, the low end last.  NaN stays NaN.
+    """
+    n_features, k = xs.shape
+    both = xs_back.shape[0] == n_features
+    slopes = np.empty((n_features, max(k - 1, 1)))
+    slopes_back = np.empty((n_features, max(k - 1, 1)))
+    for c in range(n_features):
+        for j in range(k - 1):
+            slopes[c, j] = (fs[c, j + 1] - fs[c, j]) / (xs[c, j + 1] - xs[c, j])
+            if both:
+                rise = fs_back[c, j + 1] - fs_back[c, j]
+                slopes_back[c, j] = rise / (xs_back[c, j + 1] - xs_back[c, j])
+    for i in range(lo, hi):
+        for c in range(n_features):
+            v = X[i, c]
+            if math.isnan(v):
+                out[i, c] = v
+                continue
+            j = _last_not_above(xs[c], v)
+            result = _interp(v, xs[c], fs[c], slopes[c], j)
+            if both:
+                back = _back_index(xs[c], v, j)
+                result = 0.5 * (
+                    result - _interp(-v, xs_back[c], fs_back[c], slopes_back[c], back)
+                )
+            if threshold > 0:
+                at_low = v - threshold < ends[c, 0]
+                at_high = v + threshold > ends[c, 1]
+            else:
+                at_low, at_high = v == ends[c, 0], v == ends[c, 1]
+            if at_high:
+                result = fs[c, k - 1]
+            if at_low:
+                result = fs[c, 0]
+            out[i, c] = result

@@ -28,6 +28,7 @@ __all__ = [
 interpolated = quantiles.interpolated
 interp_columns = quantiles.interp_columns
 _NONE = np.empty(0)
+_NONE2 = np.empty((0, 0))
 
 
 def row_searchsorted(sorted_rows, targets, side):
@@ -163,31 +164,31 @@ def compact(values, weights, slots, integral):
 
 def quantile_map(X, quantiles_, references, output_distribution, inverse):
     """The interpolation step of the ``Quantile`` map, compiled: ``(n,
-    n_features)`` float64 (see :mod:`sknorm._robust.quantile_map`), or None
-    without numba (the caller then uses :func:`interp_columns`)."""
+    n_features)`` float64 in C order (see :mod:`sknorm._robust.quantile_map`),
+    or None without numba (the caller then uses :func:`interp_columns`)."""
     loops = _compiled()
     if loops is None:
         return None
-    X = np.asarray(X, dtype=np.float64)
+    X = np.ascontiguousarray(X, dtype=np.float64)
     n, n_features = X.shape
     Q = np.ascontiguousarray(quantiles_.T, dtype=np.float64)  # (f, k)
-    R = np.ascontiguousarray(references, dtype=np.float64)
+    R = np.broadcast_to(np.asarray(references, dtype=np.float64), Q.shape)
+    R = np.ascontiguousarray(R)
     threshold = 1e-7 if output_distribution == "normal" else 0.0
-    columns = np.ascontiguousarray(X.T)
-    out = np.empty_like(columns)
+    if inverse:
+        xs, fs, xs_back, fs_back = R, Q, _NONE2, _NONE2
+        ends = np.tile(np.array([0.0, 1.0]), (n_features, 1))
+    else:
+        xs, fs = Q, R
+        xs_back = np.ascontiguousarray(-xs[:, ::-1])
+        fs_back = np.ascontiguousarray(-fs[:, ::-1])
+        ends = np.ascontiguousarray(np.stack([xs[:, 0], xs[:, -1]], axis=1))
+    out = np.empty((n, n_features), dtype=np.float64)
 
     def part(lo, hi):
-        for j in range(lo, hi):
-            if inverse:
-                xs, fs, xs_back, fs_back = R, Q[j], _NONE, _NONE
-                ends = np.array([0.0, 1.0])
-            else:
-                xs, fs = Q[j], R
-                xs_back, fs_back = -xs[::-1].copy(), -fs[::-1].copy()
-                ends = np.array([xs[0], xs[-1]])
-            loops.quantile_map_column(
-                columns[j], xs, fs, xs_back, fs_back, out[j], ends, threshold
-            )
+        loops.quantile_map_rows(
+            X, lo, hi, xs, fs, xs_back, fs_back, ends, threshold, out
+        )
 
-    map_parts(part, n_features, n * n_features, 1)
-    return out.T
+    map_parts(part, n, n * n_features, 4096)
+    return out
