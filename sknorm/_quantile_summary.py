@@ -112,11 +112,25 @@ def _weighted_count(xp, weights):
     return xp.sum(weights, axis=1), xp.astype(observed, weights.dtype)
 
 
-def summary_of_block(values, weights, rank_error, integral):
+def summary_of_block(values, weights, rank_error, integral, n_observed=None):
     """The summary of one batch given as its sorted block
-    (:func:`~sknorm._kernels.quantiles.batch_block`)."""
+    (:func:`~sknorm._kernels.quantiles.batch_block`).
+
+    ``n_observed``: the entries each feature observed, where an item stands
+    for several (a sparse column's implicit zeros); default: the items of
+    positive weight.
+
+    On the CPU the block is first cut to the longest row's observed items:
+    its empty slots (NaN, rows of weight 0) then never reach the schedule,
+    so rows of weight 0 change nothing at all.  (On a device that length
+    would be a read; there they may change when compactions happen, never
+    a value or a rank.)"""
     xp = namespace_of(values)
-    total, n_observed = _weighted_count(xp, weights)
+    total, observed = _weighted_count(xp, weights)
+    if is_numpy_namespace(xp) and values.shape[1]:
+        longest = int(xp.max(xp.count_nonzero(weights > 0, axis=1)))
+        values, weights = values[:, :longest], weights[:, :longest]
+    n_observed = observed if n_observed is None else n_observed
     zeros = xp.zeros_like(total)
     summary = QuantileSummary(
         (values,), (weights,), (0,), total, n_observed, zeros, integral

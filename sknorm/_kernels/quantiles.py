@@ -199,7 +199,9 @@ def _lerp(xp, a, b, t):
     return xp.where(t >= 0.5, b - diff * (1.0 - t), a + diff * t)
 
 
-def interpolated(values, weights, phis, *, n_observed=None, unit_weights=False):
+def interpolated(
+    values, weights, phis, *, n_observed=None, unit_weights=False, exact=False
+):
     """Quantiles ``phis`` (in [0, 1]) of each row of a sorted block:
     ``(n_features, len(phis))``, NaN for a row without data.
 
@@ -247,10 +249,12 @@ def interpolated(values, weights, phis, *, n_observed=None, unit_weights=False):
         i_above = xp.astype(above, xp.int64)
     else:
         # Position p (in rows) lies in the item whose cumulative rows first
-        # exceed p.
+        # exceed p.  Floating-point weights: a cumulative within rounding of
+        # p (0.1 + 0.1 + 0.1 is 0.30000000000000004) ends at p.
         rows = cumulative / unit
-        i_below = row_searchsorted(rows, below, side="right")
-        i_above = row_searchsorted(rows, above, side="right")
+        slack = rounding_margin(xp, total / unit, m, dtype) if not exact else zero
+        i_below = row_searchsorted(rows, below + slack, side="right")
+        i_above = row_searchsorted(rows, above + slack, side="right")
     i_below = xp.clip(i_below, 0, m - 1)
     i_above = xp.clip(i_above, 0, m - 1)
     # A row without data holds only empty slots: 0 stands in for them (no
@@ -289,9 +293,11 @@ def interp_columns(X, xs, fs):
     ``slope * (x - xs[j]) + fs[j]`` (and NumPy's fallbacks where that is
     NaN); NaN stays NaN."""
     xp = namespace_of(X)
-    # A run of equal points gives 0 / 0 slopes, never used: NumPy's
-    # floating-point warnings are silenced for those.
-    with np.errstate(divide="ignore", invalid="ignore"):
+    # A run of equal points gives 0 / 0 slopes, never used, and points far
+    # apart an infinite one (np.interp's fallbacks then apply): NumPy's
+    # floating-point warnings are silenced for those, as np.interp's C loop
+    # raises none.
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
         return _interp_columns(xp, X, xs, fs)
 
 

@@ -62,7 +62,10 @@ class Quantile(QuantileStatistics, OneToOneFeatureMixin, BaseNormalizer):
     Attributes
     ----------
     n_quantiles_ : int
-        The number of quantiles used: ``min(n_quantiles, n_samples_seen_)``.
+        The number of quantiles used: ``min(n_quantiles, n_samples_seen_)``
+        (with ``sample_weight``: the rows the weights count, the largest
+        over the features of the total weight and of the entries
+        observed).
     quantiles_ : array of shape (n_quantiles_, n_features)
         The values of the quantiles (NaNs ignored), one column per feature,
         float64 where the device has it.
@@ -170,10 +173,10 @@ class Quantile(QuantileStatistics, OneToOneFeatureMixin, BaseNormalizer):
                 stacklevel=2,
             )
         self._fit(X, sample_weight)
-        if self.n_quantiles > self.n_samples_seen_:
+        if self.n_quantiles > self.n_quantiles_:
             warnings.warn(
                 f"n_quantiles ({self.n_quantiles}) is greater than the total "
-                f"number of samples ({self.n_samples_seen_}). n_quantiles is "
+                f"number of samples ({self.n_quantiles_}). n_quantiles is "
                 "set to n_samples.",
                 UserWarning,
                 stacklevel=2,
@@ -227,16 +230,16 @@ class Quantile(QuantileStatistics, OneToOneFeatureMixin, BaseNormalizer):
                 )
         return validated
 
-    def _phis(self, n_rows):
-        references = _references(min(self.n_quantiles, n_rows))
-        # The levels np.nanpercentile(X, references * 100) uses, as
-        # scikit-learn calls it.
-        return (references * 100) / 100
+    def _levels(self, n_rows, weighted):
+        # At most one quantile per row; weighted data counts the rows its
+        # weights stand for (read from the summary when first needed).
+        return (int(self.n_quantiles), None if weighted else n_rows)
 
     # ------------------------------------------------------------------
     @property
     def n_quantiles_(self):
-        """``min(n_quantiles, n_samples_seen_)``."""
+        """``min(n_quantiles, n_samples_seen_)`` (weighted: the rows the
+        weights count)."""
         return len(self._fitted_lazy("n_quantiles_").phis)
 
     @property

@@ -40,31 +40,59 @@ from .._quantile_summary import (
 from .._stats import Statistics
 from .._validation import where
 
-__all__ = ["LazyQuantiles", "QuantileStatistics", "sparse_block"]
+__all__ = ["LazyQuantiles", "QuantileStatistics", "quantile_grid", "sparse_block"]
+
+
+def quantile_grid(n_quantiles, n_rows):
+    """The levels of ``n_quantiles`` quantiles of data of ``n_rows`` rows:
+    ``linspace(0, 1, min(n_quantiles, n_rows))`` as ``np.nanpercentile``
+    receives them from scikit-learn's ``QuantileTransformer`` (``* 100 /
+    100``)."""
+    references = np.linspace(0, 1, max(1, min(n_quantiles, n_rows)), endpoint=True)
+    return tuple((references * 100) / 100)
 
 
 @published_as("sknorm.state", "LazyQuantiles")
 class LazyQuantiles:
     """The quantiles of one fitted state, computed on first use.
 
-    ``summary`` is the state; ``phis`` the quantile levels the fitted
-    attributes hold; ``exact`` the quantiles already computed from the data
-    itself (a first batch), or None.  The object never changes identity
-    once assigned, so a ``transform`` leaves the estimator's ``__dict__`` as
-    it was.
+    ``summary`` is the state.  ``levels`` are the quantile levels the
+    fitted attributes hold: a tuple of floats, or ``(n_quantiles, n_rows)``
+    for :func:`quantile_grid`, where ``n_rows`` None means "the rows the
+    weights count" (the largest, over the features, of the total weight and
+    the entries observed), read from the summary when first needed (a read
+    of the device, never inside ``partial_fit``).  ``exact`` holds the
+    quantiles already computed from the data itself (a first batch), or
+    None.  The object never changes identity once assigned, so a
+    ``transform`` leaves the estimator's ``__dict__`` as it was.
     """
 
-    def __init__(self, summary, phis, exact=None):
+    def __init__(self, summary, levels, exact=None):
         self.summary = summary
-        self.phis = tuple(float(p) for p in phis)
+        self.levels = levels
         self.exact = exact is not None
         self.result = exact
 
     def __sklearn_array_api_convert__(self, converter):
         moved = type(self)(self.summary.__sklearn_array_api_convert__(converter), ())
-        moved.phis, moved.exact = self.phis, self.exact
+        moved.levels, moved.exact = self.levels, self.exact
         moved.result = convert_array(self.result, converter)
         return moved
+
+    @property
+    def phis(self):
+        """The quantile levels (a tuple of floats)."""
+        levels = self.levels
+        if (
+            isinstance(levels, tuple)
+            and len(levels) == 2
+            and isinstance(levels[0], int)
+        ):
+            n_quantiles, n_rows = levels
+            if n_rows is None:
+                n_rows = _weighted_rows(self.summary)
+            return quantile_grid(n_quantiles, n_rows)
+        return tuple(float(p) for p in levels)
 
     def get(self):
         """``(n_features, len(phis))`` quantiles."""
@@ -77,21 +105,33 @@ class LazyQuantiles:
         return 0.0 if self.exact else summary_rank_error(self.summary)
 
 
+def _weighted_rows(summary):
+    """The rows weighted data stands for: ``max(floor(W), observed)`` of the
+    feature that saw most (integer weights: the repeated rows; weights
+    averaging below 1: one row per observation)."""
+    xp = namespace_of(summary.total)
+    rows = xp.maximum(xp.floor(summary.total), summary.n_observed)
+    return int(xp.max(rows)) if rows.shape[0] else 0
+
+
 def sparse_block(X, sample_weight, dtype, implicit_zeros=True):
-    """The sorted block of a SciPy sparse batch: per column its stored
-    values (NaN and rows of weight 0 left out) and, with ``implicit_zeros``,
-    one item ``0`` weighing the rows that store nothing there
-    (scikit-learn's quantiles of a sparse column: the stored values and the
-    implicit zeros, or the stored values only)."""
+    """``(values, weights, n_observed)``: the sorted block of a SciPy sparse
+    batch, per column its stored values (NaN and rows of weight 0 left out)
+    and, with ``implicit_zeros``, one item ``0`` weighing the rows that store
+    nothing there (scikit-learn's quantiles of a sparse column: the stored
+    values and the implicit zeros, or the stored values only), and the
+    entries each column observed (the zero item stands for its rows)."""
     X = X.tocsc()
     n_rows, n_features = X.shape
     w = np.ones(n_rows) if sample_weight is None else np.asarray(sample_weight)
     w = w.astype(dtype, copy=False)
     total = float(np.sum(w))
+    positive = int(np.count_nonzero(w > 0))
     stored = np.diff(X.indptr)
     width = int(stored.max(initial=0)) + 1
     values = np.full((n_features, width), EMPTY, dtype=dtype)
     weights = np.zeros((n_features, width), dtype=dtype)
+    n_observed = np.zeros(n_features, dtype=dtype)
     for j in range(n_features):
         lo, hi = X.indptr[j], X.indptr[j + 1]
         data = X.data[lo:hi].astype(dtype)
@@ -100,12 +140,15 @@ def sparse_block(X, sample_weight, dtype, implicit_zeros=True):
         k = int(keep.sum())
         values[j, :k] = data[keep]
         weights[j, :k] = row_w[keep]
-        # The weight of the rows with nothing stored in this column.
+        n_observed[j] = k
+        # The rows with nothing stored in this column.
         zeros = total - float(np.sum(row_w))
         if implicit_zeros and zeros > 0:
             values[j, k] = 0.0
             weights[j, k] = zeros
-    return quantile_kernels_for(np_compat).sorted_block(values, weights)
+            n_observed[j] += positive - int(np.count_nonzero(row_w > 0))
+    values, weights = quantile_kernels_for(np_compat).sorted_block(values, weights)
+    return values, weights, n_observed
 
 
 def _is_integral(xp, sample_weight):
@@ -124,8 +167,9 @@ class QuantileStatistics:
     """The statistics contract (see :mod:`sknorm._base`) of an estimator
     whose fitted attributes are quantiles: a quantile summary.
 
-    The estimator defines ``_phis(n_rows)``: the quantile levels (in [0, 1])
-    its attributes hold after ``n_rows`` rows.
+    The estimator defines ``_levels(n_rows, weighted)``: the quantile levels
+    (in [0, 1]) its attributes hold after ``n_rows`` rows, as
+    :class:`LazyQuantiles` takes them.
     """
 
     _anchor_ = "_weight_seen_"
@@ -146,39 +190,52 @@ class QuantileStatistics:
             )
 
     def _block(self, X, sample_weight, dtype):
+        """``(values, weights, n_observed)`` of one batch (``n_observed``
+        None where the summary counts the items of positive weight)."""
         if sp.issparse(X):
             zeros = not getattr(self, "ignore_implicit_zeros", False)
             return sparse_block(X, sample_weight, dtype, implicit_zeros=zeros)
-        return quantile_kernels_for(namespace_of(X)).batch_block(
-            X, sample_weight, dtype
-        )
+        kernels = quantile_kernels_for(namespace_of(X))
+        return (*kernels.batch_block(X, sample_weight, dtype), None)
 
     def _batch_summary(self, X, xp, device, sample_weight):
         dtype = accumulation_dtype(xp or np_compat, device)
-        values, weights = self._block(X, sample_weight, dtype)
+        values, weights, n_observed = self._block(X, sample_weight, dtype)
         integral = _is_integral(xp or np_compat, sample_weight)
-        summary = summary_of_block(values, weights, self.rank_error, integral)
-        return summary, values, weights
+        summary = summary_of_block(
+            values, weights, self.rank_error, integral, n_observed=n_observed
+        )
+        return summary, values, weights, n_observed
 
     def _updated_state(self, X, xp, device, sample_weight, method):
         previous = self.__dict__.get("_summary_")
-        batch, values, weights = self._batch_summary(X, xp, device, sample_weight)
+        batch, values, weights, n_observed = self._batch_summary(
+            X, xp, device, sample_weight
+        )
         n_rows = self.__dict__.get("_rows_seen_", 0) + X.shape[0]
         weighted = self.__dict__.get("_weighted_", False) or sample_weight is not None
+        statistics = Statistics((batch,), n_rows, weighted)
         exact = None
-        if previous is None:
-            # The batch is all the data seen: its own quantiles are exact.
+        # The first batch is all the data seen: its own quantiles are exact.
+        # They are computed now for a fit, and for a first partial_fit on
+        # the CPU; on a device a partial_fit leaves them to the summary (the
+        # quantile levels of weighted data would need a read of the device;
+        # a batch the summary holds whole gives the same exact quantiles).
+        if previous is None and (
+            method == "fit" or is_numpy_namespace(xp or np_compat)
+        ):
             unit = sample_weight is None and not sp.issparse(X)
             kernels = quantile_kernels_for(namespace_of(values))
+            phis = LazyQuantiles(batch, self._levels(n_rows, weighted)).phis
             exact = kernels.interpolated(
-                values, weights, self._phis(n_rows), unit_weights=unit
+                values, weights, phis, n_observed=n_observed, unit_weights=unit
             )
-            summary = batch
-        else:
-            summary = merge_summaries(previous, batch, self.rank_error)
+        elif previous is not None:
+            merged = merge_summaries(previous, batch, self.rank_error)
+            statistics = Statistics((merged,), n_rows, weighted)
         return self._fitted_state(
-            Statistics((summary,), n_rows, weighted),
-            namespace_of(summary.total),
+            statistics,
+            namespace_of(batch.total),
             device,
             self.n_features_in_,
             exact=exact,
@@ -202,9 +259,10 @@ class QuantileStatistics:
 
     def _fitted_state(self, statistics, xp, device, n_features, exact=None):
         (summary,) = statistics.states
+        levels = self._levels(statistics.n_rows, statistics.weighted)
         return {
             "_summary_": summary,
-            "_quantiles_": LazyQuantiles(summary, self._phis(statistics.n_rows), exact),
+            "_quantiles_": LazyQuantiles(summary, levels, exact),
             "_rows_seen_": statistics.n_rows,
             "_weighted_": statistics.weighted,
             "_weight_seen_": summary.total,

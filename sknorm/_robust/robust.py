@@ -216,7 +216,7 @@ class Robust(QuantileStatistics, AffineNormalizer):
                 "`with_centering=False` instead, or convert X to a dense array."
             )
 
-    def _phis(self, n_rows):
+    def _levels(self, n_rows, weighted):
         lo, hi = _check_quantile_range(self, "fit")
         return (lo / 100.0, 0.5, hi / 100.0)
 
