@@ -88,7 +88,8 @@ RST_PLOT = re.compile(
 MYST_PLOT = re.compile(
     r"^(`{3,}|:{3,})\{plot\}[ \t]*(\S*)[ \t]*\n(.*?)^\1[ \t]*$", re.M | re.S
 )
-# matplotlib's default plot_pre_code, run before every plot directive.
+# matplotlib's default plot_pre_code, run before every plot directive
+# (conf.py's own where it sets one).
 PLOT_PRE_CODE = "import numpy as np\nfrom matplotlib import pyplot as plt\n"
 
 
@@ -104,7 +105,7 @@ def _directive_code(body):
     return "\n".join(c[indent:] for c in code) + "\n"
 
 
-def _plot_sources(page, root):
+def _plot_sources(page, root, pre_code=PLOT_PRE_CODE):
     """(label, code) of every plot directive of a page, and of the scripts
     they name (relative to the page, or to docs/ for a leading ``/``)."""
     text = page.read_text()
@@ -114,7 +115,7 @@ def _plot_sources(page, root):
     label = page.relative_to(root).as_posix()
     sources = []
     for argument, body in found:
-        sources.append((f"{label} (a plot directive)", PLOT_PRE_CODE))
+        sources.append((f"{label} (a plot directive)", pre_code))
         if argument:
             base = root / "docs" if argument.startswith("/") else page.parent
             script = base / argument.lstrip("/")
@@ -126,12 +127,16 @@ def _plot_sources(page, root):
 
 def executed_sources(root=ROOT):
     """(label, Python source) of everything the docs build runs."""
+    tree = _conf_tree(root)
     sources = [("docs/conf.py", (root / "docs" / "conf.py").read_text())]
     for script in sorted((root / "docs" / "_scripts").glob("*.py")):
         sources.append((script.relative_to(root).as_posix(), script.read_text()))
-    for page in _pages(root):
-        sources += _plot_sources(page, root)
-    gpu_only = set(_conf_literal(_conf_tree(root), "GPU_EXAMPLES", ()))
+    # The pages, and the gallery's headers (sphinx-gallery copies them into
+    # its index pages).
+    pre_code = _conf_literal(tree, "plot_pre_code", PLOT_PRE_CODE)
+    for page in [*_pages(root), *sorted((root / "examples").rglob("*.rst"))]:
+        sources += _plot_sources(page, root, pre_code)
+    gpu_only = set(_conf_literal(tree, "GPU_EXAMPLES", ()))
     for example in sorted((root / "examples").glob("*.py")):
         if example.name not in gpu_only:
             sources.append((example.relative_to(root).as_posix(), example.read_text()))
@@ -496,7 +501,10 @@ def test_the_test_extra_holds_the_docs_extra():
         requirement = Requirement(text)
         name = canonicalize_name(requirement.name)
         assert name in test, f"{text} of the {EXTRA} extra is not in the test extra"
-        assert Requirement(test[name]).specifier == requirement.specifier, text
+        # The same bounds and at least the same extras: one list to edit.
+        in_test = Requirement(test[name])
+        assert in_test.specifier == requirement.specifier, (text, test[name])
+        assert requirement.extras <= in_test.extras, (text, test[name])
 
 
 # ------------------------------------------- where the install is written
