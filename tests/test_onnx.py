@@ -161,9 +161,9 @@ def test_2d_graph_equals_transform(case, dtype):
         assert_whitening_matches(est, got, ref, X_new)
     else:
         assert_matches(got, ref)
-    # skl2onnx's own entry gives the same graph
-    (again,) = run(skl2onnx.to_onnx(est, X[:1]), X_new)
-    np.testing.assert_array_equal(again, got)
+    if dtype == np.float64:  # skl2onnx's own entry gives the same graph
+        (again,) = run(skl2onnx.to_onnx(est, X[:1]), X_new)
+        np.testing.assert_array_equal(again, got)
 
 
 def test_what_each_estimator_becomes():
