@@ -42,7 +42,10 @@ def _env():
 
 
 # Optional libraries a page may show (the test extra installs them all).
-OPTIONAL = {"torch", "skops", "rich", "sklearn.callback", "cupy"}
+OPTIONAL = {
+    *("torch", "skops", "rich", "sklearn.callback", "cupy"),
+    *("skl2onnx", "onnx", "onnxruntime"),  # the onnx extra (docs/user_guide/onnx.md)
+}
 
 
 def test_doc_pages_are_found():
