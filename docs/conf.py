@@ -5,13 +5,16 @@ numpydoc docstrings, autosummary pages (one per public object) and a
 sphinx-gallery of ``examples/``; myst-parser makes the Markdown pages
 (index.md, user_guide/*.md, dask.md ...) pages of the site.
 
-The build is offline (no intersphinx inventories are downloaded) and is
-meant to pass with warnings as errors: ``make html`` runs
+The build is offline (no intersphinx inventories are downloaded), and so
+is the site it writes: no page loads a script, stylesheet or font from the
+network (MathJax is served from the site's ``_static/``).  It is meant to
+pass with warnings as errors: ``make html`` runs
 ``sphinx-build -W --keep-going``, and ``tests/test_docs.py`` builds the
 whole site, gallery executed, into a temporary folder.
 """
 
 import os
+import re
 import sys
 from pathlib import Path
 
@@ -34,6 +37,10 @@ extensions = [
     "sphinx.ext.autodoc",
     "sphinx.ext.autosummary",
     "sphinx.ext.mathjax",
+    # MathJax 3 served by the site itself (copied into _static/mathjax/),
+    # so that formulas render without a network (sphinx.ext.mathjax alone
+    # loads MathJax from a CDN).
+    "sphinx-mathjax-offline",
     "numpydoc",
     "myst_parser",
     "sphinx_design",
@@ -69,6 +76,13 @@ numpydoc_class_members_toctree = False
 # cross-reference targets.
 numpydoc_xref_param_type = False
 
+# ------------------------------------------------------------------ math ---
+# The renderer sphinx-mathjax-offline copies into the site (a path relative
+# to _static/).  Set here as well as by that extension, so that the page
+# template's script is visible in this file; tests/test_docs.py checks that
+# the math pages load it and that no page loads anything from the network.
+mathjax_path = "mathjax/tex-chtml.js"
+
 # -------------------------------------------------------------- Markdown ---
 myst_enable_extensions = ["dollarmath", "amsmath", "colon_fence", "deflist"]
 # Headings up to ### get anchors, so that pages can link to sections.
@@ -95,9 +109,15 @@ def _has_cuda_gpu():
 
 
 # Every example is executed (not only plot_*), so that each page shows its
-# real output; examples/plot_gpu.py only where a GPU is (elsewhere its page
-# shows the code alone).
-EXECUTED = r"\.py$" if _has_cuda_gpu() else r"^(?!.*plot_gpu\.py$).*\.py$"
+# real output; those that need a CUDA GPU only where one is (elsewhere their
+# page shows the code alone).  tests/test_docs_extra.py reads GPU_EXAMPLES:
+# the other examples must run with the docs extra alone.
+GPU_EXAMPLES = ("plot_gpu.py",)
+if _has_cuda_gpu():
+    EXECUTED = r"\.py$"
+else:
+    GPU_ONLY = "|".join(map(re.escape, GPU_EXAMPLES))
+    EXECUTED = rf"^(?!.*({GPU_ONLY})$).*\.py$"
 
 sphinx_gallery_conf = {
     "examples_dirs": "../examples",
@@ -114,6 +134,10 @@ sphinx_gallery_conf = {
     "matplotlib_animations": False,
     "download_all_examples": False,
     "show_signature": False,
+    # No sg_execution_times pages: sphinx-gallery writes them with jQuery,
+    # DataTables and Bootstrap from CDNs (the site loads nothing from the
+    # network); each example's page still gives its own running time.
+    "write_computation_times": False,
 }
 
 # --------------------------------------------------- plots from the JSON ---

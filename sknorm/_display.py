@@ -23,8 +23,10 @@ from sklearn.base import BaseEstimator
 
 __all__ = ["DOCS_URL", "ReprWithoutComputing"]
 
-#: The documentation site; the one place to change when it moves.
-DOCS_URL = "https://sknorm.readthedocs.io/en/stable"
+#: The documentation site, as .readthedocs.yaml builds it; the one place to
+#: change when it moves ("latest" is the build of the default branch, the
+#: one version Read the Docs has before a release is tagged).
+DOCS_URL = "https://sknorm.readthedocs.io/en/latest"
 
 
 class _Placeholder:

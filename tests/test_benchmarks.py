@@ -29,6 +29,8 @@ def _load_run():
 
 def _run(*args, timeout=240):
     env = dict(os.environ, SCIPY_ARRAY_API="1")
+    # The checkout's sknorm, whatever is installed (as tests/test_docs.py).
+    env["PYTHONPATH"] = os.pathsep.join([str(ROOT), env.get("PYTHONPATH", "")])
     return subprocess.run(
         [sys.executable, str(RUN), *args],
         capture_output=True,

@@ -5,6 +5,7 @@ import re
 import shutil
 import subprocess
 import sys
+from html.parser import HTMLParser
 from pathlib import Path
 
 import pytest
@@ -41,7 +42,10 @@ def _env():
 
 
 # Optional libraries a page may show (the test extra installs them all).
-OPTIONAL = {"torch", "skops", "rich", "sklearn.callback", "cupy"}
+OPTIONAL = {
+    *("torch", "skops", "rich", "sklearn.callback", "cupy"),
+    *("skl2onnx", "onnx", "onnxruntime"),  # the onnx extra (docs/user_guide/onnx.md)
+}
 
 
 def test_doc_pages_are_found():
@@ -220,3 +224,112 @@ def test_site_pages_and_performance_figures(site):
     assert runs
     html = (site / "performance.html").read_text()
     assert html.count('class="plot-directive"') == 2 * len(runs)
+
+
+# ----------------------------------------------- the site reads offline
+NETWORK = re.compile(r"^(https?:)?//", re.I)
+# <link rel=...> values that only name a page (nothing is loaded).
+LINK_NAMES_A_PAGE = {"canonical", "alternate", "author", "license", "help"}
+LINK_NAMES_A_PAGE |= {"index", "search", "next", "prev", "up", "top"}
+CSS_URL = re.compile(r"""(?:@import\s+|url\()\s*['"]?((?:https?:)?//[^'")\s]+)""", re.I)
+
+
+class _Loads(HTMLParser):
+    """Every address a page makes the browser fetch by itself: the src of
+    scripts, images, frames and media, the href of stylesheets, icons and
+    preloads, and url()/@import in inline styles."""
+
+    def __init__(self):
+        super().__init__()
+        self.addresses = []
+        self._in_style = False
+
+    def handle_starttag(self, tag, attrs):
+        attrs = dict(attrs)
+        for name in ("src", "data", "poster"):
+            if attrs.get(name):
+                self.addresses.append((tag, attrs[name]))
+        for candidate in (attrs.get("srcset") or "").split(","):
+            if candidate.strip():
+                self.addresses.append((tag, candidate.split()[0]))
+        rel = set((attrs.get("rel") or "").lower().split())
+        if tag == "link" and attrs.get("href") and not rel <= LINK_NAMES_A_PAGE:
+            self.addresses.append((f"link rel={' '.join(sorted(rel))}", attrs["href"]))
+        self.addresses += [
+            (tag, url) for url in CSS_URL.findall(attrs.get("style", ""))
+        ]
+        self._in_style = tag == "style"
+
+    def handle_endtag(self, tag):
+        self._in_style = False
+
+    def handle_data(self, data):
+        if self._in_style:
+            self.addresses += [("style", url) for url in CSS_URL.findall(data)]
+
+
+def _loads(html):
+    parser = _Loads()
+    parser.feed(html)
+    return parser.addresses
+
+
+def _network_loads(html):
+    return [(tag, url) for tag, url in _loads(html) if NETWORK.match(url)]
+
+
+def test_network_loads_are_found():
+    # The scan itself, on the markup sphinx-gallery's timing pages and
+    # sphinx.ext.mathjax's default would write (an unscanned form passes
+    # silently otherwise).
+    page = """
+    <link href="https://cdn.example/bootstrap.min.css" rel="stylesheet" />
+    <link rel="preload" as="font" href="//fonts.example/f.woff2">
+    <link rel="canonical" href="https://sknorm.readthedocs.io/en/latest/">
+    <script async src="https://cdn.jsdelivr.net/npm/mathjax@3/es5/tex-mml-chtml.js">
+    </script><script src="_static/local.js"></script>
+    <img srcset="a.png 1x, https://img.example/b.png 2x">
+    <style>@import url("https://fonts.example/css"); p {color: red}</style>
+    <a href="https://scikit-learn.org/stable/">a link, not a load</a>
+    """
+    assert [url for _, url in _network_loads(page)] == [
+        "https://cdn.example/bootstrap.min.css",
+        "//fonts.example/f.woff2",
+        "https://cdn.jsdelivr.net/npm/mathjax@3/es5/tex-mml-chtml.js",
+        "https://img.example/b.png",
+        "https://fonts.example/css",
+    ]
+
+
+@pytest.mark.slow
+def test_site_loads_nothing_from_the_network(site):
+    pages = sorted(site.rglob("*.html"))
+    assert len(pages) > 20, pages
+    found = {}
+    for page in pages:
+        loads = _network_loads(page.read_text())
+        if loads:
+            found[str(page.relative_to(site))] = loads
+    assert not found, found
+    # Nor do the site's stylesheets (fonts, @import).
+    for sheet in site.rglob("*.css"):
+        assert not CSS_URL.findall(sheet.read_text(errors="replace")), sheet
+
+
+@pytest.mark.slow
+def test_site_math_is_rendered_by_a_local_mathjax(site):
+    static = site / "_static"
+    renderer = static / "mathjax" / "tex-chtml.js"
+    assert renderer.is_file() and renderer.stat().st_size > 100_000
+    # The CHTML output's TeX fonts, which MathJax loads next to itself.
+    fonts = list((static / "mathjax" / "output" / "chtml" / "fonts").rglob("*.woff"))
+    assert len(fonts) > 10, fonts
+    math_pages = [p for p in site.rglob("*.html") if 'class="math' in p.read_text()]
+    # The user guide's formulas and the docstrings' (generated/) ones.
+    names = {p.relative_to(site).as_posix() for p in math_pages}
+    assert {"user_guide/zscore.html", "user_guide/batchnorm.html"} <= names, names
+    for page in math_pages:
+        scripts = [url for tag, url in _loads(page.read_text()) if tag == "script"]
+        local = [u for u in scripts if u.split("?")[0].endswith("mathjax/tex-chtml.js")]
+        assert local, (page, scripts)
+        assert (page.parent / local[0].split("?")[0]).resolve() == renderer.resolve()
