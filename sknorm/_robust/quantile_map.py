@@ -15,14 +15,16 @@ the same order, for all the columns at once and on any Array API backend:
   quantiles.
 
 NaN stays NaN.  The map is computed in the quantiles' dtype (float64 where
-the device has it) and the result is given in X's dtype.
+the device has it) and the result is given in X's dtype; for the normal
+output of float32 (or 16-bit) data the uniform value is rounded to X's
+dtype before the ppf, as scikit-learn's in-place column does.
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-from .._array_api import array_device, namespace_of
+from .._array_api import array_device, compute_float_dtype, namespace_of
 from .._kernels import quantile_kernels_for
 from .normal import ndtr, ndtri
 
@@ -58,8 +60,10 @@ def _references(xp, references, quantiles):
 def forward(X, quantiles, references, output_distribution):
     """The forward map of X ``(n, n_features)`` through ``quantiles``
     ``(k, n_features)`` onto ``references`` ``(k,)``: a new array in the
-    quantiles' dtype."""
+    quantiles' dtype (the uniform value rounded to X's dtype first, for the
+    normal output, as scikit-learn's column of X's dtype holds it)."""
     xp = namespace_of(quantiles)
+    given = X.dtype
     X = xp.astype(X, quantiles.dtype)
     normal = output_distribution == "normal"
     kernels = quantile_kernels_for(xp)
@@ -75,6 +79,10 @@ def forward(X, quantiles, references, output_distribution):
         Y = xp.where(at_high, one, Y)
         Y = xp.where(at_low, zero, Y)
     if normal:
+        if given != Y.dtype:
+            # scikit-learn writes the uniform value into X's column before
+            # the ppf (16-bit floats: SciPy computes their ppf in float32).
+            Y = xp.astype(xp.astype(Y, given), compute_float_dtype(xp, given))
         with np.errstate(divide="ignore"):  # ppf(0) = -inf, clipped below
             Y = ndtri(xp, Y)
         lo, hi = _clip_bounds()
