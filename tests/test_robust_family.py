@@ -306,6 +306,66 @@ def test_sparse_quantile_equals_quantile_transformer(fmt, distribution):
     _close(dense.quantiles_, est.quantiles_)
 
 
+def _sparse_weighted_pair(make, X, w):
+    params = (
+        {"n_quantiles": 40} if make is sknorm.Quantile else {"with_centering": False}
+    )
+    name = "quantiles_" if make is sknorm.Quantile else "scale_"
+    sparse = make(**params).fit(X, sample_weight=w)
+    dense = make(**params).fit(X.toarray(), sample_weight=w)
+    return np.asarray(getattr(sparse, name)), np.asarray(getattr(dense, name))
+
+
+@pytest.mark.parametrize("weights", ["integers", "fractional above 1"])
+@pytest.mark.parametrize("make", [sknorm.Robust, sknorm.Quantile])
+def test_sparse_weighted_fit_equals_dense(make, weights):
+    """The implicit zeros weigh what their rows weigh."""
+    X = _sparse(negative=make is not sknorm.Quantile)
+    rng = np.random.default_rng(19)
+    if weights == "integers":
+        w = rng.integers(0, 5, X.shape[0]).astype(float)
+    else:
+        w = rng.uniform(1.0, 3.0, X.shape[0])
+    sparse, dense = _sparse_weighted_pair(make, X, w)
+    _close(sparse, dense)
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="bug: sparse_block folds a column's implicit zeros into one item, "
+    "counted as one entry: weights averaging below 1 are then rescaled by "
+    "total / (stored + 1), not by total / rows",
+)
+@pytest.mark.parametrize("make", [sknorm.Robust, sknorm.Quantile])
+def test_sparse_weights_below_one_equal_dense(make):
+    """Minimal: (0, 0, 0, 1, 2, 3) with weights 0.5 has the interquartile
+    range 1.75 (the dense fit, and the unweighted one); sparse gives 1.25."""
+    X = sp.csr_matrix(np.array([[0.0], [0.0], [0.0], [1.0], [2.0], [3.0]]))
+    sparse, dense = _sparse_weighted_pair(make, X, np.full(6, 0.5))
+    _close(sparse, dense)
+
+
+def test_sparse_stream_is_certified():
+    rng = np.random.default_rng(20)
+    n = 4000
+    D = np.abs(rng.standard_cauchy(size=(n, 3)))
+    D[rng.uniform(size=(n, 3)) > [0.05, 0.5, 0.95]] = 0.0  # stored: 5 % .. 95 %
+    D[rng.uniform(size=n) < 0.05, 0] = np.nan
+    X = sp.csr_matrix(D)
+    for make, params in (
+        (sknorm.Quantile, {"n_quantiles": 40}),
+        (sknorm.Robust, {"with_centering": False, "quantile_range": (5, 99)}),
+    ):
+        est = make(rank_error=0.01, **params)
+        for rows in np.array_split(np.arange(n), 10):
+            est.partial_fit(X[rows])
+        assert 0.0 < est.rank_error_ <= 0.01
+        if make is sknorm.Quantile:
+            _assert_quantile_certified(est, D)
+        else:
+            _assert_robust_certified(est, D)
+
+
 @pytest.mark.parametrize("method", ["fit", "partial_fit", "transform"])
 def test_sparse_quantile_refuses_negative_values(method):
     X = _sparse(negative=True)
@@ -525,9 +585,10 @@ def _assert_robust_certified(est, X, w=None, fractional=False):
     e = est.rank_error_
     slack = interpolation_slack(X, w, fractional=fractional)
     lo, hi = (p / 100 for p in est.quantile_range)
-    center = np.asarray(est.center_)
-    deviation = rank_deviation(X, center[:, None], [0.5], w)
-    np.testing.assert_array_less(deviation, e + slack + 1e-12)
+    if est.center_ is not None:
+        center = np.asarray(est.center_)
+        deviation = rank_deviation(X, center[:, None], [0.5], w)
+        np.testing.assert_array_less(deviation, e + slack + 1e-12)
     scale = np.asarray(est.scale_)
     for j, (values, weights) in enumerate(observed(X, w)):
         tol = e + slack[j] + 1e-12
@@ -918,6 +979,55 @@ def test_backend_stream_is_certified(cpu_backend, make):
     np.testing.assert_array_less(
         deviation, est.rank_error_ + interpolation_slack(X) + 1e-12
     )
+
+
+def _observed_first():
+    """A feature observed in the first quarter of the stream only: the
+    case where the NumPy path's budget check has to step in."""
+    X = np.random.default_rng(0).normal(size=(5000, 2))
+    X[1250:, 1] = np.nan
+    return X, np.array_split(np.arange(5000), 16)
+
+
+@pytest.mark.parametrize("make", [sknorm.Robust, sknorm.Quantile])
+def test_backend_rank_error_certifies_where_the_budget_is_not_enforced(
+    cpu_backend, make
+):
+    """Off NumPy the budget is not enforced (that would read the error
+    back), but the reported ``rank_error_`` still certifies the ranks."""
+    X, batches = _observed_first()
+    est = make(rank_error=0.01)
+    for rows in batches:
+        est.partial_fit(cpu_backend.asarray(X[rows]))
+    if make is sknorm.Quantile:
+        q = cpu_backend.to_numpy(est.quantiles_).T
+        deviation = rank_deviation(X, q, est.references_)
+    else:
+        center = cpu_backend.to_numpy(est.center_)
+        deviation = rank_deviation(X, center[:, None], [0.5])
+    assert est.rank_error_ > 0
+    np.testing.assert_array_less(
+        deviation, est.rank_error_ + interpolation_slack(X) + 1e-12
+    )
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="limitation: off NumPy (torch on the CPU included) the budget check "
+    "is skipped, and a feature observed early reaches rank_error_ 0.0112 > "
+    "rank_error 0.01, against the class docstrings' 'at most rank_error'",
+)
+@pytest.mark.parametrize("make", [sknorm.Robust, sknorm.Quantile])
+def test_backend_stream_stays_within_rank_error(cpu_backend, make):
+    X, batches = _observed_first()
+    est = make(rank_error=0.01)
+    for rows in batches:
+        est.partial_fit(cpu_backend.asarray(X[rows]))
+    numpy_stream = make(rank_error=0.01)
+    for rows in batches:
+        numpy_stream.partial_fit(X[rows])
+    assert numpy_stream.rank_error_ <= 0.01  # the NumPy path keeps the budget
+    assert est.rank_error_ <= 0.01
 
 
 @pytest.fixture
