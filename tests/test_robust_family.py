@@ -119,6 +119,24 @@ def test_robust_fit_equals_robust_scaler(params):
     _close(est.inverse_transform(Z), ref.inverse_transform(ref.transform(Y)))
 
 
+@pytest.mark.parametrize("n", [1, 2, 3])
+def test_robust_of_a_few_rows(n):
+    X = np.random.default_rng(n).normal(size=(n, 2))
+    est = sknorm.Robust(unit_variance=True).fit(X)
+    ref = RobustScaler(unit_variance=True).fit(X)
+    # scikit-learn's centre is np.nanmedian ((a + b) / 2), sknorm's the
+    # linear interpolation a + (b - a) / 2: equal to an ulp.
+    _close(est.center_, ref.center_, atol=1e-15)
+    _close(est.scale_, ref.scale_)
+    _close(est.transform(X), ref.transform(X), atol=1e-15)
+    one_by_one = sknorm.Robust(unit_variance=True)
+    for i in range(n):
+        one_by_one.partial_fit(X[i : i + 1])
+    assert one_by_one.rank_error_ == 0.0
+    assert _bits(one_by_one.center_) == _bits(est.center_)
+    assert _bits(one_by_one.scale_) == _bits(est.scale_)
+
+
 def test_robust_first_partial_fit_is_the_exact_fit():
     X = _data()
     est = sknorm.Robust().partial_fit(X)
