@@ -927,11 +927,21 @@ BACKEND_CASES = [
 ]
 
 
-@pytest.fixture(params=["array_api_strict", "torch-cpu"])
-def cpu_backend(request):
-    from conftest import _make_backend
+def _backend_fixture(names):
+    @pytest.fixture(params=names)
+    def fixture(request):
+        from conftest import _make_backend
 
-    return _make_backend(request.param)
+        return _make_backend(request.param)  # skips without the library/GPU
+
+    return fixture
+
+
+# The GPU ones skip here (no device); they run where one is lent.
+array_backend = _backend_fixture(
+    ["array_api_strict", "torch-cpu", "torch-cuda", "cupy"]
+)
+cpu_backend = _backend_fixture(["array_api_strict", "torch-cpu"])
 
 
 def _namespace_type(backend):
@@ -939,6 +949,10 @@ def _namespace_type(backend):
         from array_api_strict._array_object import Array
 
         return Array
+    if backend.name == "cupy":
+        import cupy
+
+        return cupy.ndarray
     import torch
 
     return torch.Tensor
@@ -946,7 +960,7 @@ def _namespace_type(backend):
 
 @pytest.mark.parametrize("weighted", [False, True])
 @pytest.mark.parametrize("make, params", BACKEND_CASES, ids=str)
-def test_backends_give_the_numpy_results(cpu_backend, make, params, weighted):
+def test_backends_give_the_numpy_results(array_backend, make, params, weighted):
     rng = np.random.default_rng(16)
     X = rng.normal(size=(120, 3))
     X[:, 0] = rng.standard_cauchy(120)
@@ -954,45 +968,47 @@ def test_backends_give_the_numpy_results(cpu_backend, make, params, weighted):
     w = rng.integers(0, 4, 120).astype(float) if weighted else None
     ref = make(**params).fit(X, sample_weight=w)
     est = make(**params).fit(
-        cpu_backend.asarray(X),
-        sample_weight=None if w is None else cpu_backend.asarray(w),
+        array_backend.asarray(X),
+        sample_weight=None if w is None else array_backend.asarray(w),
     )
     for name in FITTED[make]:
         value = getattr(est, name)
         if name in ("references_", "n_quantiles_", "rank_error_"):
             assert _bits(np.asarray(value)) == _bits(np.asarray(getattr(ref, name)))
             continue
-        assert isinstance(value, _namespace_type(cpu_backend)), name
-        _close(cpu_backend.to_numpy(value), getattr(ref, name), err_msg=name)
+        assert isinstance(value, _namespace_type(array_backend)), name
+        _close(array_backend.to_numpy(value), getattr(ref, name), err_msg=name)
     Y = rng.normal(size=(40, 3))
     Y[0, 1] = np.nan
     Y[1] = np.asarray(ref.max_abs_ if make is sknorm.MaxAbs else 0.0)
-    T = est.transform(cpu_backend.asarray(Y))
-    assert isinstance(T, _namespace_type(cpu_backend))
-    _close(cpu_backend.to_numpy(T), ref.transform(Y), atol=1e-15)
+    T = est.transform(array_backend.asarray(Y))
+    assert isinstance(T, _namespace_type(array_backend))
+    _close(array_backend.to_numpy(T), ref.transform(Y), atol=1e-15)
     back = est.inverse_transform(T)
-    assert isinstance(back, _namespace_type(cpu_backend))
+    assert isinstance(back, _namespace_type(array_backend))
     _close(
-        cpu_backend.to_numpy(back), ref.inverse_transform(ref.transform(Y)), atol=1e-13
+        array_backend.to_numpy(back),
+        ref.inverse_transform(ref.transform(Y)),
+        atol=1e-13,
     )
 
 
 @pytest.mark.parametrize("make", [sknorm.Robust, sknorm.Quantile])
-def test_backend_stream_is_certified(cpu_backend, make):
+def test_backend_stream_is_certified(array_backend, make):
     X = _stream_data(seed=17, n=3000)
     params = {"n_quantiles": 40} if make is sknorm.Quantile else {}
     est = make(rank_error=0.02, **params)
     for rows in np.array_split(np.arange(X.shape[0]), 6):
-        est.partial_fit(cpu_backend.asarray(X[rows]))
+        est.partial_fit(array_backend.asarray(X[rows]))
     assert 0.0 < est.rank_error_ <= 0.02
     name = "quantiles_" if make is sknorm.Quantile else "center_"
-    assert isinstance(getattr(est, name), _namespace_type(cpu_backend))
+    assert isinstance(getattr(est, name), _namespace_type(array_backend))
     # The certificate, checked on the backend's own numbers.
     if make is sknorm.Quantile:
-        q = cpu_backend.to_numpy(est.quantiles_).T
+        q = array_backend.to_numpy(est.quantiles_).T
         deviation = rank_deviation(X, q, est.references_)
     else:
-        center = cpu_backend.to_numpy(est.center_)
+        center = array_backend.to_numpy(est.center_)
         deviation = rank_deviation(X, center[:, None], [0.5])
     np.testing.assert_array_less(
         deviation, est.rank_error_ + interpolation_slack(X) + 1e-12
@@ -1009,19 +1025,19 @@ def _observed_first():
 
 @pytest.mark.parametrize("make", [sknorm.Robust, sknorm.Quantile])
 def test_backend_rank_error_certifies_where_the_budget_is_not_enforced(
-    cpu_backend, make
+    array_backend, make
 ):
     """Off NumPy the budget is not enforced (that would read the error
     back), but the reported ``rank_error_`` still certifies the ranks."""
     X, batches = _observed_first()
     est = make(rank_error=0.01)
     for rows in batches:
-        est.partial_fit(cpu_backend.asarray(X[rows]))
+        est.partial_fit(array_backend.asarray(X[rows]))
     if make is sknorm.Quantile:
-        q = cpu_backend.to_numpy(est.quantiles_).T
+        q = array_backend.to_numpy(est.quantiles_).T
         deviation = rank_deviation(X, q, est.references_)
     else:
-        center = cpu_backend.to_numpy(est.center_)
+        center = array_backend.to_numpy(est.center_)
         deviation = rank_deviation(X, center[:, None], [0.5])
     assert est.rank_error_ > 0
     np.testing.assert_array_less(
