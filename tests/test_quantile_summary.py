@@ -395,12 +395,6 @@ def test_items_grow_slowly():
 # ----------------------------------------------------------- zero weights ----
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=AssertionError,
-    reason="bug: the merge-and-reduce schedule counts a block's slots, rows of "
-    "weight 0 included, so zero-weight rows trigger other compactions",
-)
 @pytest.mark.parametrize("integral", [True, False])
 def test_zero_weight_rows_change_nothing(integral):
     """A stream with rows of weight 0 is the stream without them, bit for
@@ -565,21 +559,12 @@ def test_interpolated_integer_weights_equal_repeated_rows():
         _assert_same_bits(got, expected, trial)
 
 
-_ROUNDING = pytest.mark.xfail(
-    strict=True,
-    raises=AssertionError,
-    reason="bug: interpolated finds the order statistics in cumulative / unit, "
-    "whose rounding puts a row boundary just past an integer (0.1 + 0.1 + "
-    "0.1 = 0.30000000000000004): the neighbouring order statistic is taken",
-)
-
-
 @pytest.mark.parametrize(
     "weight",
     [
         0.5,
         0.25,
-        pytest.param("1/n", marks=_ROUNDING),
+        "1/n",
     ],
 )
 def test_interpolated_equal_weights_below_one_count_one_row_each(weight):
@@ -595,7 +580,6 @@ def test_interpolated_equal_weights_below_one_count_one_row_each(weight):
     np.testing.assert_allclose(got, _nanpercentile(X, PERCENTS), rtol=1e-12, atol=1e-15)
 
 
-@_ROUNDING
 def test_weights_of_a_tenth_give_the_unweighted_median():
     """The minimal case: ten rows of weight 0.1 are ten rows; the median of
     0..9 is 4.5 (the search takes 4.0)."""
@@ -631,12 +615,6 @@ def test_interp_columns_where_slopes_overflow():
     _assert_same_bits(got, expected)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=RuntimeWarning,
-    reason="bug: interp_columns silences divide and invalid but not overflow: "
-    "a slope of values 1e308 apart warns (np.interp does not)",
-)
 def test_interp_columns_warns_no_more_than_np_interp():
     xs = np.array([[0.0], [1.0]])
     fs = np.array([[-1e308], [1e308]])

@@ -62,10 +62,9 @@ class Quantile(QuantileStatistics, OneToOneFeatureMixin, BaseNormalizer):
     Attributes
     ----------
     n_quantiles_ : int
-        The number of quantiles used: ``min(n_quantiles, n_samples_seen_)``
-        (with ``sample_weight``: the rows the weights count, the largest
-        over the features of the total weight and of the entries
-        observed).
+        The number of quantiles used: ``min(n_quantiles, rows seen)`` (with
+        ``sample_weight``: the rows the weights count, the largest over the
+        features of the total weight and of the entries observed).
     quantiles_ : array of shape (n_quantiles_, n_features)
         The values of the quantiles (NaNs ignored), one column per feature,
         float64 where the device has it.
@@ -74,8 +73,10 @@ class Quantile(QuantileStatistics, OneToOneFeatureMixin, BaseNormalizer):
     rank_error_ : float
         The certified rank error of ``quantiles_``: 0.0 for an in-memory fit
         (and while a summary still holds every value).
-    n_samples_seen_ : int
-        Number of rows seen.
+    n_samples_seen_ : int, float or array of shape (n_features,)
+        Samples seen (NaN and rows of weight 0 left out; the sum of weights
+        once ``sample_weight`` was given), an array when the features saw
+        different numbers, as ``ZScore``'s.
     n_features_in_ : int
         Number of features seen during fit.
     feature_names_in_ : ndarray of shape (`n_features_in_`,)
@@ -238,8 +239,8 @@ class Quantile(QuantileStatistics, OneToOneFeatureMixin, BaseNormalizer):
     # ------------------------------------------------------------------
     @property
     def n_quantiles_(self):
-        """``min(n_quantiles, n_samples_seen_)`` (weighted: the rows the
-        weights count)."""
+        """``min(n_quantiles, rows seen)`` (weighted: the rows the weights
+        count)."""
         return len(self._fitted_lazy("n_quantiles_").phis)
 
     @property

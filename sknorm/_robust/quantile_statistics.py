@@ -283,12 +283,16 @@ class QuantileStatistics:
     def rank_error_(self):
         """The certified rank error of the fitted quantiles: every quantile
         the fitted attributes hold has, in all the data seen, a rank within
-        ``rank_error_`` of its target (plus the one row that NumPy's
-        interpolation between order statistics itself allows).  0.0 for a
-        fit on in-memory data, and while the summary holds every value;
-        at most ``rank_error`` otherwise (see the user guide for the one
-        case, on a device, where the bound is reported rather than
-        enforced).  Reading it on a device reads one number back."""
+        ``rank_error_`` of its target, beyond the interpolation's own slack
+        (an estimate lies between two order statistics one row apart: one
+        row for unweighted or integer weights, up to two rows' weight with
+        fractional weights).  0.0 for a fit on in-memory data, and while
+        the summary holds every value.  At most ``rank_error`` on the CPU
+        (NumPy, torch's CPU tensors), where every compaction is checked;
+        on a device, where that check would be a read per compaction, it
+        reports the bound reached, which can exceed ``rank_error`` for a
+        feature observed (or weighted) very unevenly over the stream.
+        Reading it on a device reads one number back."""
         lazy = self.__dict__.get("_quantiles_")
         if lazy is None:
             raise AttributeError(
@@ -299,10 +303,21 @@ class QuantileStatistics:
 
     @property
     def n_samples_seen_(self):
-        """Rows seen (an int)."""
-        if "_rows_seen_" not in self.__dict__:
+        """Samples seen per feature, as ``ZScore`` counts them: the entries
+        observed (NaN and rows of weight 0 left out), the sum of their
+        weights once ``sample_weight`` was given; an int (a float) when
+        every feature saw the same, else an array in the fitting namespace.
+        Read from the summary on access (on a device, a read)."""
+        summary = self.__dict__.get("_summary_")
+        if summary is None:
             raise AttributeError(
                 f"{type(self).__name__} has no attribute 'n_samples_seen_' "
                 "before fit or partial_fit."
             )
-        return self._rows_seen_
+        weighted = self._weighted_
+        counts = summary.total if weighted else summary.n_observed
+        xp = namespace_of(counts)
+        lo, hi = float(xp.min(counts)), float(xp.max(counts))
+        if lo == hi:
+            return lo if weighted else int(lo)
+        return counts if weighted else xp.astype(counts, xp.int64)

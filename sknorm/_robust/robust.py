@@ -62,7 +62,8 @@ class Robust(QuantileStatistics, AffineNormalizer):
         distribution: normally distributed data then gets unit variance.
     rank_error : float, default=1e-3
         The largest rank error a summary (streams, merges, Dask) may reach,
-        in (0, 0.5).  Smaller costs memory: about ``(levels + 2) /
+        in (0, 0.5): enforced on the CPU, reported on a device (see
+        ``rank_error_``).  Smaller costs memory: about ``(levels + 2) /
         (2 rank_error)`` values per feature and level.
     copy : bool, default=True
         False scales a float array in place in ``transform`` and
@@ -80,8 +81,10 @@ class Robust(QuantileStatistics, AffineNormalizer):
         The certified rank error of ``center_`` and of the quantiles of
         ``scale_``: 0.0 for an in-memory fit (and while a summary still
         holds every value).
-    n_samples_seen_ : int
-        Number of rows seen.
+    n_samples_seen_ : int, float or array of shape (n_features,)
+        Samples seen (NaN and rows of weight 0 left out; the sum of weights
+        once ``sample_weight`` was given), an array when the features saw
+        different numbers, as ``ZScore``'s.
     n_features_in_ : int
         Number of features seen during fit.
     feature_names_in_ : ndarray of shape (`n_features_in_`,)
@@ -116,7 +119,7 @@ class Robust(QuantileStatistics, AffineNormalizer):
     >>> scaler.center_
     array([2.5, 0.5])
     >>> scaler.scale_
-    array([1.5 , 26.75])
+    array([ 1.5 , 26.25])
     >>> scaler.rank_error_
     0.0
 
