@@ -198,7 +198,7 @@ def _ndtri(xp, p):
     q = xp.where(upper, 1.0 - p, p)
     # (The smallest normal number of p's dtype: below it the logarithm of a
     # float32 would be -inf; 0 itself is handled at the end.)
-    q_safe = xp.clip(q, float(xp.finfo(p.dtype).tiny), 0.5)
+    q_safe = xp.clip(q, float(xp.finfo(p.dtype).smallest_normal), 0.5)
     # Acklam's rational approximations (relative error 1.15e-9).
     r = q_safe - 0.5
     central = r * _polynomial(r * r, _A) / _polynomial(r * r, _B)
