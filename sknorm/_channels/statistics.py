@@ -85,9 +85,7 @@ def _rows_shift(cube, weights):
     n_channels = cube.shape[1]
     shift = np.zeros(n_channels)
     channels = np.arange(n_channels)
-    groups = (
-        range(cube.shape[0]) if weights is None else np.flatnonzero(weights > 0)
-    )
+    groups = range(cube.shape[0]) if weights is None else np.flatnonzero(weights > 0)
     for g in groups:
         matrix = cube[g].T if channels.size == n_channels else cube[g, channels].T
         found = _initial_shift(np, matrix, np.float64)
