@@ -507,6 +507,30 @@ def test_float16_equals_the_2d_path(channel_route, name):
         np.testing.assert_array_equal(est.data_max_, _as_rows(X16).max(axis=0))
 
 
+def test_half_precision_missing_and_infinite_values(channel_route):
+    """NaN is ignored and +-inf refused in 16-bit input too."""
+    X = _image_data(15)
+    X[:, 1, 0] = np.nan
+    X[2, 2] = np.nan
+    H, _ = _half(channel_route, X, "float16")
+    V = _as_rows(X.astype(np.float16).astype(np.float64))
+    est = MinMax(channel_axis=channel_route.axis).fit(H)
+    np.testing.assert_array_equal(
+        channel_route.numpy(est.data_min_), np.nanmin(V, axis=0)
+    )
+    np.testing.assert_array_equal(
+        channel_route.numpy(est.data_max_), np.nanmax(V, axis=0)
+    )
+    mean = channel_route.numpy(ZScore(channel_axis=channel_route.axis).fit(H).mean_)
+    np.testing.assert_allclose(mean, np.nanmean(V, axis=0), rtol=1e-14)
+    X[4, 0, 3, 5] = np.inf
+    H, _ = _half(channel_route, X, "float16")
+    for make in (MinMax, ZScore):
+        est = make(channel_axis=channel_route.axis)
+        with pytest.raises(ValueError, match=r"\.fit\(\): Input X contains inf"):
+            est.fit(H)
+
+
 @pytest.mark.parametrize("byteorder", [">f4", ">f8"])
 @pytest.mark.parametrize("name", list(ESTIMATORS))
 def test_big_endian_comes_back_native(channel_route, name, byteorder):

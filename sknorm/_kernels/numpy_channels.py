@@ -34,6 +34,8 @@ statistic's own pass.
 
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 
 from . import NonFiniteError, generic, numba_cpu
@@ -91,6 +93,36 @@ def _generic_rows(rows, lo, hi, period, shift, out):
     out[0, lo:hi], out[1, lo:hi], out[2, lo:hi] = n_obs, mean, var
 
 
+def _half_row_moments(rows, period, shift, out, status, lo, hi):
+    """The compiled loop on float16 rows [lo, hi): each block converted into
+    a float32 buffer first (exact; the loops take float32 and float64, and
+    the reference kernel would be ~50x slower), its shifts in the block's
+    phase, its results copied into ``out`` and ``status``."""
+    loop, length = _loops()["row_moments"], rows.shape[1]
+    lanes = _lanes(length)
+    for start, stop in blocks(lo, hi, _rows_per_block(length, 4)):
+        m = stop - start
+        buf = workspace("float32_moment_rows", (m, length), np.float32)
+        np.copyto(buf, rows[start:stop])
+        phase = shift[(np.arange(period) + start) % period]
+        block_out = workspace("float32_moment_out", (3, m), np.float64)
+        block_status = np.zeros(m, np.int8)
+        loop(
+            buf,
+            0,
+            m,
+            phase,
+            period,
+            CANCELLATION,
+            lanes,
+            ROW_BLOCK,
+            block_out,
+            block_status,
+        )
+        out[:, start:stop] = block_out
+        status[start:stop] = block_status
+
+
 def row_moments(rows, period, shift):
     """``(n_obs, mean, var)`` of each row, the mean of ``x - shift[r %
     period]``, float64 (see the module docstring)."""
@@ -100,7 +132,8 @@ def row_moments(rows, period, shift):
         raise NonFiniteError.for_dtype(rows.dtype)
     out = np.empty((3, n_rows))
     per_block = _rows_per_block(length, 8)
-    if use_compiled(rows):
+    half = rows.dtype == np.float16 and numba_cpu.enabled()
+    if use_compiled(rows) or half:
         status = np.zeros(n_rows, np.int8)
         loop, lanes = _loops()["row_moments"], _lanes(length)
 
@@ -109,6 +142,10 @@ def row_moments(rows, period, shift):
                 rows, lo, hi, shift, period, CANCELLATION, lanes, ROW_BLOCK, out, status
             )
 
+        if half:
+            part = functools.partial(
+                _half_row_moments, rows, period, shift, out, status
+            )
         map_parts(part, n_rows, rows.size, per_block)
         # Rows whose sums were not finite: +-inf (an error) or values near
         # the float maximum (the reference kernel's normalised sums).
@@ -134,11 +171,24 @@ def row_min_max(rows):
     high = np.empty(n_rows, rows.dtype)
     per_block = _rows_per_block(length, rows.dtype.itemsize)
 
+    half = rows.dtype == np.float16
+
     def part(lo, hi):
         for start, stop in blocks(lo, hi, per_block):
+            block = rows[start:stop]
+            if half:
+                # NumPy's float16 reductions are emulated in software, ten
+                # times slower than the conversion: reduce a float32 copy
+                # of the block (exact, as every float16 value is a float32
+                # value, and so are the extremes).
+                single = workspace("float32_min_max_rows", block.shape, np.float32)
+                np.copyto(single, block)
+                low[start:stop] = np.fmin.reduce(single, axis=1)
+                high[start:stop] = np.fmax.reduce(single, axis=1)
+                continue
             # fmin/fmax skip NaN unless every value is NaN.
-            np.fmin.reduce(rows[start:stop], axis=1, out=low[start:stop])
-            np.fmax.reduce(rows[start:stop], axis=1, out=high[start:stop])
+            np.fmin.reduce(block, axis=1, out=low[start:stop])
+            np.fmax.reduce(block, axis=1, out=high[start:stop])
 
     map_parts(part, n_rows, rows.size, per_block)
     if np.isinf(low).any() or np.isinf(high).any():
