@@ -12,20 +12,22 @@ logic, and the merge of the rows' statistics per channel, are in
     numba, the reference kernel :func:`.generic.moments` on blocks of rows);
     ``shift`` is the caller's per-channel value close to the data, within
     :func:`.generic.shift_limit` (:mod:`sknorm._channels` takes it with the
-    2-D path's search, which skips NaN and rows of weight 0);
+    2-D path's search, which skips NaN and rows of weight 0); float16 rows
+    are converted into float32 block by block (exact) for the loop;
 ``row_min_max(rows)``
     per row: NaN-aware minimum and maximum (NumPy's ``fmin``/``fmax``
-    reductions along the contiguous axis);
+    reductions along the contiguous axis; float16 on float32 copies);
 ``row_affine(rows, period, center, scale, offset, copy, check)`` and
 ``column_affine(X, center, scale, offset, copy, check)``
     the affine map with per-row (channels-first) or per-column
-    (channels-last) terms; ``check`` ("inf" or "nonfinite") looks for
-    non-finite values of X in the same pass when writing new memory, in a
-    read before when writing in place (a failed transform leaves X as it
-    was);
+    (channels-last) terms (float16: computed in float32, rounded once);
+    ``check`` ("inf" or "nonfinite") looks for non-finite values of X in
+    the same pass when writing new memory, in a read before when writing
+    in place (a failed transform leaves X as it was);
 ``local_response_rows(X3, size, alpha, beta, k)``
     local response normalization of ``(M, C, B)`` across axis 1, block by
-    block, in :func:`.generic.local_response`'s order of operations.
+    block, in :func:`.generic.local_response`'s order of operations
+    (float16: in float32, rounded once).
 
 Every function splits its rows over the worker threads (:mod:`._parallel`)
 and raises :class:`~sknorm._kernels.NonFiniteError` on +-inf met in a
