@@ -74,30 +74,25 @@ def _rows_shift(cube, weights):
     """Per channel of ``cube`` (groups, C, B), the shift its moments are
     taken around: the 2-D path's :func:`sknorm._stats._initial_shift` (the
     first observed value, 0 beyond the shift limit) of the first group of
-    positive weight, seen as the matrix (positions, channels); for the
-    channels with nothing observed in that group, of the next ones.
+    positive weight, seen as the matrix (positions, channels); for a channel
+    with nothing observed there, of the first row of its own that has data.
 
     Neither a NaN nor a group of weight 0 (a far sentinel sample) can give
     the shift.  Common case: one value per channel read (position 0 of the
-    first group); the matrices are views, and a search beyond them holds
-    temporaries of one group at most.
+    first group); the matrices are views, temporaries of one group at most,
+    and a channel missing from the batch costs one ``isnan`` per row.
     """
-    n_channels = cube.shape[1]
-    shift = np.zeros(n_channels)
-    channels = np.arange(n_channels)
     groups = range(cube.shape[0]) if weights is None else np.flatnonzero(weights > 0)
-    for g in groups:
-        matrix = cube[g].T if channels.size == n_channels else cube[g, channels].T
-        found = _initial_shift(np, matrix, np.float64)
-        shift[channels] = found
-        # 0 is also the answer for nothing observed in this group: look
-        # further for those channels only.
-        zero = np.flatnonzero(found == 0)
-        if zero.size:
-            zero = zero[np.isnan(matrix[:, zero]).all(axis=0)]
-        if zero.size == 0:
-            break
-        channels = channels[zero]
+    if len(groups) == 0:
+        return np.zeros(cube.shape[1])
+    shift = _initial_shift(np, cube[groups[0]].T, np.float64)
+    # 0 is also the answer for nothing observed in that group.
+    for c in np.flatnonzero(shift == 0):
+        for g in groups:
+            row = cube[g, c]
+            if not np.isnan(row).all():
+                shift[c] = _initial_shift(np, row[:, None], np.float64)[0]
+                break
     return shift
 
 
