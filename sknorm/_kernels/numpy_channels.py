@@ -137,17 +137,27 @@ def row_moments(rows, period, shift):
     half = rows.dtype == np.float16 and numba_cpu.enabled()
     if use_compiled(rows) or half:
         status = np.zeros(n_rows, np.int8)
-        loop, lanes = _loops()["row_moments"], _lanes(length)
-
-        def part(lo, hi):
-            loop(
-                rows, lo, hi, shift, period, CANCELLATION, lanes, ROW_BLOCK, out, status
-            )
-
         if half:
             part = functools.partial(
                 _half_row_moments, rows, period, shift, out, status
             )
+        else:
+            loop, lanes = _loops()["row_moments"], _lanes(length)
+
+            def part(lo, hi):
+                loop(
+                    rows,
+                    lo,
+                    hi,
+                    shift,
+                    period,
+                    CANCELLATION,
+                    lanes,
+                    ROW_BLOCK,
+                    out,
+                    status,
+                )
+
         map_parts(part, n_rows, rows.size, per_block)
         # Rows whose sums were not finite: +-inf (an error) or values near
         # the float maximum (the reference kernel's normalised sums).
@@ -172,7 +182,6 @@ def row_min_max(rows):
     low = np.empty(n_rows, rows.dtype)
     high = np.empty(n_rows, rows.dtype)
     per_block = _rows_per_block(length, rows.dtype.itemsize)
-
     half = rows.dtype == np.float16
 
     def part(lo, hi):
