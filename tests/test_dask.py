@@ -386,15 +386,6 @@ def test_values_are_checked_while_computing_and_state_is_kept():
         lazy.compute()
 
 
-def test_channel_axis_is_refused_for_dask_input():
-    Xd = da.ones((4, 3, 2, 2), chunks=2)
-    with pytest.raises(ValueError, match=r"ZScore\.fit\(\): channel_axis is not"):
-        ZScore(channel_axis=1).fit(Xd)
-    fitted = ZScore(channel_axis=1).fit(np.ones((4, 3, 2, 2)))
-    with pytest.raises(ValueError, match=r"ZScore\.transform\(\): channel_axis"):
-        fitted.transform(Xd)
-
-
 def test_chunks_of_another_array_type_are_refused():
     X = correlated(20)
     mixed = da.from_array(X, chunks=(10, 4)).map_blocks(
@@ -586,35 +577,3 @@ def test_bits_are_the_same_on_dasks_array_expression_backend(tmp_path):
         )
         results.append(np.load(out))
     np.testing.assert_array_equal(results[0], results[1])
-
-
-# ------------------------------------------------------------ callbacks ----
-def test_a_dask_fit_is_one_root_task_and_batches_are_subtasks():
-    pytest.importorskip("sklearn.callback")
-    from test_callbacks import RecordingCallback, StopAfter
-
-    X = correlated(35)
-    Xd = chunked(X, (12, 0, 23))
-    cb = RecordingCallback()
-    est = ZScore().set_callbacks(cb).fit(Xd)
-    assert [t[0] for t in cb.tasks()] == [
-        "setup",
-        "on_fit_task_begin",
-        "on_fit_task_end",
-        "teardown",
-    ]
-    fitted = cb.record[2]["kwargs"]["fitted_estimator"]
-    np.testing.assert_array_equal(fitted.var_, est.var_)
-    # The frozen copy of a lazy transform carries no callbacks.
-    assert est.transform(Xd).compute().shape == X.shape
-
-    cb = RecordingCallback()
-    MiniBatchNormalizer(batch_size=10).set_callbacks(cb).fit(Xd)
-    batches = [t for t in cb.tasks() if t[2] == "batch"]
-    assert [t[3] for t in batches[::2]] == [(0, k) for k in range(4)]
-
-    stop = StopAfter(2)
-    stopped = MiniBatchNormalizer(batch_size=10).set_callbacks(stop).fit(Xd)
-    assert stopped.n_batches_seen_ == 2
-    prefix = MiniBatchNormalizer(batch_size=10).fit(X[:20])
-    close(stopped.running_var_, prefix.running_var_)
