@@ -552,26 +552,38 @@ def test_distributed_fit_is_bit_identical_and_survives_a_killed_worker(
 
 def test_bits_are_the_same_on_dasks_array_expression_backend(tmp_path):
     """Dask's two array backends default to different ``split_every``; the
-    fixed one gives the same tree, hence the same bits, on both."""
+    fixed one gives the same tree, hence the same bits, on both (N-D input
+    with a channel axis too: a tree over the block axes)."""
     import os
     import subprocess
     import sys
+    from pathlib import Path
+
+    import sknorm
 
     script = tmp_path / "fit.py"
     script.write_text(
         "import sys, numpy as np, dask.array as da\n"
-        "from sknorm import MinMax, ZCAWhitening, ZScore\n"
+        "from sknorm import MiniBatchNormalizer, MinMax, ZCAWhitening, ZScore\n"
         "X = np.random.default_rng(0).normal(size=(900, 3))\n"
         "X = X @ [[2, 0, 0], [1, 1, 0], [0, 1, 3]]\n"
         "Xd = da.from_array(X, chunks=(25, 3))\n"
         "out = [ZScore().fit(Xd).var_, MinMax().fit(Xd).data_max_,\n"
         "       ZCAWhitening().fit(Xd).covariance_.ravel()]\n"
+        "M = da.from_array(X.reshape(30, 3, 6, 5), chunks=(7, 3, 2, 3))\n"
+        "out += [ZScore(channel_axis=1).fit(M).var_,\n"
+        "        MinMax(channel_axis=1).fit(M).data_max_,\n"
+        "        MiniBatchNormalizer(channel_axis=1, batch_size=8).fit(M)\n"
+        "        .running_var_]\n"
         "np.save(sys.argv[1], np.concatenate(out))\n"
     )
     results = []
+    # The subprocess imports this sknorm (that of the checkout under test).
+    root = str(Path(sknorm.__file__).parents[1])
+    path = os.pathsep.join(p for p in (root, os.environ.get("PYTHONPATH")) if p)
     for planning in ("False", "True"):
         out = tmp_path / f"{planning}.npy"
-        env = dict(os.environ, DASK_ARRAY__QUERY_PLANNING=planning)
+        env = dict(os.environ, DASK_ARRAY__QUERY_PLANNING=planning, PYTHONPATH=path)
         subprocess.run(
             [sys.executable, str(script), str(out)], env=env, check=True, timeout=120
         )

@@ -140,7 +140,7 @@ def _computed_statistics(estimator, inp, weights, kind, method, task):
     layout = Layout(types, inp.n_features)
     spec = _spec(estimator, inp, layout, method, kind, weights)
     merged, states = tree_statistics(inp, weights, spec)
-    packed = progress.computed(merged, progress.chunk_keys(states, merged), task)
+    packed = progress.computed(merged, states, task)
     states, n_rows = layout.unpack(packed.reshape(packed.shape[-2:]))
     # Every block of a row chunk counts its rows: N-D input chunked along
     # other axes counts each sample once per block of those axes.
@@ -216,7 +216,7 @@ def _pieces(estimator, inp, weights, kind, method, rows, task):
     layout = Layout(estimator._statistic_types(), inp.n_features, extra_rows=1)
     spec = _spec(estimator, inp, layout, method, kind, weights)
     lazy = batch_pieces(inp, weights, spec, rows)
-    pieces = progress.computed(lazy, progress.chunk_keys(lazy), task)
+    pieces = progress.computed(lazy, lazy, task)
     batches = _batches_from_pieces(layout, pieces)
     _check_rows(estimator, method, sum(n for _, n in batches))
     counts = [m.count for m, _ in batches]

@@ -34,7 +34,6 @@ How the completions are seen, within the one execution:
 
 from __future__ import annotations
 
-import math
 import threading
 from typing import NamedTuple
 
@@ -55,10 +54,6 @@ class ChunkKeys(NamedTuple):
     names: frozenset
     grid: tuple
     output: str
-
-    @property
-    def n_chunks(self):
-        return math.prod(self.grid)
 
     def index(self, key):
         """The chunk a task key belongs to, or None."""
@@ -90,7 +85,7 @@ def chunk_keys(states, result=None):
     return ChunkKeys(frozenset(names), grid, output)
 
 
-def _reporter(task, keys):
+def _reporter(task):
     """Report chunk ``i`` once, as a begun and ended sub-task of ``task``."""
     done = set()
 
@@ -114,13 +109,15 @@ def _distributed_client(collection):
     return None
 
 
-def computed(collection, keys, task):
-    """``collection.compute()``, one graph execution, reporting each chunk of
-    ``keys`` (:class:`ChunkKeys`) as a sub-task of ``task`` when it is
-    computed (nothing when nobody listens)."""
-    if not task.listening or keys.n_chunks == 0:
+def computed(collection, states, task):
+    """``collection.compute()``, one graph execution, reporting each chunk
+    of ``states`` (the chunk states ``collection`` merges, or is) as a
+    sub-task of ``task`` when it is computed (nothing when nobody listens:
+    then nothing here looks at the graph)."""
+    if not task.listening:
         return collection.compute()
-    report = _reporter(task, keys)
+    keys = chunk_keys(states, None if collection is states else collection)
+    report = _reporter(task)
     client = _distributed_client(collection)
     if client is not None:
         return _on_client(client, collection, keys, report)
@@ -173,7 +170,7 @@ def _on_client(client, collection, keys, report):
     graph = collection.__dask_optimize__(collection.__dask_graph__(), wanted)
     futures = dict(zip(wanted, client.get(graph, wanted, sync=False), strict=True))
     try:
-        for future in as_completed(list(futures.values())):
+        for future in as_completed(list(futures.values()), loop=client.loop):
             if future.status != "finished":
                 break  # an error: gather raises it below
             report(keys.index(future.key))
