@@ -96,7 +96,9 @@ class CallbackSupport:
         Experimental, as scikit-learn's callback API (1.9+).  Each public
         ``fit``, ``partial_fit`` and ``fit_transform`` call is one task;
         ``MiniBatchNormalizer.fit`` with ``batch_size`` reports one sub-task
-        per batch, and stops early when a callback asks it to.  With
+        per batch, and stops early when a callback asks it to; a fit of a
+        Dask collection reports one sub-task per chunk as the chunks are
+        computed (``task_id``: the chunk's index).  With
         scikit-learn older than 1.9 the callbacks are stored and never
         called.  Callbacks are not saved by :func:`sknorm.io.dump`.
 

@@ -347,8 +347,8 @@ def _frozen(estimator):
 
 
 def _transform_block(block, *, estimator, method, kwargs, n_out, out_dtype):
-    if block.shape[0] == 0:  # (n_out None: N-D, the block's own shape)
-        shape = tuple(block.shape) if n_out is None else (0, n_out)
+    if math.prod(block.shape) == 0:  # no rows (N-D: or no positions)
+        shape = tuple(block.shape) if n_out is None else (block.shape[0], n_out)
         return namespace_of(block).empty(shape, dtype=out_dtype)
     return getattr(estimator, method)(block, **kwargs)
 

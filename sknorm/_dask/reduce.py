@@ -182,7 +182,7 @@ def chunk_state(block, weights=None, *, spec):
     dtype = accumulation_dtype(xp, device)
     n_rows = X.shape[0]
     w = checked_weights(weights, n_rows, spec, xp, device, dtype)
-    if n_rows == 0:
+    if math.prod(X.shape) == 0:  # no rows (or, N-D, no positions): no data
         states = spec.layout.empty(xp, dtype, device)
     else:
         with serial():
@@ -339,9 +339,12 @@ def chunk_pieces(block, offset, weights=None, *, spec, batch_size):
             batch = (first + start) // batch_size
             stop = min(n_rows, (batch + 1) * batch_size - first)
             wp = None if w is None else w[start:stop]
-            states = spec.estimator._batch_statistics(
-                X[start:stop, ...], xp, device, wp
-            )
+            if math.prod(X.shape) == 0:  # N-D: a block without positions
+                states = spec.layout.empty(xp, dtype, device)
+            else:
+                states = spec.estimator._batch_statistics(
+                    X[start:stop, ...], xp, device, wp
+                )
             packed = spec.layout.pack(
                 xp, states, stop - start, dtype, device, extra=(batch,)
             )
