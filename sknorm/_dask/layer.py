@@ -142,8 +142,8 @@ def _computed_statistics(estimator, inp, weights, kind, method, task):
     merged, states = tree_statistics(inp, weights, spec)
     packed = progress.computed(merged, states, task)
     states, n_rows = layout.unpack(packed.reshape(packed.shape[-2:]))
-    # Every block of a row chunk counts its rows: N-D input chunked along
-    # other axes counts each sample once per block of those axes.
+    # Each block counts the rows of its row chunk: with N-D input chunked
+    # along other axes, every sample is counted once per block of those.
     n_rows = int(_host(n_rows)) // math.prod(inp.grid[1:])
     _check_rows(estimator, method, n_rows)
     _check_weight_total(estimator, method, [states[0].count], kind)

@@ -262,7 +262,7 @@ def _state_chunks(inp, spec, first=None):
     return (*axes, (spec.layout.rows,), (spec.layout.n_features,))
 
 
-def tree_statistics(inp, weights, spec, name="sknorm-merge"):
+def tree_statistics(inp, weights, spec):
     """``(merged, states)``: the merged packed state of all of X, a lazy
     ``(1, ..., 1, k, f)`` array, and the per-chunk states it merges (the
     layer :mod:`.progress` reports chunk by chunk)."""
@@ -287,7 +287,7 @@ def tree_statistics(inp, weights, spec, name="sknorm-merge"):
         split_every=split_every,
         dtype=meta.dtype,
         meta=meta,
-        name=name,
+        name="sknorm-merge",
     )
     return merged, states
 
@@ -371,8 +371,8 @@ def _pieces_per_chunk(rows, batch_size):
 
 def batch_pieces(inp, weights, spec, batch_size):
     """Every piece of every mini-batch, as a lazy ``(n_pieces, k, f)``
-    array in row order (N-D X: ``(n_pieces, *grid, k, f)``, the pieces of
-    one sample range for every block of the other axes)."""
+    array in row order (N-D X: ``(n_pieces, g1, ..., k, f)``, the pieces of
+    one sample range for each block ``g1, ...`` of the other axes)."""
     array = inp.array
     offsets = _row_offsets(array)
     meta = _state_meta(inp.xp, inp.device, array.ndim)
