@@ -381,3 +381,23 @@ def test_a_stream_mixing_dask_and_numpy_batches_equals_one_fit():
     mm = MinMax(channel_axis=1).partial_fit(da.from_array(X[:25], chunks=5))
     mm.partial_fit(X[25:])
     np.testing.assert_array_equal(mm.data_min_, MinMax(channel_axis=1).fit(X).data_min_)
+
+
+# --------------------------------------------------------- CuPy chunks ----
+def test_cupy_chunks_keep_the_state_on_the_device(backend):
+    if backend.name != "cupy":
+        pytest.skip("CuPy chunks need the CuPy backend (a GPU)")
+    import cupy
+
+    X = maps((30, 3, 8, 6), 1, nan=0.05)
+    Xd = da.from_array(X, chunks=(10, 3, 4, 6)).map_blocks(cupy.asarray)
+    for est in (
+        ZScore(channel_axis=1),
+        MinMax(channel_axis=1),
+        MiniBatchNormalizer(channel_axis=1, batch_size=7),
+    ):
+        est.fit(Xd)
+        assert isinstance(est.transform(Xd)._meta, cupy.ndarray)
+        reference = type(est)(**est.get_params()).fit(X)
+        out = cupy.asnumpy(est.transform(Xd).compute())
+        close(out, reference.transform(X), rtol=1e-10)

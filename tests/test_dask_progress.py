@@ -296,4 +296,4 @@ def test_one_subtask_per_chunk_on_a_distributed_cluster(client):
     ended = [
         r["context"].task_name for r in cb.record if r["name"] == "on_fit_task_end"
     ]
-    assert "fit" not in ended and len(ended) <= 2  # chunks 0 and 2 at most
+    assert "fit" not in ended and len(ended) <= 2  # chunks 0 and 1 at most (2 fails)
