@@ -46,6 +46,7 @@ from ._move import ArrayConversion
 from ._stats import (
     Moments,
     Statistics,
+    min_max_of_batch,
     moments_of_batch,
     update_min_max,
     update_moments,
@@ -192,7 +193,8 @@ class MomentStatistics:
 
     def _batch_statistics(self, X, xp, device, sample_weight):
         dtype = accumulation_dtype(xp, device)
-        return (moments_of_batch(X, sample_weight, dtype),)
+        # Per channel for N-D input (a Dask chunk with a channel_axis).
+        return (self._batch_moments(X, sample_weight, dtype),)
 
 
 def partial_fit_context(partial_fit):
@@ -379,7 +381,9 @@ class BaseNormalizer(
             )
         return X, xp, device, sample_weight
 
-    def _fit_task(self, method, X, sample_weight, max_subtasks=0):
+    def _fit_task(
+        self, method, X, sample_weight, max_subtasks=0, sequential_subtasks=True
+    ):
         """The callbacks' root task of one public fitting call.
 
         Open it once per public call, after validation and inside
@@ -389,7 +393,12 @@ class BaseNormalizer(
         ``task.subtask(...)``: see :mod:`sknorm._callbacks`.
         """
         return fit_task(
-            self, method, X=X, sample_weight=sample_weight, max_subtasks=max_subtasks
+            self,
+            method,
+            X=X,
+            sample_weight=sample_weight,
+            max_subtasks=max_subtasks,
+            sequential_subtasks=sequential_subtasks,
         )
 
     def _validated_input(self, X, *, method, reset, finite_check, record, columns=None):
@@ -443,6 +452,13 @@ class BaseNormalizer(
         if layout is None:
             return update_min_max(state, X)
         return channels.update_min_max(state, X, layout)
+
+    def _batch_min_max(self, X):
+        """:func:`sknorm._stats.min_max_of_batch`, per channel for N-D input."""
+        layout = self._channel_layout(X)
+        if layout is None:
+            return min_max_of_batch(X)
+        return channels.update_min_max(None, X, layout)
 
     def _flat_batch(self, X, sample_weight):
         """``(matrix, weights)`` whose columns are the features (2-D input) or

@@ -96,7 +96,9 @@ class CallbackSupport:
         Experimental, as scikit-learn's callback API (1.9+).  Each public
         ``fit``, ``partial_fit`` and ``fit_transform`` call is one task;
         ``MiniBatchNormalizer.fit`` with ``batch_size`` reports one sub-task
-        per batch, and stops early when a callback asks it to.  With
+        per batch, and stops early when a callback asks it to; a fit of a
+        Dask collection reports one sub-task per chunk as the chunks are
+        computed (``task_id``: the chunk's index).  With
         scikit-learn older than 1.9 the callbacks are stored and never
         called.  Callbacks are not saved by :func:`sknorm.io.dump`.
 
@@ -124,13 +126,19 @@ class CallbackSupport:
 class _NoTask:
     """What :func:`fit_task` gives when nobody listens: every call is free."""
 
+    # Whether a callback hears the task's sub-tasks: a caller that would do
+    # work only to report it (the Dask layer's per-chunk progress) asks.
+    listening = False
+
     def __enter__(self):
         return self
 
     def __exit__(self, *exc_info):
         return False
 
-    def subtask(self, task_name="", *, X=None, sample_weight=None, max_subtasks=0):
+    def subtask(
+        self, task_name="", *, X=None, sample_weight=None, max_subtasks=0, task_id=None
+    ):
         return self
 
     def end(self, *, reconstruction_attributes=None):
@@ -147,6 +155,8 @@ def _metadata(sample_weight):
 class _Task:
     """One task of scikit-learn's task tree, begun when created."""
 
+    listening = True
+
     def __init__(self, estimator, context, X, sample_weight):
         self._estimator = estimator
         self._context = context
@@ -156,11 +166,15 @@ class _Task:
             estimator=estimator, X=X, metadata=_metadata(sample_weight)
         )
 
-    def subtask(self, task_name="", *, X=None, sample_weight=None, max_subtasks=0):
+    def subtask(
+        self, task_name="", *, X=None, sample_weight=None, max_subtasks=0, task_id=None
+    ):
         """Begin a child task (one batch, one chunk); ``max_subtasks``: its
-        own children (0: a leaf, None: not known in advance)."""
+        own children (0: a leaf, None: not known in advance); ``task_id``:
+        its id among its siblings, given when the parent was opened with
+        ``sequential_subtasks=False`` (else None: the next integer)."""
         context = self._context.subcontext(
-            task_name=task_name, max_subtasks=max_subtasks
+            task_name=task_name, task_id=task_id, max_subtasks=max_subtasks
         )
         return _Task(self._estimator, context, X, sample_weight)
 
@@ -184,17 +198,29 @@ class _Task:
 class _RootTask:
     """The context manager :func:`fit_task` returns when someone listens."""
 
-    def __init__(self, estimator, api, task_name, X, sample_weight, max_subtasks):
+    def __init__(
+        self,
+        estimator,
+        api,
+        task_name,
+        X,
+        sample_weight,
+        max_subtasks,
+        sequential_subtasks=True,
+    ):
         self._estimator = estimator
         self._api = api
-        self._args = (task_name, X, sample_weight, max_subtasks)
+        self._args = (task_name, X, sample_weight, max_subtasks, sequential_subtasks)
 
     def __enter__(self):
         mixin = self._api[0]
-        task_name, X, sample_weight, max_subtasks = self._args
+        task_name, X, sample_weight, max_subtasks, sequential = self._args
         try:
             context = mixin._init_callback_context(
-                self._estimator, task_name=task_name, max_subtasks=max_subtasks
+                self._estimator,
+                task_name=task_name,
+                max_subtasks=max_subtasks,
+                sequential_subtasks=sequential,
             )
             return _Task(self._estimator, context, X, sample_weight)
         except BaseException:
@@ -224,7 +250,15 @@ def has_callbacks(estimator):
     return "_skl_callbacks" in state or "_parent_callback_ctx" in state
 
 
-def fit_task(estimator, task_name, *, X=None, sample_weight=None, max_subtasks=0):
+def fit_task(
+    estimator,
+    task_name,
+    *,
+    X=None,
+    sample_weight=None,
+    max_subtasks=0,
+    sequential_subtasks=True,
+):
     """The root task of one public fitting call, as a context manager.
 
     Parameters
@@ -240,19 +274,25 @@ def fit_task(estimator, task_name, *, X=None, sample_weight=None, max_subtasks=0
     max_subtasks : int or None, default=0
         Number of sub-tasks the call will report (0: none, a leaf; None: not
         known in advance).
+    sequential_subtasks : bool, default=True
+        False: every sub-task is given its ``task_id`` (a Dask fit's chunks,
+        reported in completion order, are numbered by their place in X).
 
     Returns
     -------
     task : context manager
         Entering it begins the task and gives an object with
-        ``subtask(task_name, *, X=None, sample_weight=None, max_subtasks=0)``
-        (a begun child task) and ``end(*, reconstruction_attributes=None)``
-        (returns True when a callback asks to stop); leaving it tears the
-        callbacks down.
+        ``subtask(task_name, *, X=None, sample_weight=None, max_subtasks=0,
+        task_id=None)`` (a begun child task), ``end(*,
+        reconstruction_attributes=None)`` (returns True when a callback asks
+        to stop) and ``listening`` (False for the no-op task); leaving it
+        tears the callbacks down.
     """
     if not has_callbacks(estimator):
         return _NO_TASK
     api = _sklearn_callback_api()
     if api is None:
         return _NO_TASK
-    return _RootTask(estimator, api, task_name, X, sample_weight, max_subtasks)
+    return _RootTask(
+        estimator, api, task_name, X, sample_weight, max_subtasks, sequential_subtasks
+    )

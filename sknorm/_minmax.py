@@ -16,12 +16,7 @@ from ._array_api import (
 )
 from ._base import AffineNormalizer, clipped_in_place, partial_fit_context
 from ._naming import published_as
-from ._stats import (
-    MinMaxState,
-    Statistics,
-    merge_min_max,
-    min_max_of_batch,
-)
+from ._stats import MinMaxState, Statistics, merge_min_max
 from ._validation import where
 
 __all__ = ["MinMax"]
@@ -254,7 +249,7 @@ class MinMax(AffineNormalizer):
         return (MinMaxState,)
 
     def _batch_statistics(self, X, xp, device, sample_weight):
-        return (min_max_of_batch(X),)
+        return (self._batch_min_max(X),)
 
     def _merge_statistics(self, a, b):
         return (merge_min_max(a[0], b[0]),)

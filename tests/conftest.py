@@ -132,6 +132,7 @@ def no_host_reads():
     return _refuse_host_reads
 
 
-# The kernel paths an estimator can take (tests/estimator_paths.py): one
-# fixture shared by the estimator tests that must hold on every path.
-from estimator_paths import kernel_path  # noqa: E402, F401
+# The kernel paths an estimator can take, and the routes of the per-channel
+# statistics (tests/estimator_paths.py): fixtures shared by the estimator
+# tests that must hold on every path.
+from estimator_paths import channel_route, kernel_path  # noqa: E402, F401

@@ -26,13 +26,18 @@ Two routes read X once, in place, with no transpose and no copy:
 * **rows** (NumPy, long contiguous rows) -- ``(N * A * C, B)`` is also a
   free reshape, whose row ``r`` is one channel (``r % C``) of one sample,
   contiguous; :mod:`._kernels.numpy_channels` takes each row's moments in
-  one pass, merged per channel over the samples.
+  one pass, around a shift per channel from the 2-D path's search
+  (``sknorm._stats._initial_shift``: NaN and samples of weight 0 skipped,
+  the shift limit), merged per channel over the samples.
 
 The merge of the parts of a channel (columns, or rows) is the multi-way
 form of Chan, Golub & LeVeque's update, then the usual merge into the
 running state: a stream of batches of any spatial sizes gives one fit's
-statistics.  Transforms run the same views the other way: per-column terms
-(channels last, through the 2-D kernels) or per-row terms (channels first).
+statistics.  Every route holds the 2-D path's guarantees (weight 0 and NaN
+carry nothing, no overflow of finite input, scale invariance, 16-bit and
+big-endian input kept): ``tests/test_channel_routes.py`` forces each one.
+Transforms run the same views the other way: per-column terms (channels
+last, through the 2-D kernels) or per-row terms (channels first).
 
 A NumPy or CuPy array that is not C-ordered but is a permutation of one
 with the samples outermost (a transposed view) is read through that

@@ -15,6 +15,7 @@ from .._array_api import array_device, is_numpy_namespace, namespace_of
 from .._stats import (
     MinMaxState,
     Moments,
+    _initial_shift,
     merge_min_max,
     merge_moments,
     min_max_of_batch,
@@ -34,20 +35,29 @@ def merge_parts(xp, count, n_obs, shift, mean, var):
 
     A part's mean is taken around its own shift; the channel's is the
     shift of its first part with data (a value of the channel's own
-    magnitude, so re-expressing the parts around it is exact).  Device-only
-    work, no host read.
+    magnitude, so re-expressing the parts around it is exact).  Parts
+    without data (no observed entry, or weight 0) enter nothing, not even
+    the shift.  Device-only work, no host read.
     """
     seen = count > 0
     zero = xp.zeros_like(mean)
-    rank = xp.cumulative_sum(xp.astype(seen, xp.int32), axis=0)
-    channel_shift = xp.sum(xp.where(seen & (rank == 1), shift, zero), axis=0)
+    first = seen & (xp.cumulative_sum(xp.astype(seen, xp.int32), axis=0) == 1)
+    channel_shift = xp.sum(xp.where(first, shift, zero), axis=0)
     total = xp.sum(count, axis=0)
     frac = count / xp.where(total > 0, total, xp.ones_like(total))
     # (NumPy: a spread beyond the float range overflows to an infinite
     # variance, as in the 2-D kernels; that is the answer, not a warning.)
     with np.errstate(over="ignore", invalid="ignore"):
         part_mean = xp.where(seen, mean + (shift - channel_shift), zero)
-        location = xp.sum(frac * part_mean, axis=0)
+        # The mean as the first part's plus the weighted differences, as
+        # Chan's pairwise ``a + fb (b - a)``: parts of equal means give that
+        # mean exactly (a constant channel near the float maximum keeps a
+        # variance of 0), and where the differences overflow (means of
+        # opposite signs near the maximum) the convex form, which cannot.
+        head = xp.sum(xp.where(first, part_mean, zero), axis=0)
+        location = head + xp.sum(frac * (part_mean - head), axis=0)
+        convex = xp.sum(frac * part_mean, axis=0)
+        location = xp.where(xp.isfinite(location), location, convex)
         delta = xp.where(seen, part_mean - location, zero)
         within = xp.sum(frac * xp.where(seen, var, zero), axis=0)
         var = within + xp.sum((frac * delta) * delta, axis=0)
@@ -60,19 +70,45 @@ def merge_parts(xp, count, n_obs, shift, mean, var):
     )
 
 
+def _rows_shift(cube, weights):
+    """Per channel of ``cube`` (groups, C, B), the shift its moments are
+    taken around: the 2-D path's :func:`sknorm._stats._initial_shift` (the
+    first observed value, 0 beyond the shift limit) of the first group of
+    positive weight, seen as the matrix (positions, channels); for a channel
+    with nothing observed there, of the first row of its own that has data.
+
+    Neither a NaN nor a group of weight 0 (a far sentinel sample) can give
+    the shift.  Common case: one value per channel read (position 0 of the
+    first group); the matrices are views, temporaries of one group at most,
+    and a channel missing from the batch costs one ``isnan`` per row.
+    """
+    groups = range(cube.shape[0]) if weights is None else np.flatnonzero(weights > 0)
+    if len(groups) == 0:
+        return np.zeros(cube.shape[1])
+    shift = _initial_shift(np, cube[groups[0]].T, np.float64)
+    # 0 is also the answer for nothing observed in that group.
+    for c in np.flatnonzero(shift == 0):
+        for g in groups:
+            row = cube[g, c]
+            if not np.isnan(row).all():
+                shift[c] = _initial_shift(np, row[:, None], np.float64)[0]
+                break
+    return shift
+
+
 def _rows_moments(array, layout, weights):
     from .._kernels import numpy_channels
 
     C = layout.channels
     rows = array.reshape(-1, layout.after)
-    shift = numpy_channels.first_observed(rows, C)
+    w = None
+    if weights is not None:
+        w = repeat_each(np, np.asarray(weights, np.float64), layout.before)
+    shift = _rows_shift(rows.reshape(-1, C, layout.after), w)
     n_obs, mean, var = (
         a.reshape(-1, C) for a in numpy_channels.row_moments(rows, C, shift)
     )
-    count = n_obs
-    if weights is not None:
-        w = repeat_each(np, np.asarray(weights, np.float64), layout.before)
-        count = n_obs * w[:, None]
+    count = n_obs if w is None else n_obs * w[:, None]
     shifts = np.broadcast_to(shift, n_obs.shape)
     return merge_parts(namespace_of(mean), count, n_obs, shifts, mean, var)
 

@@ -9,7 +9,7 @@ view, the generic kernels broadcast along the channel axis elsewhere.
 
 from __future__ import annotations
 
-from .._array_api import is_numpy_namespace, namespace_of
+from .._array_api import compute_float_dtype, is_numpy_namespace, namespace_of
 from .._kernels import (
     NonFiniteError,
     generic,
@@ -58,8 +58,11 @@ def affine(X, center, scale, offset, copy, *, layout, check=None):
     xp = namespace_of(X)
     terms = (center, scale, offset)
     if not transforms_check(xp):
-        # The generic kernel on X itself: any layout, any strides, in place.
-        shaped = (_as_term(xp, t, layout, X.dtype) for t in terms)
+        # The generic kernel on X itself: any layout, any strides, in place;
+        # the terms in the dtype it computes in (float32 for 16-bit X:
+        # rounded to X's dtype only once, at the end).
+        work = compute_float_dtype(xp, X.dtype)
+        shaped = (_as_term(xp, t, layout, work) for t in terms)
         return generic.affine(X, *shaped, copy)
     xp, view = viewed(X, layout)
     lay = view.layout

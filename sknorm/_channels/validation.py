@@ -24,6 +24,8 @@ from .._array_api import (
 )
 from .._kernels import finds_infinity
 from .._validation import (
+    _KEPT_FLOATS,
+    _native_byte_order,
     _skip_value_checks,
     assert_finite_numpy,
     check_real_dtype,
@@ -91,7 +93,11 @@ def _numpy_input(estimator, X, prefix):
                 prefix + f"X has dtype {X.dtype}, expected real numbers; convert "
                 "it with X.astype(np.float64)."
             ) from exc
-    if X.dtype not in (np.float32, np.float64):
+    # The 2-D path's dtypes: float16, float32 and float64 kept (float16
+    # computed in float32, rounded once), in native byte order (big-endian
+    # FITS data: one copy, which a transform makes anyway); the rest float64.
+    X, _ = _native_byte_order(X)
+    if X.dtype not in _KEPT_FLOATS:
         X = X.astype(np.float64)
     return X
 
@@ -192,8 +198,9 @@ def validate_X(
     """``(X, xp, device)`` for an estimator with a ``channel_axis``.
 
     The counterpart of :func:`sknorm._validation.validate_X` for N-D
-    arrays: dense arrays only (NumPy, lists, any Array API array), float32
-    and float64 kept, integers and booleans converted; ``reset`` records
+    arrays: dense arrays only (NumPy, lists, any Array API array), float16
+    (torch's bfloat16), float32 and float64 kept, NumPy's in native byte
+    order, integers and booleans converted; ``reset`` records
     ``n_features_in_`` (the number of channels), the number of dimensions
     and the channel axis, otherwise they are checked (``record``: a
     ``partial_fit`` step of an estimator built from a state dict learns

@@ -7,10 +7,14 @@ the modules it uses), imported on the first Dask input.
 
 * :mod:`.inputs`   -- Dask arrays and dataframes checked without computing:
   dimensions, dtypes, columns, chunk namespace, feature bookkeeping;
+* :mod:`.channels` -- the same for N-D arrays with a ``channel_axis``, and
+  the channel path's conversion and checks of each chunk;
 * :mod:`.packing`  -- an estimator's mergeable states as one
   ``(k, n_features)`` array per chunk, the form Dask's tree reduction moves;
 * :mod:`.reduce`   -- per-chunk states (sknorm's own kernels on each chunk)
   merged by ``dask.array.reduction`` with a fixed ``split_every``;
+* :mod:`.progress` -- the one graph execution of a fit, each chunk reported
+  to scikit-learn's callbacks as it completes;
 * :mod:`.layer`    -- ``fit``/``partial_fit`` (one graph execution) and the
   lazy transforms (``map_blocks``/``map_partitions``, no execution).
 """

@@ -26,12 +26,16 @@ __all__ = ["DaskInput", "dask_input", "is_dask_frame", "weights_for"]
 class DaskInput(NamedTuple):
     """A validated Dask input.
 
-    array : 2-D ``dask.array.Array`` with one chunk along the features
+    array : ``dask.array.Array`` with one chunk along ``axis``: 2-D, or N-D
+        with a channel axis (:mod:`.channels`)
     xp : namespace of the chunks (array_api_compat's NumPy or CuPy)
     device : device of the chunks
     chunk_type : the array type every chunk must have (``type(X._meta)``)
     out_dtype : float dtype the values are normalized in
     frame : the ``dask.dataframe.DataFrame`` given, or None
+    axis : the axis of the features (1) or of the channels, in one chunk
+    channel_axis : the channel axis (non-negative), None for 2-D input
+    n_features : number of features (columns) or channels
     """
 
     array: object
@@ -40,6 +44,15 @@ class DaskInput(NamedTuple):
     chunk_type: type
     out_dtype: object
     frame: object
+    axis: int = 1
+    channel_axis: int | None = None
+    n_features: int = 0
+
+    @property
+    def grid(self):
+        """The block grid of every axis but ``axis``: one chunk state per
+        block, numbered in C order (the samples' blocks outermost)."""
+        return tuple(n for a, n in enumerate(self.array.numblocks) if a != self.axis)
 
 
 def is_dask_frame(X):
@@ -157,7 +170,9 @@ def dask_input(estimator, X, method, *, reset, names=True, columns=None):
     device = array_device(meta)
     _bookkeeping(estimator, X, array, prefix, reset, names, columns)
     out_dtype = output_float_dtype(xp, device, array.dtype)
-    return DaskInput(array, xp, device, type(meta), out_dtype, frame)
+    return DaskInput(
+        array, xp, device, type(meta), out_dtype, frame, n_features=array.shape[1]
+    )
 
 
 def _bookkeeping(estimator, X, array, prefix, reset, names, columns):

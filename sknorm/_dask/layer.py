@@ -15,6 +15,11 @@
   frozen copy of the fitted estimator: zero graph executions, the input is
   never modified, dataframes keep their index, divisions and columns.
 
+N-D arrays with a ``channel_axis`` take the same routes (checked by
+:mod:`.channels`, one state per block of the chunk grid, the channel
+path's statistics and transforms on each block).  Callbacks hear each
+chunk of a fit as a sub-task of its root task (:mod:`.progress`).
+
 The scheduler is whatever the caller's Dask configuration says (a
 ``distributed.Client``, threads, processes, synchronous): sknorm runs none
 of its own.
@@ -25,16 +30,20 @@ from __future__ import annotations
 import copy
 import functools
 import inspect
+import math
 
 import numpy as np
 from sklearn.base import clone
 from sklearn.utils.validation import check_is_fitted
 
+from .. import _channels as channels
 from .._array_api import accumulation_dtype, check_same_namespace, namespace_of
 from .._callbacks import CALLBACK_STATE
 from .._kernels import kernels_for
 from .._stats import Statistics, merge_moments
 from .._validation import where
+from . import progress
+from .channels import channel_input
 from .inputs import dask_input, weights_for
 from .packing import Layout
 from .reduce import ChunkSpec, batch_pieces, tree_statistics
@@ -68,6 +77,8 @@ def _spec(estimator, inp, layout, method, weights_kind, weights):
         prefix=where(estimator, method),
         weights=weights_kind,
         scalar_weight=weights if weights_kind == "scalar" else 1.0,
+        ndim=inp.array.ndim,
+        channel_axis=inp.channel_axis,
     )
 
 
@@ -93,41 +104,47 @@ def _check_rows(estimator, method, n_rows):
         )
 
 
-def _refuse_channels(estimator, method):
-    """N-D feature maps (``channel_axis``) are not taken from Dask yet."""
-    if getattr(estimator, "channel_axis", None) is not None:
-        raise ValueError(
-            where(estimator, method) + "channel_axis is not supported for Dask "
-            "input yet; reshape the collection to (rows, channels) first "
-            "(channels last: X.reshape(-1, C)) and use channel_axis=None, or "
-            "compute the chunks."
-        )
+def _input(estimator, X, method, *, reset, record, **kwargs):
+    """:func:`.inputs.dask_input`, or its N-D counterpart for an estimator
+    with a ``channel_axis`` (or fitted with one: it then says so)."""
+    if channels.applies(estimator, reset):
+        return channel_input(estimator, X, method, reset=reset, record=record)
+    return dask_input(estimator, X, method, reset=reset, **kwargs)
 
 
 def _validated(estimator, X, sample_weight, method, reset):
     """``(inp, weights, weights_kind)``, every check that needs no data."""
-    _refuse_channels(estimator, method)
     estimator._check_call(X, method)
-    inp = dask_input(estimator, X, method, reset=reset)
+    inp = _input(estimator, X, method, reset=reset, record=True)
     if not reset and estimator._is_fitted():
         check_same_namespace(
             estimator, method, inp.array._meta, getattr(estimator, estimator._anchor_)
         )
-    estimator._check_fit_shape(method, inp.array.shape[1])
+    estimator._check_fit_shape(method, inp.n_features)
     weights, kind = weights_for(estimator, method, inp, sample_weight)
     return inp, weights, kind
 
 
-def _computed_statistics(estimator, inp, weights, kind, method):
-    """The Statistics of all of X: one graph execution."""
+def _n_chunks(estimator, inp):
+    """The chunks a fit computes states of (its sub-tasks): none when
+    there is nothing to learn (LocalResponseNormalizer)."""
+    return math.prod(inp.grid) if estimator._statistic_types() else 0
+
+
+def _computed_statistics(estimator, inp, weights, kind, method, task):
+    """The Statistics of all of X: one graph execution, each chunk reported
+    to ``task`` (the root task of the call) as it is computed."""
     types = estimator._statistic_types()
     if not types:  # nothing to learn (LocalResponseNormalizer)
         return Statistics((), 0, kind != "none")
-    layout = Layout(types, inp.array.shape[1])
+    layout = Layout(types, inp.n_features)
     spec = _spec(estimator, inp, layout, method, kind, weights)
-    (packed,) = tree_statistics(inp, weights, spec).compute()
-    states, n_rows = layout.unpack(packed)
-    n_rows = int(_host(n_rows))
+    merged, states = tree_statistics(inp, weights, spec)
+    packed = progress.computed(merged, states, task)
+    states, n_rows = layout.unpack(packed.reshape(packed.shape[-2:]))
+    # Each block counts the rows of its row chunk: with N-D input chunked
+    # along other axes, every sample is counted once per block of those.
+    n_rows = int(_host(n_rows)) // math.prod(inp.grid[1:])
     _check_rows(estimator, method, n_rows)
     _check_weight_total(estimator, method, [states[0].count], kind)
     return Statistics(states, n_rows, kind != "none")
@@ -135,31 +152,48 @@ def _computed_statistics(estimator, inp, weights, kind, method):
 
 def update(estimator, X, sample_weight, *, method, reset):
     """``fit`` (``reset``) or ``partial_fit`` of a Dask collection: one root
-    task for the callbacks, as any fitting call."""
+    task for the callbacks, as any fitting call, with one sub-task per
+    chunk (``task_id``: the chunk's index, reported as chunks complete)."""
     with estimator._transaction(method):
         inp, weights, kind = _validated(estimator, X, sample_weight, method, reset)
-        with estimator._fit_task(method, X, sample_weight) as task:
-            batch = _computed_statistics(estimator, inp, weights, kind, method)
+        n_chunks = _n_chunks(estimator, inp)
+        with estimator._fit_task(
+            method, X, sample_weight, n_chunks, sequential_subtasks=False
+        ) as task:
+            batch = _computed_statistics(estimator, inp, weights, kind, method, task)
             merged = batch
             if not reset and estimator._is_fitted():
                 previous = estimator._statistics(method)
                 merged = estimator._merged_statistics(previous, batch)
             estimator.__dict__.update(
-                estimator._fitted_state(merged, inp.xp, inp.device, inp.array.shape[1])
+                estimator._fitted_state(merged, inp.xp, inp.device, inp.n_features)
             )
             task.end()
     return estimator
 
 
 # ------------------------------------------------- MiniBatchNormalizer ----
+def _piece_moments(layout, blocks):
+    """One piece's moments: its states ``(g, k, f)`` for the ``g`` blocks of
+    the other axes of N-D X, merged in C order (``g = 1`` for 2-D X)."""
+    (moments,), _ = layout.unpack(blocks[0, ...])
+    for j in range(1, blocks.shape[0]):
+        (more,), _ = layout.unpack(blocks[j, ...])
+        moments = merge_moments(moments, more)
+    return moments
+
+
 def _batches_from_pieces(layout, pieces):
     """Consecutive pieces of one batch merged: ``[(moments, n_rows)]`` in
-    batch order."""
-    index = _host(pieces[:, layout.count_row + 1, 0])
-    rows = _host(pieces[:, layout.count_row, 0])
+    batch order (``pieces``: ``(n_pieces, *grid, k, f)``, see
+    :func:`.reduce.batch_pieces`)."""
+    blocks = math.prod(pieces.shape[1:-2])
+    pieces = pieces.reshape(pieces.shape[0], blocks, *pieces.shape[-2:])
+    index = _host(pieces[:, 0, layout.count_row + 1, 0])
+    rows = _host(pieces[:, 0, layout.count_row, 0])
     batches = []
     for i in range(pieces.shape[0]):
-        (moments,), _ = layout.unpack(pieces[i, ...])
+        moments = _piece_moments(layout, pieces[i, ...])
         if batches and batches[-1][2] == index[i]:
             previous, n, b = batches[-1]
             batches[-1] = (merge_moments(previous, moments), n + int(rows[i]), b)
@@ -168,41 +202,67 @@ def _batches_from_pieces(layout, pieces):
     return [(m, n) for m, n, _ in batches]
 
 
+def _n_batches(array, rows):
+    """Mini-batches of ``rows`` rows in X (None: unknown chunk sizes)."""
+    if rows is None:
+        return 0
+    n = array.shape[0]
+    return None if math.isnan(n) else -(-int(n) // int(rows))
+
+
+def _pieces(estimator, inp, weights, kind, method, rows, task):
+    """The moments of each mini-batch of ``rows`` rows, ``[(moments,
+    n_rows)]``: one graph execution, each chunk reported to ``task``."""
+    layout = Layout(estimator._statistic_types(), inp.n_features, extra_rows=1)
+    spec = _spec(estimator, inp, layout, method, kind, weights)
+    lazy = batch_pieces(inp, weights, spec, rows)
+    pieces = progress.computed(lazy, lazy, task)
+    batches = _batches_from_pieces(layout, pieces)
+    _check_rows(estimator, method, sum(n for _, n in batches))
+    counts = [m.count for m, _ in batches]
+    _check_weight_total(estimator, method, counts, kind)
+    return batches
+
+
 def minibatch_steps(
     estimator, X, sample_weight, *, method, reset, rows, training_output
 ):
     """MiniBatchNormalizer's ``fit`` / ``partial_fit`` / ``normalize_batch``
-    of a Dask collection: the same steps as on the concatenated rows."""
+    of a Dask collection: the same steps as on the concatenated rows.
+
+    Sub-tasks of the root task: one per chunk (``task_id`` the chunk's
+    index, as chunks complete), then, with ``rows``, one per mini-batch
+    (``task_id`` the number of chunks plus the batch's index)."""
     with estimator._transaction(method):
         inp, weights, kind = _validated(estimator, X, sample_weight, method, reset)
         xp, device = inp.xp, inp.device
         dtype = accumulation_dtype(xp, device)
-        n_features = inp.array.shape[1]
+        n_features = inp.n_features
         if reset:
             estimator._check_affine_params(method, n_features, xp, device, dtype)
-        if rows is None:  # one batch: all of X
-            stats = _computed_statistics(estimator, inp, weights, kind, method)
-            batches = [(stats.states[0], stats.n_rows)]
-        else:
-            layout = Layout(estimator._statistic_types(), n_features, extra_rows=1)
-            spec = _spec(estimator, inp, layout, method, kind, weights)
-            pieces = batch_pieces(inp, weights, spec, rows).compute()
-            batches = _batches_from_pieces(layout, pieces)
-            _check_rows(estimator, method, sum(n for _, n in batches))
-            counts = [m.count for m, _ in batches]
-            _check_weight_total(estimator, method, counts, kind)
-        state = None if reset else estimator._running_state()
-        n_subtasks = 0 if rows is None else len(batches)
-        with estimator._fit_task(method, X, sample_weight, n_subtasks) as task:
+        n_chunks = _n_chunks(estimator, inp)
+        n_batches = _n_batches(inp.array, rows)
+        n_subtasks = None if n_batches is None else n_chunks + n_batches
+        with estimator._fit_task(
+            method, X, sample_weight, n_subtasks, sequential_subtasks=False
+        ) as task:
+            if rows is None:  # one batch: all of X
+                stats = _computed_statistics(
+                    estimator, inp, weights, kind, method, task
+                )
+                batches = [(stats.states[0], stats.n_rows)]
+            else:
+                batches = _pieces(estimator, inp, weights, kind, method, rows, task)
+            state = None if reset else estimator._running_state()
             # The graph has run; the steps (a few vector operations each) are
             # reported one sub-task per batch, as in a NumPy fit.
-            for moments, n_rows in batches:
-                if n_subtasks:
-                    sub = task.subtask("batch")
+            for k, (moments, n_rows) in enumerate(batches):
+                if rows is not None:
+                    sub = task.subtask("batch", task_id=n_chunks + k)
                 state, mean_b, var_b, _ = estimator._step_from_moments(
                     state, moments, n_rows, xp, device, dtype
                 )
-                if n_subtasks and sub.end(
+                if rows is not None and sub.end(
                     reconstruction_attributes=functools.partial(dict, state)
                 ):
                     break
@@ -218,11 +278,14 @@ def minibatch_steps(
     return out
 
 
-def _affine_block(block, center, scale, offset, *, out_dtype):
+def _affine_block(block, center, scale, offset, *, out_dtype, channel_axis=None):
     xp = namespace_of(block)
     copy = block.dtype == out_dtype  # else the cast is the block's new memory
     if not copy:
         block = xp.astype(block, out_dtype)
+    if channel_axis is not None:  # per-channel terms along the channel axis
+        layout = channels.layout_of(block.shape, channel_axis)
+        return channels.affine(block, center, scale, offset, copy, layout=layout)
     return kernels_for(xp).affine(block, center, scale, offset, copy)
 
 
@@ -230,6 +293,8 @@ def _lazy_affine(inp, estimator, method, center, scale, offset):
     """``(X - center) * scale + offset`` of every block, lazily."""
     fn = _affine_block
     kwargs = {"out_dtype": inp.out_dtype}
+    if inp.channel_axis is not None:
+        kwargs["channel_axis"] = inp.channel_axis
     if inp.frame is not None:
         return inp.frame.map_partitions(
             _partition_apply,
@@ -244,9 +309,15 @@ def _lazy_affine(inp, estimator, method, center, scale, offset):
         scale,
         offset,
         dtype=inp.out_dtype,
-        meta=inp.xp.empty((0, 0), dtype=inp.out_dtype, device=inp.device),
+        meta=_block_meta(inp),
         **kwargs,
     )
+
+
+def _block_meta(inp):
+    """An empty output block: X's number of dimensions, the output dtype."""
+    shape = (0,) * inp.array.ndim
+    return inp.xp.empty(shape, dtype=inp.out_dtype, device=inp.device)
 
 
 # ------------------------------------------------------------ transforms ----
@@ -276,8 +347,9 @@ def _frozen(estimator):
 
 
 def _transform_block(block, *, estimator, method, kwargs, n_out, out_dtype):
-    if block.shape[0] == 0:
-        return namespace_of(block).empty((0, n_out), dtype=out_dtype)
+    if math.prod(block.shape) == 0:  # no rows (N-D: or no positions)
+        shape = tuple(block.shape) if n_out is None else (block.shape[0], n_out)
+        return namespace_of(block).empty(shape, dtype=out_dtype)
     return getattr(estimator, method)(block, **kwargs)
 
 
@@ -323,15 +395,15 @@ def lazy_transform(estimator, method, X, *args, **kwargs):
         estimator._validate_params()  # stateless: no fit that would have
     elif not estimator._is_fitted():
         check_is_fitted(estimator)
-    _refuse_channels(estimator, method)
     columns = None
     if method == "inverse_transform" and estimator._is_fitted():
         columns = estimator._inverse_columns()
-    inp = dask_input(
+    inp = _input(
         estimator,
         X,
         method,
         reset=False,
+        record=False,
         names=method != "inverse_transform",
         columns=columns,
     )
@@ -340,7 +412,9 @@ def lazy_transform(estimator, method, X, *args, **kwargs):
         check_same_namespace(
             estimator, method, inp.array._meta, getattr(estimator, estimator._anchor_)
         )
-    n_out = estimator._output_width(method, inp.array.shape[1])
+    n_out = None  # N-D: every block keeps its shape
+    if inp.channel_axis is None:
+        n_out = estimator._output_width(method, inp.array.shape[1])
     # Whatever a transform computes once from the fitted state (a whitening
     # matrix) is computed now, on the caller's side, and travels with the
     # frozen copy; then the copy is taken.
@@ -369,11 +443,12 @@ def lazy_transform(estimator, method, X, *args, **kwargs):
             meta=_frame_meta(inp.frame, out_columns, inp.out_dtype),
         )
     array = inp.array
+    chunks = array.chunks if n_out is None else (array.chunks[0], (n_out,))
     return array.map_blocks(
         _transform_block,
         dtype=inp.out_dtype,
-        chunks=(array.chunks[0], (n_out,)),
-        meta=inp.xp.empty((0, 0), dtype=inp.out_dtype, device=inp.device),
+        chunks=chunks,
+        meta=_block_meta(inp),
         **block_kwargs,
     )
 
@@ -392,6 +467,12 @@ def output_container(estimator, result):
             where(estimator, "transform") + f"set_output(transform={dense!r}) "
             "has no Dask form; use 'pandas' (a dask dataframe) or 'default' "
             "for Dask input."
+        )
+    if result.ndim != 2:
+        raise ValueError(
+            where(estimator, "transform") + f"set_output(transform='pandas') "
+            f"needs 2-D output; channel_axis gives {result.ndim}D arrays. Use "
+            "set_output(transform='default')."
         )
     columns = list(estimator.get_feature_names_out())
     if isinstance(result, dd.DataFrame):

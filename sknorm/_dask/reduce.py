@@ -12,6 +12,16 @@ runs the kernels on its own thread only (:func:`sknorm._kernels._parallel.
 serial`): Dask already runs chunks in parallel, and a per-chunk split over
 threads would make the bits depend on the worker's core count.
 
+N-D input with a channel axis is chunked along the samples and along the
+other non-channel axes: every block of the grid is one chunk state (the
+channel path's per-channel statistics of that block), and the first level
+of the tree merges, in C order of the grid, the states of up to
+:data:`SPLIT_EVERY` consecutive sample blocks times every block of the
+other axes; the next levels merge :data:`SPLIT_EVERY` at a time.  So the
+bits depend on the chunk grid alone; another chunking of the non-sample
+axes changes the states and the tree, hence the rounding (the statistics
+agree to float64 rounding), nothing else.
+
 Every function a task runs is module-level and pure (a worker that dies is
 replaced and its tasks rerun from the graph: nothing is scattered).
 """
@@ -20,6 +30,7 @@ from __future__ import annotations
 
 import dataclasses
 import functools
+import math
 
 import numpy as np
 
@@ -34,6 +45,7 @@ from .._array_api import (
 from .._kernels import finds_infinity
 from .._kernels._parallel import serial
 from .._validation import raise_if_nonfinite
+from .channels import check_chunk_finite, chunk_values
 from .packing import Layout
 
 __all__ = ["SPLIT_EVERY", "ChunkSpec", "batch_pieces", "tree_statistics"]
@@ -57,6 +69,8 @@ class ChunkSpec:
     prefix : ``"Estimator.method(): "`` for the errors raised in tasks
     weights : "none", "scalar" or "array"
     scalar_weight : the weight of every row when ``weights == "scalar"``
+    ndim : the number of dimensions of X (and of every chunk)
+    channel_axis : X's channel axis (non-negative), None for 2-D input
     """
 
     estimator: object
@@ -67,6 +81,14 @@ class ChunkSpec:
     prefix: str
     weights: str = "none"
     scalar_weight: float = 1.0
+    ndim: int = 2
+    channel_axis: int | None = None
+
+    @property
+    def block_axes(self):
+        """The number of axes of the block grid (every axis but the one of
+        the features or channels)."""
+        return self.ndim - 1
 
 
 def checked_chunk(block, spec):
@@ -80,6 +102,8 @@ def checked_chunk(block, spec):
             f"{type(block).__name__}. Convert every chunk to one type, e.g. "
             "X.map_blocks(cupy.asarray)."
         )
+    if spec.channel_axis is not None:
+        return _checked_channel_chunk(block, spec)
     xp = namespace_of(block)
     device = array_device(block)
     if block.ndim != 2 or block.shape[1] != spec.layout.n_features:
@@ -101,6 +125,26 @@ def checked_chunk(block, spec):
     return block, xp, device
 
 
+def _checked_channel_chunk(block, spec):
+    """:func:`checked_chunk` of an N-D chunk: the channel path's conversion
+    and finiteness check (NumPy's statistics kernels find infinity in their
+    own pass)."""
+    axis = spec.channel_axis
+    if block.ndim != spec.ndim or block.shape[axis] != spec.layout.n_features:
+        raise ValueError(
+            spec.prefix + f"a chunk of X has shape {tuple(block.shape)}, but X "
+            f"is {spec.ndim}D with {spec.layout.n_features} channels along "
+            f"axis {axis}; the chunks do not match the array's metadata "
+            "(check how the collection was built)."
+        )
+    block = chunk_values(spec.estimator, block, spec.prefix)
+    if block.shape[0]:
+        check_chunk_finite(
+            spec.estimator, block, spec.prefix, spec.allow_nan, spec.kernel_checks
+        )
+    return block, namespace_of(block), array_device(block)
+
+
 def checked_weights(weights, n_rows, spec, xp, device, dtype):
     """The chunk's weights: 1-D, ``dtype``, finite and non-negative."""
     if spec.weights == "none":
@@ -114,7 +158,9 @@ def checked_weights(weights, n_rows, spec, xp, device, dtype):
                 f"rows where the matching chunk of X has {n_rows}; partition "
                 "both the same way (take them from one dataframe)."
             )
-        w = xp.astype(move_to_namespace(weights[:, 0], xp, device), dtype)
+        # (n, 1) for 2-D X, (n, 1, ..., 1) for N-D: one weight per sample.
+        column = weights.reshape(weights.shape[0])
+        w = xp.astype(move_to_namespace(column, xp, device), dtype)
     if n_rows and not bool(xp.all(xp.isfinite(w) & (w >= 0))):  # one read
         raise ValueError(
             spec.prefix + "sample_weight must be finite and non-negative; drop "
@@ -123,19 +169,26 @@ def checked_weights(weights, n_rows, spec, xp, device, dtype):
     return w
 
 
+def _one_block(xp, packed, spec):
+    """A packed ``(k, f)`` state as one block of the states' grid,
+    ``(1, ..., 1, k, f)`` with one 1 per block axis."""
+    return xp.reshape(packed, (1,) * spec.block_axes + tuple(packed.shape))
+
+
 def chunk_state(block, weights=None, *, spec):
-    """The packed ``(1, k, n_features)`` state of one chunk."""
+    """The packed ``(1, ..., 1, k, n_features)`` state of one chunk (one 1
+    per axis of the block grid)."""
     X, xp, device = checked_chunk(block, spec)
     dtype = accumulation_dtype(xp, device)
     n_rows = X.shape[0]
     w = checked_weights(weights, n_rows, spec, xp, device, dtype)
-    if n_rows == 0:
+    if math.prod(X.shape) == 0:  # no rows (or, N-D, no positions): no data
         states = spec.layout.empty(xp, dtype, device)
     else:
         with serial():
             states = spec.estimator._batch_statistics(X, xp, device, w)
     packed = spec.layout.pack(xp, states, n_rows, dtype, device)
-    return xp.reshape(packed, (1, *packed.shape))
+    return _one_block(xp, packed, spec)
 
 
 def _identity(x, axis=None, keepdims=None):
@@ -143,11 +196,13 @@ def _identity(x, axis=None, keepdims=None):
 
 
 def merge_packed(stacked, axis=None, keepdims=None, *, spec):
-    """Merge ``(m, k, f)`` packed states, in block order, into one."""
-    if stacked.shape[0] <= 1:
+    """Merge ``(m, k, f)`` packed states, in block order, into one (N-D
+    input: ``(m0, m1, ..., k, f)``, merged in C order of the blocks)."""
+    if math.prod(stacked.shape[:-2]) <= 1:
         return stacked
     xp = namespace_of(stacked)
     layout = spec.layout
+    stacked = xp.reshape(stacked, (-1, *stacked.shape[-2:]))
     states, n_rows = layout.unpack(stacked[0, ...])
     with serial():
         for i in range(1, stacked.shape[0]):
@@ -155,19 +210,35 @@ def merge_packed(stacked, axis=None, keepdims=None, *, spec):
             states = spec.estimator._merge_statistics(states, more)
             n_rows = n_rows + n_more
     packed = layout.pack(xp, states, n_rows, stacked.dtype, array_device(stacked))
-    return xp.reshape(packed, (1, *packed.shape))
+    return _one_block(xp, packed, spec)
 
 
-def _map_to_states(fn, inputs, weights, chunks, meta, **kwargs):
-    """``fn`` on the blocks of ``inputs`` (and of ``weights``, when given)
-    to packed ``(pieces, k, f)`` states: a new axis for the packed rows."""
+def _aligned(extra, ndim):
+    """A ``(n, 1)`` array of one value per sample (or per row chunk) with
+    X's number of dimensions, ``(n, 1, ..., 1)``, so that its blocks pair
+    with every block of X's rows (size-1 axes are broadcast)."""
+    if getattr(extra, "ndim", ndim) == ndim:  # (a scalar weight: as it is)
+        return extra
+    return extra[(slice(None), slice(None)) + (None,) * (ndim - extra.ndim)]
+
+
+def _map_to_states(fn, inp, extras, weights, chunks, meta, **kwargs):
+    """``fn`` on the blocks of X (with the matching blocks of ``extras`` and
+    of ``weights``, when given) to packed states, one block of the states'
+    grid per block of X: the axis of the features or channels gives way to
+    the two axes of a packed ``(k, f)`` state."""
     import dask.array as da
 
-    inputs = [*inputs] if weights is None else [*inputs, weights]
+    ndim = inp.array.ndim
+    inputs = [inp.array, *(_aligned(e, ndim) for e in extras)]
+    if weights is not None:
+        inputs.append(_aligned(weights, ndim))
+    grid_axes = ndim - 1
     return da.map_blocks(
         fn,
         *inputs,
-        new_axis=[1],
+        drop_axis=[inp.axis],
+        new_axis=[grid_axes, grid_axes + 1],
         chunks=chunks,
         dtype=meta.dtype,
         meta=meta,
@@ -175,55 +246,78 @@ def _map_to_states(fn, inputs, weights, chunks, meta, **kwargs):
     )
 
 
-def _state_meta(xp, device):
-    return xp.empty((0, 0, 0), dtype=accumulation_dtype(xp, device), device=device)
+def _state_meta(xp, device, ndim):
+    """An empty states array: one axis per block axis of X, then ``(k, f)``."""
+    dtype = accumulation_dtype(xp, device)
+    return xp.empty((0,) * (ndim + 1), dtype=dtype, device=device)
+
+
+def _state_chunks(inp, spec, first=None):
+    """Chunks of the states' grid: one state per block of X (``first``:
+    the number of states of each row chunk, when not one)."""
+    grid = inp.grid
+    axes = [(1,) * n for n in grid]
+    if first is not None:
+        axes[0] = first
+    return (*axes, (spec.layout.rows,), (spec.layout.n_features,))
 
 
 def tree_statistics(inp, weights, spec):
-    """The merged packed state of all of X, as a lazy ``(1, k, f)`` array."""
+    """``(merged, states)``: the merged packed state of all of X, a lazy
+    ``(1, ..., 1, k, f)`` array, and the per-chunk states it merges (the
+    layer :mod:`.progress` reports chunk by chunk)."""
     import dask.array as da
 
-    array = inp.array
-    meta = _state_meta(inp.xp, inp.device)
-    chunks = ((1,) * array.numblocks[0], (spec.layout.rows,), (array.shape[1],))
-    states = _map_to_states(chunk_state, [array], weights, chunks, meta, spec=spec)
+    meta = _state_meta(inp.xp, inp.device, inp.array.ndim)
+    chunks = _state_chunks(inp, spec)
+    states = _map_to_states(chunk_state, inp, [], weights, chunks, meta, spec=spec)
+    grid = inp.grid
+    # Up to SPLIT_EVERY row blocks per merge, and every block of the other
+    # axes (N-D input) in the first level: a tree fixed by the grid alone.
+    split_every = {0: SPLIT_EVERY, **{a: n for a, n in enumerate(grid) if a}}
     merge = functools.partial(merge_packed, spec=spec)
-    return da.reduction(
+    merged = da.reduction(
         states,
         chunk=_identity,
         combine=merge,
         aggregate=merge,
-        axis=0,
+        axis=tuple(range(len(grid))),
         keepdims=True,
         concatenate=True,
-        split_every=SPLIT_EVERY,
+        split_every=split_every,
         dtype=meta.dtype,
         meta=meta,
         name="sknorm-merge",
     )
+    return merged, states
 
 
 # ------------------------------------------------- MiniBatchNormalizer ----
 def _row_count(block):
-    return np.full((1, 1), block.shape[0], dtype=np.int64)
+    return np.full((1,) * block.ndim, block.shape[0], dtype=np.int64)
 
 
 def _row_offsets(array):
-    """Global index of each row chunk's first row, one ``(1, 1)`` block per
-    chunk: constants when the chunk sizes are known, else a running sum of
-    the chunks' lengths computed in the same graph (no separate pass)."""
+    """Global index of each row chunk's first row, one ``(1, ..., 1)`` block
+    per chunk (X's number of dimensions): constants when the chunk sizes
+    are known, else a running sum of the chunks' lengths computed in the
+    same graph (no separate pass)."""
     import dask.array as da
 
     rows = array.chunks[0]
     n_blocks = len(rows)
+    ones = (1,) * (array.ndim - 1)
     if not any(np.isnan(rows)):
         starts = np.concatenate([[0], np.cumsum(rows)[:-1]]).astype(np.int64)
-        return da.from_array(starts[:, None], chunks=1)
-    lengths = array.map_blocks(
+        return da.from_array(starts.reshape(n_blocks, *ones), chunks=1)
+    column = array
+    if array.ndim > 2:  # the lengths from one block of every other axis
+        column = array[(slice(None),) + (slice(0, 1),) * (array.ndim - 1)]
+    lengths = column.map_blocks(
         _row_count,
-        chunks=((1,) * n_blocks, (1,)),
+        chunks=((1,) * n_blocks, *((1,),) * (array.ndim - 1)),
         dtype=np.int64,
-        meta=np.empty((0, 0), dtype=np.int64),
+        meta=np.empty((0,) * array.ndim, dtype=np.int64),
     )
     return da.cumsum(lengths, axis=0) - lengths
 
@@ -231,7 +325,8 @@ def _row_offsets(array):
 def chunk_pieces(block, offset, weights=None, *, spec, batch_size):
     """The chunk cut where the global mini-batches of ``batch_size`` rows
     end: one packed ``(k, f)`` moments state per piece, whose extra row is
-    the index of the batch the piece belongs to."""
+    the index of the batch the piece belongs to; ``(pieces, 1, ..., 1, k,
+    f)`` (one 1 per block axis of N-D X but the samples')."""
     X, xp, device = checked_chunk(block, spec)
     dtype = accumulation_dtype(xp, device)
     n_rows = X.shape[0]
@@ -244,16 +339,20 @@ def chunk_pieces(block, offset, weights=None, *, spec, batch_size):
             batch = (first + start) // batch_size
             stop = min(n_rows, (batch + 1) * batch_size - first)
             wp = None if w is None else w[start:stop]
-            states = spec.estimator._batch_statistics(
-                X[start:stop, ...], xp, device, wp
-            )
+            if math.prod(X.shape) == 0:  # N-D: a block without positions
+                states = spec.layout.empty(xp, dtype, device)
+            else:
+                states = spec.estimator._batch_statistics(
+                    X[start:stop, ...], xp, device, wp
+                )
             packed = spec.layout.pack(
                 xp, states, stop - start, dtype, device, extra=(batch,)
             )
-            pieces.append(xp.reshape(packed, (1, *packed.shape)))
+            pieces.append(_one_block(xp, packed, spec))
             start = stop
     if not pieces:
-        return xp.zeros((0, spec.layout.rows, spec.layout.n_features), dtype=dtype)
+        shape = (0,) + (1,) * (spec.block_axes - 1)
+        return xp.zeros((*shape, spec.layout.rows, spec.layout.n_features), dtype=dtype)
     return xp.concat(pieces, axis=0)
 
 
@@ -272,20 +371,18 @@ def _pieces_per_chunk(rows, batch_size):
 
 def batch_pieces(inp, weights, spec, batch_size):
     """Every piece of every mini-batch, as a lazy ``(n_pieces, k, f)``
-    array in row order."""
+    array in row order (N-D X: ``(n_pieces, g1, ..., k, f)``, the pieces of
+    one sample range for each block ``g1, ...`` of the other axes)."""
     array = inp.array
     offsets = _row_offsets(array)
-    meta = _state_meta(inp.xp, inp.device)
-    chunks = (
-        _pieces_per_chunk(array.chunks[0], batch_size),
-        (spec.layout.rows,),
-        (array.shape[1],),
-    )
+    meta = _state_meta(inp.xp, inp.device, array.ndim)
+    first = _pieces_per_chunk(array.chunks[0], batch_size)
     return _map_to_states(
         chunk_pieces,
-        [array, offsets],
+        inp,
+        [offsets],
         weights,
-        chunks,
+        _state_chunks(inp, spec, first),
         meta,
         spec=spec,
         batch_size=int(batch_size),

@@ -6,26 +6,28 @@ sample, contiguous in memory.  These kernels work on such rows (the layout
 logic, and the merge of the rows' statistics per channel, are in
 :mod:`sknorm._channels`):
 
-``first_observed(rows, period)``
-    per channel, its first non-NaN value: the shift the channel's moments
-    are taken around;
 ``row_moments(rows, period, shift)``
     per row: observation count, mean of ``x - shift[r % period]`` and
     population variance (float64), read once (:mod:`.numba_rows`; without
     numba, the reference kernel :func:`.generic.moments` on blocks of rows);
+    ``shift`` is the caller's per-channel value close to the data, within
+    :func:`.generic.shift_limit` (:mod:`sknorm._channels` takes it with the
+    2-D path's search, which skips NaN and rows of weight 0); float16 rows
+    are converted into float32 block by block (exact) for the loop;
 ``row_min_max(rows)``
     per row: NaN-aware minimum and maximum (NumPy's ``fmin``/``fmax``
-    reductions along the contiguous axis);
+    reductions along the contiguous axis; float16 on float32 copies);
 ``row_affine(rows, period, center, scale, offset, copy, check)`` and
 ``column_affine(X, center, scale, offset, copy, check)``
     the affine map with per-row (channels-first) or per-column
-    (channels-last) terms; ``check`` ("inf" or "nonfinite") looks for
-    non-finite values of X in the same pass when writing new memory, in a
-    read before when writing in place (a failed transform leaves X as it
-    was);
+    (channels-last) terms (float16: computed in float32, rounded once);
+    ``check`` ("inf" or "nonfinite") looks for non-finite values of X in
+    the same pass when writing new memory, in a read before when writing
+    in place (a failed transform leaves X as it was);
 ``local_response_rows(X3, size, alpha, beta, k)``
     local response normalization of ``(M, C, B)`` across axis 1, block by
-    block, in :func:`.generic.local_response`'s order of operations.
+    block, in :func:`.generic.local_response`'s order of operations
+    (float16: in float32, rounded once).
 
 Every function splits its rows over the worker threads (:mod:`._parallel`)
 and raises :class:`~sknorm._kernels.NonFiniteError` on +-inf met in a
@@ -33,6 +35,8 @@ statistic's own pass.
 """
 
 from __future__ import annotations
+
+import functools
 
 import numpy as np
 
@@ -44,7 +48,6 @@ from .numpy_common import CANCELLATION, use_compiled, workspace
 __all__ = [
     "column_affine",
     "find_nonfinite",
-    "first_observed",
     "local_response_rows",
     "row_affine",
     "row_min_max",
@@ -78,20 +81,6 @@ def _loops():
 
 
 # ----------------------------------------------------------- statistics ----
-def first_observed(rows, period):
-    """Per channel (``r % period``), its first non-NaN value in row order;
-    0 for a channel that is NaN throughout."""
-    first = np.asarray(rows[:period, 0], np.float64).copy()
-    for channel in np.flatnonzero(np.isnan(first)):
-        first[channel] = 0.0
-        for row in rows[channel::period]:
-            seen = np.flatnonzero(~np.isnan(row))
-            if seen.size:
-                first[channel] = row[seen[0]]
-                break
-    return first
-
-
 def _generic_rows(rows, lo, hi, period, shift, out):
     """The reference kernel on rows [lo, hi) (transposed: one row is one
     column of the view): NaN-aware, normalised sums that cannot overflow;
@@ -106,6 +95,36 @@ def _generic_rows(rows, lo, hi, period, shift, out):
     out[0, lo:hi], out[1, lo:hi], out[2, lo:hi] = n_obs, mean, var
 
 
+def _half_row_moments(rows, period, shift, out, status, lo, hi):
+    """The compiled loop on float16 rows [lo, hi): each block converted into
+    a float32 buffer first (exact; the loops take float32 and float64, and
+    the reference kernel would be ~50x slower), its shifts in the block's
+    phase, its results copied into ``out`` and ``status``."""
+    loop, length = _loops()["row_moments"], rows.shape[1]
+    lanes = _lanes(length)
+    for start, stop in blocks(lo, hi, _rows_per_block(length, 4)):
+        m = stop - start
+        buf = workspace("float32_moment_rows", (m, length), np.float32)
+        np.copyto(buf, rows[start:stop])
+        phase = shift[(np.arange(period) + start) % period]
+        block_out = workspace("float32_moment_out", (3, m), np.float64)
+        block_status = np.zeros(m, np.int8)
+        loop(
+            buf,
+            0,
+            m,
+            phase,
+            period,
+            CANCELLATION,
+            lanes,
+            ROW_BLOCK,
+            block_out,
+            block_status,
+        )
+        out[:, start:stop] = block_out
+        status[start:stop] = block_status
+
+
 def row_moments(rows, period, shift):
     """``(n_obs, mean, var)`` of each row, the mean of ``x - shift[r %
     period]``, float64 (see the module docstring)."""
@@ -115,14 +134,29 @@ def row_moments(rows, period, shift):
         raise NonFiniteError.for_dtype(rows.dtype)
     out = np.empty((3, n_rows))
     per_block = _rows_per_block(length, 8)
-    if use_compiled(rows):
+    half = rows.dtype == np.float16 and numba_cpu.enabled()
+    if use_compiled(rows) or half:
         status = np.zeros(n_rows, np.int8)
-        loop, lanes = _loops()["row_moments"], _lanes(length)
-
-        def part(lo, hi):
-            loop(
-                rows, lo, hi, shift, period, CANCELLATION, lanes, ROW_BLOCK, out, status
+        if half:
+            part = functools.partial(
+                _half_row_moments, rows, period, shift, out, status
             )
+        else:
+            loop, lanes = _loops()["row_moments"], _lanes(length)
+
+            def part(lo, hi):
+                loop(
+                    rows,
+                    lo,
+                    hi,
+                    shift,
+                    period,
+                    CANCELLATION,
+                    lanes,
+                    ROW_BLOCK,
+                    out,
+                    status,
+                )
 
         map_parts(part, n_rows, rows.size, per_block)
         # Rows whose sums were not finite: +-inf (an error) or values near
@@ -148,12 +182,24 @@ def row_min_max(rows):
     low = np.empty(n_rows, rows.dtype)
     high = np.empty(n_rows, rows.dtype)
     per_block = _rows_per_block(length, rows.dtype.itemsize)
+    half = rows.dtype == np.float16
 
     def part(lo, hi):
         for start, stop in blocks(lo, hi, per_block):
+            block = rows[start:stop]
+            if half:
+                # NumPy's float16 reductions are emulated in software, ten
+                # times slower than the conversion: reduce a float32 copy
+                # of the block (exact, as every float16 value is a float32
+                # value, and so are the extremes).
+                single = workspace("float32_min_max_rows", block.shape, np.float32)
+                np.copyto(single, block)
+                low[start:stop] = np.fmin.reduce(single, axis=1)
+                high[start:stop] = np.fmax.reduce(single, axis=1)
+                continue
             # fmin/fmax skip NaN unless every value is NaN.
-            np.fmin.reduce(rows[start:stop], axis=1, out=low[start:stop])
-            np.fmax.reduce(rows[start:stop], axis=1, out=high[start:stop])
+            np.fmin.reduce(block, axis=1, out=low[start:stop])
+            np.fmax.reduce(block, axis=1, out=high[start:stop])
 
     map_parts(part, n_rows, rows.size, per_block)
     if np.isinf(low).any() or np.isinf(high).any():
@@ -220,17 +266,26 @@ _UFUNCS = (np.subtract, np.multiply, np.add)
 
 def _blocked_affine(X2, out, term_of_block, per_block):
     """The NumPy fallback: each block's three ufuncs run while it is in
-    cache; ``term_of_block(start, stop)`` gives its broadcastable terms."""
+    cache; ``term_of_block(start, stop)`` gives its broadcastable terms.
+    float16: each block converted into a float32 buffer, computed there
+    and rounded once into ``out`` (the 2-D kernels' half precision)."""
+    half = X2.dtype == np.float16
 
     def part(lo, hi):
         for start, stop in blocks(lo, hi, per_block):
             src, dst = X2[start:stop], out[start:stop]
+            target = dst
+            if half:
+                shape = (stop - start, X2.shape[1])
+                target = workspace("float32_rows", shape, np.float32)
+                np.copyto(target, src)
+                src = target
             for ufunc, term in zip(_UFUNCS, term_of_block(start, stop), strict=True):
                 if term is not None:
-                    ufunc(src, term, out=dst)
-                    src = dst
+                    ufunc(src, term, out=target)
+                    src = target
             if src is not dst:
-                dst[...] = src
+                np.copyto(dst, src, casting="same_kind")
 
     map_parts(part, X2.shape[0], X2.size, per_block)
 
@@ -263,10 +318,17 @@ def _affine(X2, terms, copy, check, fused_loop, blocked_terms, term_size):
     return out
 
 
+def _term_dtype(X2):
+    """The dtype the terms and the arithmetic of an affine map of X2 take:
+    float32 for float16 (computed in float32, rounded once), else X's."""
+    return np.dtype(np.float32) if X2.dtype == np.float16 else X2.dtype
+
+
 def row_affine(rows, period, center, scale, offset, copy, check=None):
     """``(x - center) * scale + offset`` with the terms of row ``r`` at
-    index ``r % period`` (scalars broadcast); X's dtype."""
-    dtype = rows.dtype
+    index ``r % period`` (scalars broadcast); X's dtype (float16: computed
+    in float32, rounded once)."""
+    dtype = _term_dtype(rows)
     terms = [
         None if t is None else np.asarray(t, dtype=dtype)
         for t in (center, scale, offset)
@@ -288,8 +350,8 @@ def row_affine(rows, period, center, scale, offset, copy, check=None):
 
 def column_affine(X2, center, scale, offset, copy, check=None):
     """``(x - center) * scale + offset`` with per-column terms (scalars
-    broadcast); X's dtype."""
-    dtype = X2.dtype
+    broadcast); X's dtype (float16: computed in float32, rounded once)."""
+    dtype = _term_dtype(X2)
     f = X2.shape[1]
     terms = [
         None if t is None else np.asarray(t, dtype=dtype)
@@ -308,18 +370,22 @@ def local_response_rows(X3, size, alpha, beta, k):
     each sample, positions are taken in cache-sized chunks of columns; the
     window sums, ``/ size``, ``* alpha``, ``+ k`` and ``** beta`` run in
     :func:`.generic.local_response`'s order (torch's), into per-thread
-    scratch buffers."""
+    scratch buffers.  float16: each chunk converted into a float32 buffer,
+    computed in float32 and rounded once into the output."""
     m, f, b = X3.shape
     out = np.empty_like(X3)
+    half = X3.dtype == np.float16
+    work = np.dtype(np.float32) if half else X3.dtype
     before = min(size // 2, f - 1)
     after = min((size - 1) // 2, f - 1)
     height = f + before + after
-    chunk = max(1, LRN_BLOCK_BYTES // (height * X3.dtype.itemsize))
+    chunk = max(1, LRN_BLOCK_BYTES // (height * work.itemsize))
     chunk = min(chunk, b)
 
     def part(lo, hi):
-        padded = workspace("lrn_rows_padded", (height, chunk), X3.dtype)
-        div = workspace("lrn_rows_div", (f, chunk), X3.dtype)
+        padded = workspace("lrn_rows_padded", (height, chunk), work)
+        div = workspace("lrn_rows_div", (f, chunk), work)
+        single = workspace("lrn_rows_float32", (f, chunk), work) if half else None
         padded[:before] = 0.0
         padded[before + f :] = 0.0
         for i in range(lo, hi):
@@ -327,6 +393,9 @@ def local_response_rows(X3, size, alpha, beta, k):
                 stop = min(start + chunk, b)
                 w = stop - start
                 src = X3[i, :, start:stop]
+                if half:
+                    np.copyto(single[:, :w], src)
+                    src = single[:, :w]
                 sq, d = padded[before : before + f, :w], div[:, :w]
                 np.multiply(src, src, out=sq)
                 np.fmax(sq, 0.0, out=sq)  # NaN adds nothing to its window
