@@ -108,10 +108,87 @@ class QuantileSummary(NamedTuple):
         """The highest level (1 for a summary of exact items only)."""
         return max([1, *self.levels])
 
+    # Packed for Dask's tree reduction (sknorm._dask.packing): rows of
+    # n_features values in the accumulation dtype, exactly.
+    def to_rows(self, xp, dtype):
+        """``(k, n_features)``: a header (the header's length, the number of
+        blocks, ``integral``, each block's level and size), ``total``,
+        ``n_observed``, ``error``, then each block's values and weights, one
+        row per item."""
+        n_features = self.total.shape[0]
+        device = array_device(self.total)
+        header = [float(len(self.levels)), float(self.integral)]
+        for level, block in zip(self.levels, self.values, strict=True):
+            header += [float(level), float(block.shape[1])]
+        n_header = -(-len(header) // n_features)
+        header += [0.0] * (n_header * n_features - len(header))
+        head = xp.asarray(header, dtype=dtype, device=device)
+        parts = [
+            xp.full((1, n_features), float(n_header), dtype=dtype, device=device),
+            xp.reshape(head, (n_header, n_features)),
+            xp.reshape(xp.astype(self.total, dtype), (1, n_features)),
+            xp.reshape(xp.astype(self.n_observed, dtype), (1, n_features)),
+            xp.reshape(xp.astype(self.error, dtype), (1, n_features)),
+        ]
+        for values, weights in zip(self.values, self.weights, strict=True):
+            parts.append(xp.permute_dims(xp.astype(values, dtype), (1, 0)))
+            parts.append(xp.permute_dims(xp.astype(weights, dtype), (1, 0)))
+        return xp.concat(parts, axis=0)
+
+    @classmethod
+    def from_rows(cls, rows):
+        """The summary :meth:`to_rows` packed (reads the header on the
+        host)."""
+        xp = namespace_of(rows)
+        n_header = int(_host_float(rows[0, 0]))
+        header = rows[1 : 1 + n_header, :]
+        header = _host_list(xp, xp.reshape(header, (-1,)))
+        n_blocks, integral = int(header[0]), bool(header[1])
+        shape = [
+            (int(header[2 + 2 * b]), int(header[3 + 2 * b])) for b in range(n_blocks)
+        ]
+        row = 1 + n_header
+        total, n_observed, error = (rows[row + i, :] for i in range(3))
+        row += 3
+        values, weights = [], []
+        for _, size in shape:
+            values.append(_row_major(xp, rows[row : row + size, :]))
+            weights.append(_row_major(xp, rows[row + size : row + 2 * size, :]))
+            row += 2 * size
+        return cls(
+            tuple(values),
+            tuple(weights),
+            tuple(level for level, _ in shape),
+            total,
+            n_observed,
+            error,
+            integral,
+        )
+
     @property
     def n_items(self):
         """Items held per feature."""
         return sum(v.shape[1] for v in self.values)
+
+
+def _host_float(value):
+    if hasattr(value, "get"):  # CuPy
+        value = value.get()
+    return float(value)
+
+
+def _host_list(xp, vector):
+    if hasattr(vector, "get"):  # CuPy
+        vector = vector.get()
+    return [
+        float(v) for v in (vector.tolist() if hasattr(vector, "tolist") else vector)
+    ]
+
+
+def _row_major(xp, items):
+    """``(n_features, m)`` C-ordered rows from ``(m, n_features)`` items."""
+    m, n_features = items.shape
+    return xp.reshape(xp.permute_dims(items, (1, 0)), (n_features, m))
 
 
 def _weighted_count(xp, weights):
