@@ -42,6 +42,8 @@ __all__ = [
 ]
 
 _SIGN = np.uint64(1 << 63)
+# Rows of a block of the Quantile map (see quantile_map_rows).
+_MAP_ROWS = 512
 _MASK = np.uint64(255)
 
 
@@ -253,6 +255,29 @@ def _last_not_above(xs, x):
 
 
 @jit
+def _search_group(xs, values, index, m):
+    """``index[i] = searchsorted(xs, values[i], side="right") - 1`` for
+    ``i < m``, eight searches at a time in lockstep (the halvings of a
+    sorted array of fixed length are the same number for every value)."""
+    n = xs.shape[0]
+    bases = np.zeros(8, dtype=np.int64)
+    for g in range(0, m, 8):
+        width = min(8, m - g)
+        for t in range(width):
+            bases[t] = 0
+        length = n
+        while length > 1:
+            half = length >> 1
+            for t in range(width):
+                b = bases[t]
+                bases[t] = b + half if xs[b + half] <= values[g + t] else b
+            length -= half
+        for t in range(width):
+            b = bases[t]
+            index[g + t] = b + (1 if xs[b] <= values[g + t] else 0) - 1
+
+
+@jit
 def _back_index(xs, x, j):
     """The index ``searchsorted(-xs[::-1], -x, side="right") - 1`` from ``j``
     (the forward one, ``searchsorted(xs, x, side="right") - 1``): the points
@@ -292,26 +317,43 @@ def quantile_map_rows(X, lo, hi, xs, fs, xs_back, fs_back, ends, threshold, out)
             if both:
                 rise = fs_back[c, j + 1] - fs_back[c, j]
                 slopes_back[c, j] = rise / (xs_back[c, j + 1] - xs_back[c, j])
-    for i in range(lo, hi):
+    # Blocks of rows, one column at a time within a block: a column's points
+    # stay in the L1 cache for the whole block (all the columns' points
+    # together would not), and the block itself in L2.  The searches of a
+    # block run in lockstep groups (see _search_group): a binary search is
+    # one dependent load per halving, so interleaving several keeps the
+    # loads in flight together.
+    index = np.empty(_MAP_ROWS, dtype=np.int64)
+    values = np.empty(_MAP_ROWS)
+    for start in range(lo, hi, _MAP_ROWS):
+        stop = min(hi, start + _MAP_ROWS)
+        m = stop - start
         for c in range(n_features):
-            v = X[i, c]
-            if math.isnan(v):
-                out[i, c] = v
-                continue
-            j = _last_not_above(xs[c], v)
-            result = _interp(v, xs[c], fs[c], slopes[c], j)
+            xs_c, fs_c, slopes_c = xs[c], fs[c], slopes[c]
             if both:
-                back = _back_index(xs[c], v, j)
-                result = 0.5 * (
-                    result - _interp(-v, xs_back[c], fs_back[c], slopes_back[c], back)
-                )
-            if threshold > 0:
-                at_low = v - threshold < ends[c, 0]
-                at_high = v + threshold > ends[c, 1]
-            else:
-                at_low, at_high = v == ends[c, 0], v == ends[c, 1]
-            if at_high:
-                result = fs[c, k - 1]
-            if at_low:
-                result = fs[c, 0]
-            out[i, c] = result
+                xsb, fsb, slb = xs_back[c], fs_back[c], slopes_back[c]
+            low_x, high_x = ends[c, 0], ends[c, 1]
+            low, high = fs_c[0], fs_c[k - 1]
+            for i in range(m):
+                values[i] = X[start + i, c]
+            _search_group(xs_c, values, index, m)
+            for i in range(m):
+                v = values[i]
+                if math.isnan(v):
+                    out[start + i, c] = v
+                    continue
+                j = index[i]
+                result = _interp(v, xs_c, fs_c, slopes_c, j)
+                if both:
+                    back = _back_index(xs_c, v, j)
+                    result = 0.5 * (result - _interp(-v, xsb, fsb, slb, back))
+                if threshold > 0:
+                    at_low = v - threshold < low_x
+                    at_high = v + threshold > high_x
+                else:
+                    at_low, at_high = v == low_x, v == high_x
+                if at_high:
+                    result = high
+                if at_low:
+                    result = low
+                out[start + i, c] = result
