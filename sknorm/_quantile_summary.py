@@ -59,6 +59,7 @@ __all__ = [
     "QuantileSummary",
     "merge_summaries",
     "slots_for",
+    "summary_of_batch",
     "summary_of_block",
     "summary_quantiles",
     "summary_rank_error",
@@ -223,11 +224,49 @@ def summary_of_block(values, weights, rank_error, integral, n_observed=None):
     return _settled(summary, rank_error)
 
 
+def summary_of_batch(X, sample_weight, dtype, rank_error, integral, phis=None):
+    """``(summary, exact)``: the summary of one dense batch ``X`` and, with
+    ``phis``, the batch's own quantiles ``(n_features, len(phis))`` (exact:
+    the batch is sorted whole first), else None.
+
+    ``phis`` is a function of the batch's summary giving the levels (those
+    of weighted data depend on its total weight); an unweighted batch calls
+    it with None, before its summary exists."""
+    xp = namespace_of(X)
+    kernels = quantile_kernels_for(xp)
+    fused = getattr(kernels, "unit_batch", None)
+    if sample_weight is None and fused is not None:
+        slots = slots_for(rank_error, 1)
+        result = fused(X, slots, None if phis is None else phis(None))
+        if result is not None:
+            values, weights, error, counts, exact = result
+            if error is None:  # small enough to be kept whole
+                summary = summary_of_block(values, weights, rank_error, integral)
+                return summary, exact
+            # What summary_of_block and _settled make of the block, without
+            # the block: one compaction of the longest row's observed items
+            # (a first batch's compaction is always within the budget:
+            # E / W <= 1 / slots).
+            longest = int(xp.max(counts))
+            level = max(1, round(math.log2(longest / slots)))
+            total = xp.astype(counts, dtype)
+            summary = QuantileSummary(
+                (values,), (weights,), (level,), total, total, error, integral
+            )
+            return summary, exact
+    values, weights = kernels.batch_block(X, sample_weight, dtype)
+    summary = summary_of_block(values, weights, rank_error, integral)
+    exact = None
+    if phis is not None:
+        exact = kernels.interpolated(
+            values, weights, phis(summary), unit_weights=sample_weight is None
+        )
+    return summary, exact
+
+
 def update_summary(state, X, sample_weight, dtype, rank_error, integral):
     """``merge_summaries(state, summary of X)``."""
-    kernels = quantile_kernels_for(namespace_of(X))
-    values, weights = kernels.batch_block(X, sample_weight, dtype)
-    batch = summary_of_block(values, weights, rank_error, integral)
+    batch, _ = summary_of_batch(X, sample_weight, dtype, rank_error, integral)
     return batch if state is None else merge_summaries(state, batch, rank_error)
 
 

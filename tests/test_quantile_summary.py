@@ -649,3 +649,34 @@ def test_interp_columns_is_np_interp_bit_for_bit(k):
         assert got[~nan].tobytes() == expected[~nan].tobytes(), trial
         if k > 1:
             _assert_same_bits(got, expected, trial)
+
+
+@pytest.mark.parametrize("n", [500, 9_000])  # kept whole, compacted at once
+def test_compiled_unweighted_batch_equals_the_array_api_path(n, monkeypatch):
+    """NumPy's compiled path sorts and compacts an unweighted batch without
+    storing its unit weights; the result is the block path's, bit for bit
+    (the block path without numba is the Array API code)."""
+    from sknorm._kernels import numba_cpu
+    from sknorm._quantile_summary import summary_of_batch
+
+    if not numba_cpu.enabled():
+        pytest.skip("numba is not installed")
+    rng = np.random.default_rng(31)
+    X = rng.standard_cauchy(size=(n, 3))
+    X[rng.uniform(size=X.shape) < [0.0, 0.3, 0.97]] = np.nan
+    X[: n // 3, 0] = 2.5  # a run of equal values
+
+    def levels(summary):
+        return (0.0, 0.1, 0.5, 0.9, 1.0)
+
+    fused = summary_of_batch(X, None, np.float64, 0.01, True, levels)
+    monkeypatch.setenv("SKNORM_NUMBA", "0")
+    plain = summary_of_batch(X, None, np.float64, 0.01, True, levels)
+    for a, b in zip(fused[0], plain[0], strict=True):
+        if isinstance(a, tuple):
+            assert len(a) == len(b)
+            for u, v in zip(a, b, strict=True):
+                np.testing.assert_array_equal(u, v)
+        else:
+            np.testing.assert_array_equal(a, b)
+    np.testing.assert_array_equal(fused[1], plain[1])

@@ -15,7 +15,7 @@ the same bits:
 ``merge_rows(a_values, a_weights, b_values, b_weights, out_values, out_weights)``
     two sorted rows merged in one pass (the first row's item first where
     values tie, as the stable sort of their concatenation);
-``compact_row(values, weights, slots, integral, out_values, out_weights)``
+``compact_row(values, weights, count, slots, integral, out_values, out_weights)``
     :func:`.quantiles.compact` of one row, in two linear walks; returns
     the rank error;
 ``quantile_map_rows(X, lo, hi, xs, fs, xs_back, fs_back, ends, threshold, out)``
@@ -175,23 +175,34 @@ def _boundary(total, j, slots, integral):
 
 
 @jit
-def compact_row(values, weights, slots, integral, out_values, out_weights):
-    """:func:`sknorm._kernels.quantiles.compact` of one sorted row."""
+def _weight(weights, stored, count, i):
+    if stored:
+        return weights[i]
+    return 1.0 if i < count else 0.0
+
+
+@jit
+def compact_row(values, weights, count, slots, integral, out_values, out_weights):
+    """:func:`sknorm._kernels.quantiles.compact` of one sorted row.
+
+    ``weights`` empty: an unweighted row, weight 1 for its first ``count``
+    items and 0 after, never stored (the same sums in the same order)."""
     m = values.shape[0]
+    stored = weights.shape[0] == m
     total = 0.0
     for i in range(m):
-        total += weights[i]
+        total += _weight(weights, stored, count, i)
     # Pick: the item where the cumulative weight first reaches each
     # interval's midpoint (searchsorted "left" on the cumulative weights).
     i = 0
-    cumulative = weights[0]
+    cumulative = _weight(weights, stored, count, 0)
     lower = _boundary(total, 0.0, slots, integral)
     for j in range(slots):
         upper = _boundary(total, float(j + 1), slots, integral)
         middle = (lower + upper) * 0.5
         while cumulative < middle and i < m - 1:
             i += 1
-            cumulative += weights[i]
+            cumulative += _weight(weights, stored, count, i)
         out_values[j] = values[i]
         out_weights[j] = upper - lower
         lower = upper
@@ -205,7 +216,7 @@ def compact_row(values, weights, slots, integral, out_values, out_weights):
     lower = _boundary(total, 0.0, slots, integral)
     upper = _boundary(total, 1.0, slots, integral)
     for i in range(m):
-        cumulative += weights[i]
+        cumulative += _weight(weights, stored, count, i)
         if i < m - 1 and values[i] == values[i + 1]:
             continue
         while k < slots - 1 and upper <= cumulative:

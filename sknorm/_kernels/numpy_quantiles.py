@@ -23,6 +23,7 @@ __all__ = [
     "quantile_map",
     "row_searchsorted",
     "sorted_block",
+    "unit_batch",
 ]
 
 interpolated = quantiles.interpolated
@@ -54,16 +55,18 @@ def _over_rows(fn, values):
 
 
 def _sort_rows(loops, values, weights, counts=None):
-    """Sort every row of ``values`` in place, ``weights`` along; with
-    ``counts`` (unweighted rows) ``weights`` is written instead: 1 for the
-    row's ``counts[i]`` observed entries, then 0."""
+    """Sort every row of ``values`` in place, ``weights`` along (None: no
+    weights); with ``counts`` (unweighted rows) ``weights`` is written
+    instead: 1 for the row's ``counts[i]`` observed entries, then 0."""
 
     def part(lo, hi):
         m = values.shape[1]
         keys = workspace("radix-keys", (m,), np.uint64)
         carried = workspace("radix-weights", (m,), np.float64)
         for i in range(lo, hi):
-            if counts is None:
+            if weights is None:
+                loops.radix_sort(values[i], _NONE, keys, carried)
+            elif counts is None:
                 loops.radix_sort(values[i], weights[i], keys, carried)
             else:
                 loops.radix_sort(values[i], _NONE, keys, carried)
@@ -93,6 +96,63 @@ def batch_block(X, weights, dtype):
     counts = sum(map_parts(part, n, n * n_features, 4096))
     _sort_rows(loops, values, out_weights, counts if weights is None else None)
     return values, out_weights
+
+
+def unit_batch(X, slots, phis=None):
+    """An unweighted dense batch, sorted and, where the summary compacts it
+    at once, compacted, without storing its unit weights (an ``(f, n)``
+    array of ones is as large as X, and the pages of a fresh one cost more
+    than sorting them here): ``(values, weights, error, counts, exact)``.
+
+    ``counts`` are the observed entries per feature; ``exact`` the quantiles
+    ``phis`` of the batch (None without ``phis``).  When the longest row
+    holds more than ``2 * slots`` observed entries, ``values`` and
+    ``weights`` are the ``slots`` items of the compaction and ``error`` its
+    cost (:func:`.quantiles.compact`'s, bit for bit); otherwise they are the
+    sorted block cut to the longest row, with its weights, and ``error`` is
+    None.  None without numba (the caller builds the block)."""
+    loops = _compiled()
+    if loops is None or X.dtype not in (np.float32, np.float64):
+        return None
+    n, n_features = X.shape
+    X = np.ascontiguousarray(X)
+    values = np.empty((n_features, n), dtype=np.float64)
+
+    def prepare(lo, hi):
+        counts = np.zeros(n_features, dtype=np.int64)
+        loops.prepare_rows(X, lo, hi, _NONE, quantiles.EMPTY, values, _NONE2, counts)
+        return counts
+
+    counts = sum(map_parts(prepare, n, n * n_features, 4096))
+    longest = int(counts.max(initial=0))
+    _sort_rows(loops, values, None)
+    exact = None
+    if phis is not None:
+        exact = quantiles.interpolated(
+            values, None, phis, n_observed=counts.astype(np.float64), unit_weights=True
+        )
+    if longest <= 2 * slots:
+        values = values[:, :longest]
+        weights = (np.arange(longest)[None, :] < counts[:, None]).astype(np.float64)
+        return values, weights, None, counts, exact
+    out_values = np.empty((n_features, slots), dtype=np.float64)
+    out_weights = np.empty((n_features, slots), dtype=np.float64)
+    error = np.zeros(n_features, dtype=np.float64)
+
+    def compact_rows(lo, hi):
+        for i in range(lo, hi):
+            error[i] = loops.compact_row(
+                values[i, :longest],
+                _NONE,
+                counts[i],
+                slots,
+                True,
+                out_values[i],
+                out_weights[i],
+            )
+
+    _over_rows(compact_rows, values)
+    return out_values, out_weights, error, counts, exact
 
 
 def sorted_block(values, weights):
@@ -155,7 +215,7 @@ def compact(values, weights, slots, integral):
     def part(lo, hi):
         for i in range(lo, hi):
             error[i] = loops.compact_row(
-                values[i], weights[i], slots, integral, out_values[i], out_weights[i]
+                values[i], weights[i], 0, slots, integral, out_values[i], out_weights[i]
             )
 
     _over_rows(part, values)

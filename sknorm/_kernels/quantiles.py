@@ -223,13 +223,16 @@ def interpolated(
     """
     xp = namespace_of(values)
     device = array_device(values)
-    dtype = weights.dtype
+    dtype = values.dtype if weights is None else weights.dtype
     m = values.shape[1]
     phis = xp.reshape(xp.asarray(phis, dtype=dtype, device=device), (1, -1))
     one = xp.ones((), dtype=dtype, device=device)
     zero = xp.zeros((), dtype=dtype, device=device)
     if unit_weights:
-        total = xp.sum(weights, axis=1, keepdims=True)
+        if weights is None:  # the observed counts say it all
+            total = xp.reshape(xp.astype(n_observed, dtype), (-1, 1))
+        else:
+            total = xp.sum(weights, axis=1, keepdims=True)
         unit = one
     else:
         cumulative = xp.cumulative_sum(weights, axis=1)

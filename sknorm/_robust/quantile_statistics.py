@@ -33,6 +33,7 @@ from .._naming import convert_array, published_as
 from .._quantile_summary import (
     QuantileSummary,
     merge_summaries,
+    summary_of_batch,
     summary_of_block,
     summary_quantiles,
     summary_rank_error,
@@ -189,48 +190,54 @@ class QuantileStatistics:
                 f"every quantile within 0.1% of its rank); got {value!r}."
             )
 
-    def _block(self, X, sample_weight, dtype):
-        """``(values, weights, n_observed)`` of one batch (``n_observed``
-        None where the summary counts the items of positive weight)."""
-        if sp.issparse(X):
-            zeros = not getattr(self, "ignore_implicit_zeros", False)
-            return sparse_block(X, sample_weight, dtype, implicit_zeros=zeros)
-        kernels = quantile_kernels_for(namespace_of(X))
-        return (*kernels.batch_block(X, sample_weight, dtype), None)
-
-    def _batch_summary(self, X, xp, device, sample_weight):
+    def _batch_summary(self, X, xp, device, sample_weight, levels=None):
+        """``(summary, exact)``: one batch's summary and, with ``levels``
+        (see :class:`LazyQuantiles`), the batch's own quantiles there."""
         dtype = accumulation_dtype(xp or np_compat, device)
-        values, weights, n_observed = self._block(X, sample_weight, dtype)
         integral = _is_integral(xp or np_compat, sample_weight)
+
+        def phis(summary):
+            return LazyQuantiles(summary, levels).phis
+
+        if not sp.issparse(X):
+            return summary_of_batch(
+                X,
+                sample_weight,
+                dtype,
+                self.rank_error,
+                integral,
+                None if levels is None else phis,
+            )
+        zeros = not getattr(self, "ignore_implicit_zeros", False)
+        values, weights, n_observed = sparse_block(
+            X, sample_weight, dtype, implicit_zeros=zeros
+        )
         summary = summary_of_block(
             values, weights, self.rank_error, integral, n_observed=n_observed
         )
-        return summary, values, weights, n_observed
+        exact = None
+        if levels is not None:
+            exact = quantile_kernels_for(np_compat).interpolated(
+                values, weights, phis(summary), n_observed=n_observed
+            )
+        return summary, exact
 
     def _updated_state(self, X, xp, device, sample_weight, method):
         previous = self.__dict__.get("_summary_")
-        batch, values, weights, n_observed = self._batch_summary(
-            X, xp, device, sample_weight
-        )
         n_rows = self.__dict__.get("_rows_seen_", 0) + X.shape[0]
         weighted = self.__dict__.get("_weighted_", False) or sample_weight is not None
-        statistics = Statistics((batch,), n_rows, weighted)
-        exact = None
         # The first batch is all the data seen: its own quantiles are exact.
         # They are computed now for a fit, and for a first partial_fit on
         # the CPU; on a device a partial_fit leaves them to the summary (the
         # quantile levels of weighted data would need a read of the device;
         # a batch the summary holds whole gives the same exact quantiles).
-        if previous is None and (
+        exact_now = previous is None and (
             method == "fit" or is_numpy_namespace(xp or np_compat)
-        ):
-            unit = sample_weight is None and not sp.issparse(X)
-            kernels = quantile_kernels_for(namespace_of(values))
-            phis = LazyQuantiles(batch, self._levels(n_rows, weighted)).phis
-            exact = kernels.interpolated(
-                values, weights, phis, n_observed=n_observed, unit_weights=unit
-            )
-        elif previous is not None:
+        )
+        levels = self._levels(n_rows, weighted) if exact_now else None
+        batch, exact = self._batch_summary(X, xp, device, sample_weight, levels)
+        statistics = Statistics((batch,), n_rows, weighted)
+        if previous is not None:
             merged = merge_summaries(previous, batch, self.rank_error)
             statistics = Statistics((merged,), n_rows, weighted)
         return self._fitted_state(
