@@ -95,6 +95,16 @@ def simulated_blocks(n_rows, batch, rank_error):
 
 
 # ---------------------------------------------------------------- measured ---
+def _blocks_of(summary):
+    """``(size, level)`` of each block, highest level first (the summary
+    keeps its blocks as a tuple of arrays with their ``levels``; earlier
+    versions kept one array with ``blocks`` of ``(size, level)``)."""
+    if hasattr(summary, "levels"):
+        sizes = (v.shape[1] for v in summary.values)
+        return tuple(zip(sizes, summary.levels, strict=True))
+    return tuple(summary.blocks)
+
+
 def measured(n_rows, batch, n_features, rank_error, seed=0):
     rng = np.random.default_rng(seed)
     state = None
@@ -104,12 +114,13 @@ def measured(n_rows, batch, n_features, rank_error, seed=0):
         rows = min(batch, n_rows - done)
         X = rng.standard_cauchy((rows, n_features))
         state = update_summary(state, X, None, np.float64, rank_error, True)
-        peak = max(peak, state.values.shape[1])
+        peak = max(peak, sum(size for size, _ in _blocks_of(state)))
         done += rows
     seconds = time.perf_counter() - start
+    blocks = _blocks_of(state)
     return {
-        "blocks": state.blocks,
-        "items": state.values.shape[1],
+        "blocks": blocks,
+        "items": sum(size for size, _ in blocks),
         "peak": peak,
         "bytes_per_feature": len(pickle.dumps(state)) / n_features,
         "rank_error": summary_rank_error(state),
