@@ -65,10 +65,10 @@ class Quantile(QuantileStatistics, OneToOneFeatureMixin, BaseNormalizer):
         The number of quantiles used: ``min(n_quantiles, rows seen)`` (with
         ``sample_weight``: the rows the weights count, the largest over the
         features of the total weight and of the entries observed).
-    quantiles_ : array of shape (n_quantiles_, n_features)
+    quantiles_ : array of shape (`n_quantiles_`, n_features)
         The values of the quantiles (NaNs ignored), one column per feature,
         float64 where the device has it.
-    references_ : ndarray of shape (n_quantiles_,)
+    references_ : ndarray of shape (`n_quantiles_`,)
         The quantile levels, ``linspace(0, 1, n_quantiles_)``.
     rank_error_ : float
         The certified rank error of ``quantiles_``: 0.0 for an in-memory fit
@@ -100,8 +100,10 @@ class Quantile(QuantileStatistics, OneToOneFeatureMixin, BaseNormalizer):
     clipped at ``norm.ppf(1e-7 - spacing(1))`` and its mirror.  Sparse input
     (non-negative) counts its implicit zeros, and only its stored values
     are transformed, as scikit-learn does.  A certified rank error ``e``
-    bounds how far the map can move a value: its output differs by at most
-    ``e`` (in the uniform output) from the map of the exact quantiles.
+    bounds the uniform output: a value's output is within ``e + 1 /
+    (n_quantiles_ - 1) + 1 / n`` of its rank in the data (the last two
+    terms are the interpolation between quantiles and between order
+    statistics, which the exact fit has too).
 
     Examples
     --------
