@@ -9,6 +9,11 @@ ZCAWhitening             decorrelate to unit covariance (zca, zca-cor, pca,
                          pca-cor, cholesky)
 MiniBatchNormalizer      Batch Normalization statistics (torch BatchNorm1d)
 LocalResponseNormalizer  AlexNet's local response normalization
+MaxAbs                   scale each feature by its maximum absolute value
+Robust                   centre on the median, scale by a quantile range
+                         (streams within a certified rank error)
+Quantile                 map each feature through its empirical distribution
+                         (uniform or normal output; streams likewise)
 
 Deployment
 ----------
@@ -26,14 +31,18 @@ from ._lrn import LocalResponseNormalizer
 from ._minibatch import MiniBatchNormalizer
 from ._minmax import MinMax
 from ._move import move_estimator
+from ._robust import MaxAbs, Quantile, Robust
 from ._version import __version__
 from ._whitening import ZCAWhitening
 from ._zscore import ZScore
 
 __all__ = [
     "LocalResponseNormalizer",
+    "MaxAbs",
     "MinMax",
     "MiniBatchNormalizer",
+    "Quantile",
+    "Robust",
     "ZCAWhitening",
     "ZScore",
     "__version__",

@@ -24,6 +24,7 @@ __all__ = [
     "move_to_namespace",
     "namespace_of",
     "output_float_dtype",
+    "reads_are_free",
     "requires_grad",
 ]
 
@@ -77,6 +78,17 @@ def is_numpy_namespace(xp) -> bool:
 def is_cupy_namespace(xp) -> bool:
     """True for CuPy and array-api-compat's CuPy wrapper."""
     return xp.__name__ in {"cupy", "array_api_compat.cupy"}
+
+
+def reads_are_free(xp, a) -> bool:
+    """Whether reading a value of ``a`` on the host costs no device
+    synchronisation: NumPy, and torch tensors in CPU memory (a GPU, or a
+    namespace standing for one in the tests, array-api-strict, does not)."""
+    if is_numpy_namespace(xp):
+        return True
+    if xp.__name__ in {"torch", "array_api_compat.torch"}:
+        return getattr(getattr(a, "device", None), "type", None) == "cpu"
+    return False
 
 
 def is_array_api_input(X) -> bool:

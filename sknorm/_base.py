@@ -34,6 +34,7 @@ from ._array_api import (
     array_device,
     check_same_namespace,
     detached,
+    is_numpy_namespace,
     namespace_of,
     requires_grad,
 )
@@ -56,6 +57,7 @@ __all__ = [
     "AffineNormalizer",
     "BaseNormalizer",
     "MomentStatistics",
+    "clipped_in_place",
     "partial_fit_context",
 ]
 
@@ -87,6 +89,19 @@ def needs_copy(copy, original, validated):
         # refuse) the graph of the output: new memory, as for read-only.
         return True
     return bool(copy) and _may_alias(original, validated)
+
+
+def clipped_in_place(Y, xp, lo, hi):
+    """``Y`` clipped to ``[lo, hi]`` in place: Y is either a transform
+    kernel's own output or, with ``copy=False``, the caller's array, which
+    must end up clipped too (a torch tensor that requires grad is clipped
+    into a new one: autograd needs clip's input intact)."""
+    if is_numpy_namespace(xp):
+        return np.clip(Y, lo, hi, out=Y)
+    if requires_grad(Y):
+        return xp.clip(Y, lo, hi)
+    Y[...] = xp.clip(Y, lo, hi)
+    return Y
 
 
 def _namespace_probe(X, xp):

@@ -32,6 +32,12 @@ def _estimators():
             sknorm.MiniBatchNormalizer(batch_size=64),
         ),
         ("LocalResponseNormalizer()", sknorm.LocalResponseNormalizer()),
+        ("MaxAbs()", sknorm.MaxAbs()),
+        ("Robust()", sknorm.Robust()),
+        (
+            "Quantile(n_quantiles=200, output_distribution='normal')",
+            sknorm.Quantile(n_quantiles=200, output_distribution="normal"),
+        ),
     ]
 
 

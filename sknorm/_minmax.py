@@ -12,11 +12,9 @@ from ._array_api import (
     accumulation_dtype,
     array_device,
     compute_float_dtype,
-    is_numpy_namespace,
     namespace_of,
-    requires_grad,
 )
-from ._base import AffineNormalizer, partial_fit_context
+from ._base import AffineNormalizer, clipped_in_place, partial_fit_context
 from ._naming import published_as
 from ._stats import MinMaxState, Statistics, merge_min_max
 from ._validation import where
@@ -399,11 +397,4 @@ class MinMax(AffineNormalizer):
         if not self.clip:
             return Y
         lo, hi = (float(v) for v in self.feature_range)
-        # In place: Y is either the kernel's own output or, with copy=False,
-        # the caller's array, which must end up clipped too.
-        if is_numpy_namespace(xp):
-            return np.clip(Y, lo, hi, out=Y)
-        if requires_grad(Y):
-            return xp.clip(Y, lo, hi)  # autograd needs clip's input intact
-        Y[...] = xp.clip(Y, lo, hi)
-        return Y
+        return clipped_in_place(Y, xp, lo, hi)

@@ -68,8 +68,15 @@ def published_as(module, name=None):
 
 def convert_state_fields(state, converter):
     """A copy of the NamedTuple ``state`` with ``converter`` applied to each
-    array field (other fields, e.g. counts or flags, are kept)."""
-    return type(state)(*(convert_array(v, converter) for v in state))
+    array field, and to each array of a tuple field (a quantile summary's
+    blocks); other fields (counts, flags, levels) are kept."""
+
+    def convert(value):
+        if type(value) is tuple:
+            return tuple(convert_array(v, converter) for v in value)
+        return convert_array(value, converter)
+
+    return type(state)(*(convert(v) for v in state))
 
 
 def convert_array(value, converter):

@@ -54,15 +54,20 @@ __all__ = ["TRUSTED_TYPES", "UntrustedTypesError", "dump", "load"]
 #: calling skops directly.
 TRUSTED_TYPES = (
     "sknorm.LocalResponseNormalizer",
+    "sknorm.MaxAbs",
     "sknorm.MinMax",
     "sknorm.MiniBatchNormalizer",
+    "sknorm.Quantile",
+    "sknorm.Robust",
     "sknorm.ZCAWhitening",
     "sknorm.ZScore",
     "sknorm.state.CoMoments",
     "sknorm.state.FourthMoments",
+    "sknorm.state.LazyQuantiles",
     "sknorm.state.LazyWhitening",
     "sknorm.state.MinMaxState",
     "sknorm.state.Moments",
+    "sknorm.state.QuantileSummary",
     "sknorm.state.Whitening",
 )
 

@@ -13,8 +13,12 @@ CoMoments     mean and covariance matrix (ZCAWhitening)
 FourthMoments the statistics of Ledoit-Wolf shrinkage (ZCAWhitening)
 Whitening     computed whitening matrices (ZCAWhitening's cache)
 LazyWhitening the whitening matrices of one fit, computed on first use
+QuantileSummary  per-feature mergeable quantile summary (Robust, Quantile)
+LazyQuantiles the quantiles of one fit, computed on first use
 """
 
+from ._quantile_summary import QuantileSummary
+from ._robust.quantile_statistics import LazyQuantiles
 from ._stats import CoMoments, MinMaxState, Moments
 from ._whitening import _LazyWhitening as LazyWhitening
 from ._whitening_matrices import Whitening
@@ -23,8 +27,10 @@ from ._whitening_shrinkage import FourthMoments
 __all__ = [
     "CoMoments",
     "FourthMoments",
+    "LazyQuantiles",
     "LazyWhitening",
     "MinMaxState",
     "Moments",
+    "QuantileSummary",
     "Whitening",
 ]

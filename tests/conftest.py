@@ -132,6 +132,27 @@ def no_host_reads():
     return _refuse_host_reads
 
 
+@pytest.fixture(scope="module")
+def client():
+    """A two-process ``distributed.LocalCluster``'s client, the default
+    scheduler while the module's tests run (one cluster per test module)."""
+    import warnings
+
+    distributed = pytest.importorskip("distributed")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        cluster = distributed.LocalCluster(
+            n_workers=2,
+            threads_per_worker=1,
+            processes=True,
+            dashboard_address=":0",
+            silence_logs=50,
+        )
+        with distributed.Client(cluster) as c:
+            yield c
+        cluster.close()
+
+
 # The kernel paths an estimator can take, and the routes of the per-channel
 # statistics (tests/estimator_paths.py): fixtures shared by the estimator
 # tests that must hold on every path.

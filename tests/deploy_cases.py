@@ -2,7 +2,9 @@
 
 Each case is a configuration that exercises a different part of the
 fitted state: NaN-aware counts, weights, a computed or not yet computed
-whitening cache, Ledoit-Wolf's extra moments, array parameters.
+whitening cache, Ledoit-Wolf's extra moments, array parameters, quantile
+summaries (exact after a fit, compacted after the next batch with
+``rank_error=0.05``).
 """
 
 import array_api_compat
@@ -31,6 +33,11 @@ CASES = {
     ),
     "mbn-pytorch": lambda: sknorm.MiniBatchNormalizer(init="pytorch"),
     "lrn": lambda: sknorm.LocalResponseNormalizer(size=3),
+    "maxabs": lambda: sknorm.MaxAbs(),
+    "robust": lambda: sknorm.Robust(quantile_range=(10.0, 90.0), unit_variance=True),
+    "quantile-normal": lambda: sknorm.Quantile(
+        n_quantiles=20, output_distribution="normal", rank_error=0.05
+    ),
 }
 
 # Cases whose whitening matrices are computed before the move or save (the

@@ -24,6 +24,12 @@ ESTIMATORS = [
     sknorm.ZCAWhitening(method="pca-cor"),
     sknorm.ZCAWhitening(method="cholesky"),
     sknorm.ZCAWhitening(method="zca-cor", shrinkage="ledoit-wolf"),
+    sknorm.MaxAbs(),
+    sknorm.Robust(),
+    sknorm.Robust(with_centering=False, quantile_range=(10.0, 90.0)),
+    sknorm.Robust(unit_variance=True, rank_error=1e-2),
+    sknorm.Quantile(n_quantiles=10),
+    sknorm.Quantile(n_quantiles=10, output_distribution="normal"),
 ]
 
 

@@ -7,7 +7,6 @@ the ``1e8 + N(0, 1e-3)`` data, and NumPy's own min/max.
 """
 
 import math
-import warnings
 
 import numpy as np
 import pytest
@@ -491,23 +490,7 @@ def test_cupy_chunks_keep_the_state_on_the_device(backend):
 
 
 # --------------------------------------------------------- distributed ----
-@pytest.fixture(scope="module")
-def client():
-    distributed = pytest.importorskip("distributed")
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        cluster = distributed.LocalCluster(
-            n_workers=2,
-            threads_per_worker=1,
-            processes=True,
-            dashboard_address=":0",
-            silence_logs=50,
-        )
-        with distributed.Client(cluster) as c:
-            yield c
-        cluster.close()
-
-
+# (the ``client`` fixture, a two-process LocalCluster, is in conftest.py)
 @pytest.mark.slow
 def test_distributed_fit_is_bit_identical_and_survives_a_killed_worker(
     client, tmp_path

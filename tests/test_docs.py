@@ -110,7 +110,7 @@ def test_demo_runs_and_covers_every_estimator():
     )
     assert result.returncode == 0, result.stderr
     estimators = [n for n in sknorm.__all__ if isinstance(getattr(sknorm, n), type)]
-    assert len(estimators) == 5, estimators
+    assert len(estimators) == 8, estimators
     for name in estimators:
         assert f"{name}(" in result.stdout, name
     assert "no normalization" in result.stdout

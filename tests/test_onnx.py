@@ -32,8 +32,11 @@ from sklearn.preprocessing import QuantileTransformer, StandardScaler  # noqa: E
 import sknorm.onnx  # noqa: E402
 from sknorm import (  # noqa: E402
     LocalResponseNormalizer,
+    MaxAbs,
     MiniBatchNormalizer,
     MinMax,
+    Quantile,
+    Robust,
     ZCAWhitening,
     ZScore,
 )
@@ -119,8 +122,29 @@ CASES = {
         )
         for size in (1, 2, 3, 4, 5, 8)
     },
+    "maxabs": lambda: MaxAbs(),
+    "maxabs-clip": lambda: MaxAbs(clip=True),
+    "robust": lambda: Robust(),
+    "robust-no-centering": lambda: Robust(with_centering=False, unit_variance=True),
+    "robust-no-scaling": lambda: Robust(with_scaling=False, quantile_range=(10, 90)),
+    "quantile-uniform": lambda: Quantile(n_quantiles=50),
+    "quantile-normal": lambda: Quantile(n_quantiles=50, output_distribution="normal"),
+    "quantile-streamed": lambda: _streamed(Quantile(n_quantiles=40, rank_error=0.05)),
 }
 STATELESS = {"minmax-fixed"} | {c for c in CASES if c.startswith("lrn")}
+
+
+class _streamed:
+    """An estimator fitted by partial_fit in batches (its summary, not the
+    exact fit, holds the quantiles)."""
+
+    def __init__(self, est):
+        self.est = est
+
+    def fit(self, X):
+        for batch in np.array_split(X, 5):
+            self.est.partial_fit(batch)
+        return self.est
 
 
 def fitted(case, X):

@@ -85,7 +85,7 @@ def _spec(estimator, inp, layout, method, weights_kind, weights):
 def _check_weight_total(estimator, method, counts, weights_kind):
     """All weights zero: the error a NumPy batch gives (a chunk of zero
     weights is fine, the whole fit is not)."""
-    if weights_kind == "none":
+    if weights_kind == "none" or not counts:
         return
     if not any(bool(np.any(_host(c) > 0)) for c in counts):
         raise ValueError(
@@ -93,6 +93,19 @@ def _check_weight_total(estimator, method, counts, weights_kind):
             "one non-zero number; a batch whose weights are all zero carries "
             "no data."
         )
+
+
+def _weight_totals(states):
+    """The total weights the states hold (the moments' ``count``, a quantile
+    summary's ``total``); states that keep no weight (extremes) give none."""
+    totals = []
+    for state in states:
+        fields = getattr(state, "_fields", ())
+        for name in ("count", "total"):
+            if name in fields:  # (a NamedTuple's own count() is a method)
+                totals.append(getattr(state, name))
+                break
+    return totals
 
 
 def _check_rows(estimator, method, n_rows):
@@ -146,7 +159,7 @@ def _computed_statistics(estimator, inp, weights, kind, method, task):
     # along other axes, every sample is counted once per block of those.
     n_rows = int(_host(n_rows)) // math.prod(inp.grid[1:])
     _check_rows(estimator, method, n_rows)
-    _check_weight_total(estimator, method, [states[0].count], kind)
+    _check_weight_total(estimator, method, _weight_totals(states), kind)
     return Statistics(states, n_rows, kind != "none")
 
 

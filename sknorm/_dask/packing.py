@@ -8,6 +8,13 @@ field takes one row (broadcast), a vector one row, a matrix ``n_features``
 rows; the last row holds the number of rows.  Packing is exact: every field
 is already in the accumulation dtype except the minimum and maximum, which
 float64 holds exactly.
+
+A state whose size depends on the data (a quantile summary: blocks of items)
+packs itself: its class has ``to_rows(xp, dtype)``, giving ``(k,
+n_features)`` rows, and ``from_rows(rows)``.  Its part is preceded by one row
+holding ``k``; a layout with such a state is *variable*
+(:attr:`Layout.variable`): its packed arrays differ in length, and
+unpacking reads those lengths on the host.
 """
 
 from __future__ import annotations
@@ -42,9 +49,14 @@ class Layout:
     def __init__(self, types, n_features, extra_rows=0):
         self.types = tuple(types)
         self.n_features = n_features
+        self.variable = any(_packs_itself(cls) for cls in self.types)
+        self.extra_rows = extra_rows
         self.fields = []
         row = 0
         for cls in self.types:
+            if _packs_itself(cls):
+                self.fields.append(None)
+                continue
             empty = cls.empty(np_compat, n_features, np.float64, "cpu")
             fields = []
             for value in empty:
@@ -53,8 +65,9 @@ class Layout:
                 fields.append(_Field(kind, row, row + rows))
                 row += rows
             self.fields.append(fields)
-        self.count_row = row
-        self.rows = row + 1 + extra_rows
+        # (Fixed layouts only: a variable one has no fixed rows.)
+        self.count_row = None if self.variable else row
+        self.rows = None if self.variable else row + 1 + extra_rows
 
     def empty(self, xp, dtype, device):
         """The states of no rows."""
@@ -67,6 +80,13 @@ class Layout:
         f = self.n_features
         parts = []
         for state, fields in zip(states, self.fields, strict=True):
+            if fields is None:  # a state that packs itself, after its length
+                rows = state.to_rows(xp, dtype)
+                parts.append(
+                    xp.full((1, f), float(rows.shape[0]), dtype=dtype, device=device)
+                )
+                parts.append(rows)
+                continue
             for value, field in zip(state, fields, strict=True):
                 value = xp.astype(value, dtype)
                 if field.kind == "scalar":
@@ -84,9 +104,16 @@ class Layout:
 
     def unpack(self, packed):
         """``(states, n_rows)`` from one packed ``(k, n_features)`` array;
-        ``n_rows`` is a 0-d array (no host read)."""
+        ``n_rows`` is a 0-d array (no host read, but for the lengths of the
+        states that pack themselves)."""
         states = []
+        row = 0
         for cls, fields in zip(self.types, self.fields, strict=True):
+            if fields is None:
+                k = int(_host_float(packed[row, 0]))
+                states.append(cls.from_rows(packed[row + 1 : row + 1 + k, :]))
+                row += 1 + k
+                continue
             values = []
             for field in fields:
                 if field.kind == "scalar":
@@ -95,5 +122,17 @@ class Layout:
                     values.append(packed[field.start, :])
                 else:
                     values.append(packed[field.start : field.stop, :])
+                row = field.stop
             states.append(cls(*values))
-        return tuple(states), packed[self.count_row, 0]
+        return tuple(states), packed[row, 0]
+
+
+def _packs_itself(cls):
+    return hasattr(cls, "to_rows") and hasattr(cls, "from_rows")
+
+
+def _host_float(value):
+    """A 0-d array's value on the host (CuPy: ``.get()``)."""
+    if hasattr(value, "get"):
+        value = value.get()
+    return float(value)

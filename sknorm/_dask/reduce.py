@@ -195,21 +195,37 @@ def _identity(x, axis=None, keepdims=None):
     return x
 
 
-def merge_packed(stacked, axis=None, keepdims=None, *, spec):
-    """Merge ``(m, k, f)`` packed states, in block order, into one (N-D
-    input: ``(m0, m1, ..., k, f)``, merged in C order of the blocks)."""
-    if math.prod(stacked.shape[:-2]) <= 1:
-        return stacked
+def _packed_states(stacked):
+    """The ``(k, f)`` packed states of a merge's input, in C order of the
+    blocks: one concatenated ``(m, k, f)`` array (N-D input: ``(m0, m1,
+    ..., k, f)``), or, for a variable layout (states of different lengths,
+    which Dask does not concatenate), the nested lists of blocks Dask
+    hands over instead."""
+    if isinstance(stacked, list | tuple):
+        flat = []
+        for item in stacked:
+            flat.extend(_packed_states(item))
+        return flat
     xp = namespace_of(stacked)
-    layout = spec.layout
     stacked = xp.reshape(stacked, (-1, *stacked.shape[-2:]))
-    states, n_rows = layout.unpack(stacked[0, ...])
+    return [stacked[i, ...] for i in range(stacked.shape[0])]
+
+
+def merge_packed(stacked, axis=None, keepdims=None, *, spec):
+    """Merge packed states, in block order, into one (see
+    :func:`_packed_states` for the input)."""
+    blocks = _packed_states(stacked)
+    if len(blocks) == 1 and not isinstance(stacked, list | tuple):
+        return stacked
+    xp = namespace_of(blocks[0])
+    layout = spec.layout
+    states, n_rows = layout.unpack(blocks[0])
     with serial():
-        for i in range(1, stacked.shape[0]):
-            more, n_more = layout.unpack(stacked[i, ...])
+        for block in blocks[1:]:
+            more, n_more = layout.unpack(block)
             states = spec.estimator._merge_statistics(states, more)
             n_rows = n_rows + n_more
-    packed = layout.pack(xp, states, n_rows, stacked.dtype, array_device(stacked))
+    packed = layout.pack(xp, states, n_rows, blocks[0].dtype, array_device(blocks[0]))
     return _one_block(xp, packed, spec)
 
 
@@ -259,7 +275,9 @@ def _state_chunks(inp, spec, first=None):
     axes = [(1,) * n for n in grid]
     if first is not None:
         axes[0] = first
-    return (*axes, (spec.layout.rows,), (spec.layout.n_features,))
+    # A variable layout's states differ in length (unknown until computed).
+    rows = np.nan if spec.layout.variable else spec.layout.rows
+    return (*axes, (rows,), (spec.layout.n_features,))
 
 
 def tree_statistics(inp, weights, spec):
@@ -283,7 +301,9 @@ def tree_statistics(inp, weights, spec):
         aggregate=merge,
         axis=tuple(range(len(grid))),
         keepdims=True,
-        concatenate=True,
+        # States of different lengths cannot be concatenated: the merge then
+        # takes Dask's lists of blocks.
+        concatenate=not spec.layout.variable,
         split_every=split_every,
         dtype=meta.dtype,
         meta=meta,

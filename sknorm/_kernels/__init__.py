@@ -36,6 +36,10 @@ a whole ``MiniBatchNormalizer`` training step.  They may return
 ``NotImplemented`` for an input they leave to the generic composition.
 ``FINDS_INFINITY = True`` says its moments and min/max raise
 :class:`NonFiniteError` themselves, so validation can skip its own pass.
+
+The quantile summaries have kernels of their own (sorting, compaction,
+interpolation), chosen by :func:`quantile_kernels_for`: :mod:`.quantiles`
+(Array API) and :mod:`.numpy_quantiles` (compiled loops for NumPy).
 """
 
 from __future__ import annotations
@@ -49,6 +53,7 @@ __all__ = [
     "NonFiniteError",
     "finds_infinity",
     "kernels_for",
+    "quantile_kernels_for",
     "transforms_find_nonfinite",
 ]
 
@@ -147,3 +152,16 @@ def kernels_for(xp):
     if xp.__name__ in {"torch", "array_api_compat.torch"}:
         return _by_device
     return generic
+
+
+def quantile_kernels_for(xp):
+    """The quantile-summary kernel module for namespace ``xp``: compiled
+    loops for NumPy (:mod:`.numpy_quantiles`), the Array API functions of
+    :mod:`.quantiles` for every other namespace."""
+    if is_numpy_namespace(xp):
+        from . import numpy_quantiles
+
+        return numpy_quantiles
+    from . import quantiles
+
+    return quantiles

@@ -67,14 +67,16 @@ def kernels():
 def jit(fn):
     """``fn`` compiled as every sknorm loop is: numba's ``njit`` without the
     GIL (the worker threads run loops in parallel), cached on disk, no
-    bounds checks."""
+    bounds checks, and NumPy's floating-point semantics (a division by 0
+    gives inf or NaN, as in the NumPy code the loops replace, instead of
+    raising Python's ZeroDivisionError)."""
     from numba import njit
     from numba.core.errors import NumbaWarning
 
     with warnings.catch_warnings():
         # A read-only install cannot cache: compiling each time is fine.
         warnings.simplefilter("ignore", NumbaWarning)
-        return njit(nogil=True, cache=True, boundscheck=False)(fn)
+        return njit(nogil=True, cache=True, boundscheck=False, error_model="numpy")(fn)
 
 
 def _build():

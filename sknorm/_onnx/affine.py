@@ -16,7 +16,13 @@ from __future__ import annotations
 import array_api_compat.numpy as xp_numpy
 import numpy as np
 
-__all__ = ["affine", "affine_terms", "convert_affine", "convert_minmax"]
+__all__ = [
+    "affine",
+    "affine_terms",
+    "convert_affine",
+    "convert_maxabs",
+    "convert_minmax",
+]
 
 
 def affine(g, x, layout, *, center=None, scale=None, divisor=None, offset=None):
@@ -65,6 +71,15 @@ def convert_affine(estimator, g, x, layout):
     """Any :class:`~sknorm._base.AffineNormalizer` without a postprocess."""
     center, scale, offset = affine_terms(estimator, g.dtype)
     return affine(g, x, layout, center=center, scale=scale, offset=offset)
+
+
+def convert_maxabs(estimator, g, x, layout):
+    """MaxAbs: the affine map, then ``Clip`` to ``[-1, 1]`` with
+    ``clip=True``."""
+    y = convert_affine(estimator, g, x, layout)
+    if not estimator.clip:
+        return y
+    return g.op("Clip", y, g.const(-1.0, name="lo"), g.const(1.0, name="hi"))
 
 
 def convert_minmax(estimator, g, x, layout):

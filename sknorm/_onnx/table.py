@@ -17,9 +17,10 @@ from typing import NamedTuple
 from .._lrn import LocalResponseNormalizer
 from .._minibatch import MiniBatchNormalizer
 from .._minmax import MinMax
+from .._robust import MaxAbs, Quantile, Robust
 from .._whitening import ZCAWhitening
 from .._zscore import ZScore
-from . import affine, batchnorm, lrn, whitening
+from . import affine, batchnorm, lrn, quantile, whitening
 
 __all__ = ["CONVERTERS", "Converter", "converter_for"]
 
@@ -38,6 +39,9 @@ CONVERTERS = {
     ZCAWhitening: Converter(whitening.convert_whitening, whitening.whitening_width),
     MiniBatchNormalizer: Converter(batchnorm.convert_minibatch),
     LocalResponseNormalizer: Converter(lrn.convert_lrn),
+    MaxAbs: Converter(affine.convert_maxabs),
+    Robust: Converter(affine.convert_affine),
+    Quantile: Converter(quantile.convert_quantile),
 }
 
 
