@@ -323,7 +323,7 @@ def moments(X, shift, weights, dtype):
     X = np.asarray(X)
     dtype = np.dtype(dtype)
     n, f = X.shape
-    shift = np.asarray(shift, dtype)
+    shift = np.ascontiguousarray(shift, dtype)  # (the compiled loops' vectors)
     if not np.isfinite(shift).all():
         # The shift is a value of the data (the first one observed): inf - inf
         # would make the infinite value look missing below.
@@ -574,6 +574,7 @@ def _terms(X, *arrays):
 
 
 _AFFINE_UFUNCS = (np.subtract, np.multiply, np.add)
+_AFFINE_BITS = (numba_cpu.CENTER, numba_cpu.SCALE, numba_cpu.OFFSET)
 
 
 def _in_float32_blocks(X, out, kernel):
@@ -598,35 +599,97 @@ def _in_float32_blocks(X, out, kernel):
     return out
 
 
-def affine(X, center, scale, offset, copy):
+# The finiteness checks a transform may make of X (the channel path's):
+# none, +-inf ("inf", where NaN is allowed), NaN or +-inf ("nonfinite").
+CHECK_MODES = {None: 0, "inf": 1, "nonfinite": 2}
+
+
+def raise_for_flags(bits, mode):
+    """Raise for the flags of a pass (1: +-inf seen, 2: NaN seen) under a
+    :data:`CHECK_MODES` mode."""
+    if mode == 0:
+        return
+    if bits & 1:
+        raise (
+            NonFiniteError.infinity() if mode == 1 else NonFiniteError.nan_or_infinity()
+        )
+    if mode == 2 and bits & 2:
+        raise NonFiniteError.nan_or_infinity()
+
+
+def find_nonfinite(X, check):
+    """Raise :class:`NonFiniteError` if the 2-D ``X`` holds +-inf (``check
+    ="inf"``) or NaN or +-inf (``"nonfinite"``); nothing for None.  One
+    read of X, on the worker threads."""
+    mode = CHECK_MODES[check]
+    if mode == 0:
+        return
+    n, f = X.shape
+    rows = plan_for(f, X.dtype.itemsize).rows
+    if use_compiled(X):
+        loop, inf = numba_cpu.kernels()["nonfinite"], X.dtype.type(np.inf)
+        parts = map_parts(lambda lo, hi: loop(X, lo, hi, inf), n, X.size, rows)
+    else:
+
+        def part(lo, hi):
+            bits = 0
+            for start, stop in blocks(lo, hi, rows):
+                block = X[start:stop]
+                bits |= int(np.isinf(block).any()) | 2 * int(np.isnan(block).any())
+            return bits
+
+        parts = map_parts(part, n, X.size, rows)
+    bits = 0
+    for b in parts:
+        bits |= int(b)
+    raise_for_flags(bits, mode)
+
+
+def affine(X, center, scale, offset, copy, check=None):
+    """``(X - center) * scale + offset`` per column (any term None, scalars
+    broadcast), in that order of operations; float16 computed in float32
+    and rounded once.
+
+    ``check`` (a :data:`CHECK_MODES` key: the channel path's transforms)
+    raises :class:`NonFiniteError` for the values X must not hold: noted by
+    the compiled loop in the pass that writes a new output, else in a read
+    of X before (in place, X must be checked before it is overwritten)."""
     X = np.asarray(X)
+    mode = CHECK_MODES[check]
+    out = np.empty_like(X) if copy else X
+    fused = use_compiled(X, out)
+    if mode and (not copy or not fused):
+        find_nonfinite(X, check)
+        mode = 0
     if X.dtype == np.float16:  # computed in float32, rounded once
-        out = np.empty_like(X) if copy else X
         return _in_float32_blocks(
             X, out, lambda b: affine(b, center, scale, offset, False)
         )
     center, scale, offset = _terms(X, center, scale, offset)
     if offset is not None and not np.any(offset):
         offset = None  # adding zeros changes no value
-    out = np.empty_like(X) if copy else X
     n, f = X.shape
     plan = plan_for(f, X.dtype.itemsize)
     width = plan.fold * f
 
-    if use_compiled(X, out):
-        used = [a is not None for a in (center, scale, offset)]
-        vectors = [
-            np.zeros(f, X.dtype)
-            if a is None
-            else np.ascontiguousarray(np.broadcast_to(a, (f,)))
-            for a in (center, scale, offset)
-        ]
-        loop = numba_cpu.kernels()["affine"]
+    if fused:
+        flags = numba_cpu.CHECK if mode else 0
+        vectors = []
+        for bit, a in zip(_AFFINE_BITS, (center, scale, offset), strict=True):
+            if a is None:
+                vectors.append(np.zeros(f, X.dtype))
+            else:
+                flags |= bit
+                vectors.append(np.ascontiguousarray(np.broadcast_to(a, (f,))))
+        loop, inf = numba_cpu.kernels()["column_affine"], X.dtype.type(np.inf)
 
         def fused_part(lo, hi):
-            loop(X, out, lo, hi, *vectors, *used)
+            return loop(X, out, lo, hi, *vectors, flags, inf)
 
-        map_parts(fused_part, n, n * f, plan.rows)
+        bits = 0
+        for b in map_parts(fused_part, n, n * f, plan.rows):
+            bits |= int(b)
+        raise_for_flags(bits, mode)
         return out
 
     # The per-feature vectors repeated ``fold`` times, for the folded views.
