@@ -46,6 +46,7 @@ from typing import NamedTuple
 
 import numpy as np
 
+from .._array_api import namespace_of
 from . import NonFiniteError, generic, numba_cpu
 from ._parallel import blocks, map_parts, plan_for
 from .numpy_common import (
@@ -58,7 +59,12 @@ from .numpy_common import (
 
 # The whole partial_fit steps of small batches (kernels_for() hands out this
 # module, so they are offered from here).
-from .numpy_steps import batchnorm_step, update_min_max, update_moments
+from .numpy_steps import (
+    batchnorm_step,
+    merge_comoments,
+    update_min_max,
+    update_moments,
+)
 
 __all__ = [
     "affine",
@@ -66,6 +72,7 @@ __all__ = [
     "comoments",
     "linear",
     "local_response",
+    "merge_comoments",
     "min_max",
     "moments",
     "update_min_max",
@@ -120,22 +127,12 @@ class _Moments(NamedTuple):
 
 
 def _chan(a, b):
-    """Chan, Golub & LeVeque's merge of two sets of rows (same shift)."""
-    count = a.count + b.count
-    safe = np.where(count > 0, count, 1.0)
-    fa, fb = a.count / safe, b.count / safe
-    delta = b.mean - a.mean
-    mean = a.mean + fb * delta
-    if not np.isfinite(delta).all():
-        # Means of opposite signs near the float maximum: the convex form
-        # cannot overflow (the variance is +inf then anyway).
-        mean = np.where(np.isfinite(delta), mean, fa * a.mean + fb * b.mean)
-    return _Moments(
-        count,
-        a.n_obs + b.n_obs,
-        mean,
-        fa * a.var + fb * b.var + fa * fb * delta * delta,
+    """Chan, Golub & LeVeque's merge of two sets of rows (same shift):
+    :func:`.generic.chan_merge`."""
+    count, mean, var = generic.chan_merge(
+        np, a.count, a.mean, a.var, b.count, b.mean, b.var
     )
+    return _Moments(count, a.n_obs + b.n_obs, mean, var)
 
 
 def _fold(v, fold, f):
@@ -282,20 +279,10 @@ def _head_mean(X, lo, hi, shift, w_all, dtype, fused=False):
         # of the head itself is as good a start, and exact for a constant
         # feature (around the caller's shift, possibly 0 there, the
         # rounding of the sums would not be).
-        start = np.where(overflowed, _first_in_head(X, lo, stop, w_all, dtype), start)
+        w = None if w_all is None else w_all[lo:stop]
+        first = generic.first_observed(namespace_of(X), X[lo:stop], dtype, w)
+        start = np.where(overflowed, first, start)
     return start
-
-
-def _first_in_head(X, lo, stop, w_all, dtype):
-    """Per feature, the first value of rows [lo, stop) that carries data (not
-    NaN, positive weight); 0 where there is none."""
-    head = np.asarray(X[lo:stop], dtype)
-    observed = ~np.isnan(head)
-    if w_all is not None:
-        observed &= (w_all[lo:stop] > 0)[:, None]
-    first = np.argmax(observed, axis=0)
-    values = head[first, np.arange(head.shape[1])]
-    return np.where(observed.any(axis=0), values, 0.0)
 
 
 def _moments_part(X, lo, hi, shift, w_all, plan, fused):
