@@ -51,7 +51,10 @@ _compiled = None
 
 def enabled():
     """numba is installed and not switched off with ``SKNORM_NUMBA=0``."""
-    if os.environ.get("SKNORM_NUMBA", "").strip() in {"0", "false", "no", "off"}:
+    # Asked on every batch (the switch may change between calls): one
+    # lookup when it is not set.
+    switch = os.environ.get("SKNORM_NUMBA")
+    if switch is not None and switch.strip() in {"0", "false", "no", "off"}:
         return False
     return _installed()
 

@@ -52,9 +52,12 @@ def _float64_state(state, k, f):
     for a in arrays:
         if type(a) is not np.ndarray or a.dtype is not _FLOAT64 or a.shape != (f,):
             break
+        if not a.flags.aligned:
+            break
     else:
         return arrays  # the compiled step's own output, as estimators keep it
-    arrays = [np.asarray(a, np.float64) for a in arrays]
+    # Aligned float64 copies (the compiled step's signature).
+    arrays = [np.array(a, np.float64) for a in arrays]
     return arrays if all(a.shape == (f,) for a in arrays) else None
 
 
@@ -137,22 +140,22 @@ def update_min_max(state, X):
     that does."""
     if not _is_small(X):
         return NotImplemented
+    dtype = X.dtype
     f = X.shape[1]
     if state is None:
-        previous, has_previous = (np.empty(0, X.dtype),) * 2, False
+        low = high = np.empty(0, dtype)
     else:
-        previous, has_previous = state[:2], True
-        for a in previous:
-            if type(a) is not np.ndarray or a.dtype != X.dtype or a.shape != (f,):
+        low, high = state[0], state[1]
+        for a in (low, high):  # the compiled step's signature
+            if type(a) is not np.ndarray or a.dtype != dtype or a.shape != (f,):
                 return NotImplemented
-    low = np.empty(f, X.dtype)
-    high = np.empty(f, X.dtype)
-    found_infinity = numba_cpu.kernels()["min_max_update"](
-        X, *previous, has_previous, low, high
-    )
-    if found_infinity:
-        raise NonFiniteError.for_dtype(X.dtype)
-    return low, high
+            if not a.flags.aligned:
+                return NotImplemented
+    new_low, new_high = np.empty(f, dtype), np.empty(f, dtype)
+    step = numba_cpu.kernels()["min_max_update"]
+    if step(X, low, high, state is not None, new_low, new_high):
+        raise NonFiniteError.for_dtype(dtype)
+    return new_low, new_high
 
 
 def _float64_arrays(arrays, shape):
