@@ -418,3 +418,41 @@ def test_column_affine_check_bit_notes_only(dtype):
     finite = np.nan_to_num(X, nan=0.0, posinf=1.0)
     out = np.empty_like(X)
     assert numba_columns.column_affine(finite, out, 0, 50, c, s, o, 15, inf) == 0
+
+
+@pytest.mark.parametrize("case", ["float64", "float32 blocks", "weighted", "far head"])
+def test_compiled_comoment_tail_gives_numpys_bits(case):
+    """numpy_blocked.comoments's tail (mean, symmetrised covariance, the far
+    test, the finiteness flags) compiled gives the NumPy expressions' bits
+    on the same block sums; the co-moments are np.cov's."""
+    rng = np.random.default_rng(17)
+    X = 1e4 + rng.normal(size=(5000, 9)) * rng.uniform(0.01, 100, 9)
+    w = rng.uniform(0, 2, 5000) if case == "weighted" else None
+    single = case == "float32 blocks"
+    if single:
+        X = X.astype(np.float32)
+    c = X[:50].astype(np.float64).mean(axis=0)  # a head mean: near the mean
+    if case == "far head":
+        c[2] += 1e4  # far from the mean: flagged
+    sums = numpy_blocked._comoment_sums(X, c, w, 1000, single)
+    compiled = numpy_blocked._finish_comoments(*sums)
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("SKNORM_NUMBA", "0")
+        plain = numpy_blocked._finish_comoments(*sums)
+    for got, expected in zip(compiled, plain, strict=True):
+        np.testing.assert_array_equal(got, expected)
+    assert compiled[3] == (1 if case == "far head" else 0)
+    assert compiled[2][2] == (case == "far head")
+    shift = X[0].astype(np.float64)
+    _, mean, cov = numpy_blocked.comoments(X, shift, w, np.float64)
+    X64 = X.astype(np.float64)
+    ref = np.cov(X64, rowvar=False, aweights=w, bias=True)
+    rtol = 1e-6 if single else 1e-11
+    np.testing.assert_allclose(cov, ref, rtol=rtol, atol=rtol * np.abs(ref).max())
+    np.testing.assert_allclose(shift + mean, np.average(X64, axis=0, weights=w))
+    bad = sums[1].copy()
+    bad[4] = np.nan
+    for numba in ("1", "0"):
+        with pytest.MonkeyPatch.context() as mp:
+            mp.setenv("SKNORM_NUMBA", numba)
+            assert numpy_blocked._finish_comoments(sums[0], bad, sums[2])[3] & 6 == 6

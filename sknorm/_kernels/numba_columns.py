@@ -27,8 +27,9 @@ Loops over a block of rows (the kernels' worker threads call them):
 
 Whole steps for a small batch, in one call (for a 10,000-row batch the NumPy
 glue around the loops cost as much as the loops): ``moments_update``,
-``min_max_update``, ``batchnorm_update``, and the co-moment merge
-``merge_comoments``.  They run on the calling thread.  Splitting such a
+``min_max_update``, ``batchnorm_update``; for the co-moments, the tail of
+the kernel (``finish_comoments``: the covariance of the block sums) and the
+merge (``merge_comoments``).  They run on the calling thread.  Splitting such a
 batch over numba's threads (``prange``) was measured and left out: 20 %
 faster on an idle 2-core machine, but about twice as slow right after a
 BLAS call, while OpenBLAS's threads still spin (the usual case in a
@@ -47,6 +48,7 @@ __all__ = [
     "batchnorm_update",
     "by_name",
     "column_affine",
+    "finish_comoments",
     "merge_comoments",
     "min_max",
     "min_max_update",
@@ -506,6 +508,38 @@ def merge_comoments(
         for j in range(f):
             cov[i, j] = (fa * a_cov[i, j] + fb * b_cov[i, j]) + ff * (di * delta[j])
     return total
+
+
+@jit(signatures=[_i8(_f8, _V, _in(_f8, 2), _f8, _A, _M, _out(_b1))])
+def finish_comoments(total, s1, gram, cancellation, mean, cov, far):
+    """The co-moments of block sums (:func:`.numpy_blocked.comoments`'s
+    tail, its operations in its order): ``mean = s1 / total``, ``cov`` the
+    symmetrised ``gram / total - mean meanᵀ``, ``far`` where the mean is
+    farther from the shift than :data:`CANCELLATION` allows.  Returns 1 if
+    a feature is far, plus 2 if the mean is not finite, plus 4 if ``s1`` or
+    ``gram`` is not."""
+    f = s1.shape[0]
+    safe = total if total > 0 else 1.0
+    flags = 0
+    for j in range(f):
+        m = s1[j] / safe
+        mean[j] = m
+        if not np.isfinite(s1[j]):
+            flags |= 4
+        if not np.isfinite(m):
+            flags |= 2
+    for i in range(f):
+        mi = mean[i]
+        for j in range(f):
+            g = gram[i, j]
+            if not np.isfinite(g):
+                flags |= 4
+            upper = g / safe - mi * mean[j]
+            cov[i, j] = 0.5 * (upper + (gram[j, i] / safe - mean[j] * mi))
+        far[i] = not (mi * mi <= cancellation * (gram[i, i] / safe - mi * mi))
+        if far[i]:
+            flags |= 1
+    return flags
 
 
 def by_name():

@@ -536,14 +536,11 @@ def comoments(X, shift, weights, dtype):
                 # The shift the float32 blocks are taken around, exactly.
                 c = c.astype(np.float32).astype(dtype)
             total, s1, gram = _comoment_sums(X, c, w_all, rows, single)
-            safe = total if total > 0 else 1.0
-            mean = s1 / safe
-            cov = gram / safe - np.outer(mean, mean)
-            far = ~(mean * mean <= CANCELLATION * np.diagonal(cov))
-            if attempt or not far.any() or not np.isfinite(mean).all():
+            mean, cov, far, flags = _finish_comoments(total, s1, gram)
+            if attempt or not flags & 1 or flags & 2:
                 break
             c = c + np.where(far, mean, 0.0)
-    if not (np.isfinite(s1).all() and np.isfinite(gram).all()):
+    if flags & 4:
         # The finiteness check of the input, for free (validation leaves it
         # to this pass: the co-moments take no NaN); or finite values whose
         # products overflow, summed again in float64 by the generic kernel.
@@ -551,8 +548,29 @@ def comoments(X, shift, weights, dtype):
             raise NonFiniteError.nan_or_infinity()
         if single:
             return comoments(X.astype(dtype), shift, weights, dtype)
-    cov = 0.5 * (cov + cov.T)
     return np.asarray(total, dtype), mean + (c - shift), cov
+
+
+def _finish_comoments(total, s1, gram):
+    """``(mean, cov, far, flags)`` of the block sums: ``mean = s1 / total``,
+    ``cov`` the symmetrised ``gram / total - mean meanᵀ``, ``far`` where the
+    mean is farther from the shift than :data:`CANCELLATION` allows, and
+    the flags of :func:`.numba_columns.finish_comoments` (1: a feature is
+    far, 2: the mean is not finite, 4: the sums are not).  One compiled
+    pass with numba (the same operations: the same bits), else NumPy's."""
+    f = s1.shape[0]
+    if numba_cpu.enabled():
+        mean, cov, far = np.empty(f), np.empty((f, f)), np.empty(f, np.bool_)
+        finish = numba_cpu.kernels()["finish_comoments"]
+        flags = finish(float(total), s1, gram, CANCELLATION, mean, cov, far)
+        return mean, cov, far, flags
+    safe = total if total > 0 else 1.0
+    mean = s1 / safe
+    cov = gram / safe - np.outer(mean, mean)
+    far = ~(mean * mean <= CANCELLATION * np.diagonal(cov))
+    flags = int(far.any()) | 2 * int(not np.isfinite(mean).all())
+    flags |= 4 * int(not (np.isfinite(s1).all() and np.isfinite(gram).all()))
+    return mean, 0.5 * (cov + cov.T), far, flags
 
 
 # ------------------------------------------------------------ transforms ----
