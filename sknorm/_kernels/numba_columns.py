@@ -63,14 +63,21 @@ _FLOATS = (types.float32, types.float64)
 _f8, _i8, _b1, _void = types.float64, types.int64, types.boolean, types.void
 
 
+# An input's type has the weakest flags a caller's array may have: read-only
+# and not necessarily aligned (Dask's distributed workers hand out chunks
+# that are not); arrays with stronger flags convert to it (measured: the
+# same loop speed as aligned types).  Outputs are the callers' own buffers,
+# aligned (numba cannot pass a writable aligned array on to a writable
+# unaligned argument inside compiled code), except the affine map's output,
+# which may be X itself.
 def _in(dtype, ndim=1, layout="C"):
-    """An input's type: read-only (a writable array converts to it)."""
-    return types.Array(dtype, ndim, layout, readonly=True)
+    """An input's type: read-only, possibly unaligned."""
+    return types.Array(dtype, ndim, layout, readonly=True, aligned=False)
 
 
-def _out(dtype, ndim=1):
-    """An output's type: a writable C-ordered array."""
-    return types.Array(dtype, ndim, "C")
+def _out(dtype, ndim=1, aligned=True):
+    """An output's type: writable and C-ordered."""
+    return types.Array(dtype, ndim, "C", aligned=aligned)
 
 
 # float64 vectors: read-only and contiguous (shifts, weights), accumulators
@@ -163,7 +170,8 @@ def min_max(X, lo, hi, low, high):
 
 @jit(
     signatures=[
-        _i8(_in(T, 2), _out(T, 2), _i8, _i8, *[_in(T)] * 3, _i8, T) for T in _FLOATS
+        _i8(_in(T, 2), _out(T, 2, False), _i8, _i8, *[_in(T)] * 3, _i8, T)
+        for T in _FLOATS
     ]
 )
 def column_affine(X, out, lo, hi, center, scale, offset, flags, inf):

@@ -52,13 +52,15 @@ _f8, _i8, _void = types.float64, types.int64, types.void
 
 
 def _in(dtype, ndim=1):
-    """An input's type: read-only (a writable array converts to it)."""
-    return types.Array(dtype, ndim, "C", readonly=True)
+    """An input's type: read-only, possibly unaligned (as in
+    :mod:`.numba_columns`)."""
+    return types.Array(dtype, ndim, "C", readonly=True, aligned=False)
 
 
-def _out(dtype, ndim=1):
-    """An output's type: a writable C-ordered array."""
-    return types.Array(dtype, ndim, "C")
+def _out(dtype, ndim=1, aligned=True):
+    """An output's type: writable and C-ordered (aligned: the callers'
+    buffers, except the affine map's output, as in :mod:`.numba_columns`)."""
+    return types.Array(dtype, ndim, "C", aligned=aligned)
 
 
 # The shifts; the per-lane accumulators; the moments' output and status.
@@ -212,7 +214,7 @@ def row_moments(X, lo, hi, shift, period, cancellation, lanes, block, out, statu
 
 @jit(
     signatures=[
-        _i8(_in(T, 2), _out(T, 2), _i8, _i8, _i8, _in(T), _in(T), _in(T), _i8, T)
+        _i8(_in(T, 2), _out(T, 2, False), _i8, _i8, _i8, *[_in(T)] * 3, _i8, T)
         for T in _FLOATS
     ]
 )

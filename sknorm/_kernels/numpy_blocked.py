@@ -622,10 +622,12 @@ def raise_for_flags(bits, mode):
         raise NonFiniteError.nan_or_infinity()
 
 
-def find_nonfinite(X, check):
+def nonfinite_check(X, check):
     """Raise :class:`NonFiniteError` if the 2-D ``X`` holds +-inf (``check
     ="inf"``) or NaN or +-inf (``"nonfinite"``); nothing for None.  One
-    read of X, on the worker threads."""
+    read of X, on the worker threads.  (Not named ``find_nonfinite``: that
+    is the kernel modules' optional test of validation, which returns a
+    bool; NumPy's validation uses scikit-learn's.)"""
     mode = CHECK_MODES[check]
     if mode == 0:
         return
@@ -664,7 +666,7 @@ def affine(X, center, scale, offset, copy, check=None):
     out = np.empty_like(X) if copy else X
     fused = use_compiled(X, out)
     if mode and (not copy or not fused):
-        find_nonfinite(X, check)
+        nonfinite_check(X, check)
         mode = 0
     if X.dtype == np.float16:  # computed in float32, rounded once
         return _in_float32_blocks(

@@ -25,7 +25,7 @@ logic, and the merge of the rows' statistics per channel, are in
     the same pass when writing new memory, in a read before when writing
     in place (a failed transform leaves X as it was).  Per-column terms
     are the 2-D kernel's: ``column_affine`` and ``find_nonfinite`` are
-    :func:`.numpy_blocked.affine` and :func:`.numpy_blocked.find_nonfinite`;
+    :func:`.numpy_blocked.affine` and :func:`.numpy_blocked.nonfinite_check`;
 ``local_response_rows(X3, size, alpha, beta, k)``
     local response normalization of ``(M, C, B)`` across axis 1, block by
     block, in :func:`.generic.local_response`'s order of operations
@@ -44,13 +44,9 @@ import numpy as np
 
 from . import NonFiniteError, generic, numba_cpu
 from ._parallel import BLOCK_BYTES, blocks, map_parts
-from .numpy_blocked import (
-    CHECK_MODES,
-    LRN_BLOCK_BYTES,
-    find_nonfinite,
-    raise_for_flags,
-)
+from .numpy_blocked import CHECK_MODES, LRN_BLOCK_BYTES, raise_for_flags
 from .numpy_blocked import affine as column_affine
+from .numpy_blocked import nonfinite_check as find_nonfinite
 from .numpy_common import CANCELLATION, use_compiled, workspace
 
 __all__ = [

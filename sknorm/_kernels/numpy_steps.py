@@ -52,12 +52,9 @@ def _float64_state(state, k, f):
     for a in arrays:
         if type(a) is not np.ndarray or a.dtype is not _FLOAT64 or a.shape != (f,):
             break
-        if not a.flags.aligned:
-            break
     else:
         return arrays  # the compiled step's own output, as estimators keep it
-    # Aligned float64 copies (the compiled step's signature).
-    arrays = [np.array(a, np.float64) for a in arrays]
+    arrays = [np.asarray(a, np.float64) for a in arrays]
     return arrays if all(a.shape == (f,) for a in arrays) else None
 
 
@@ -149,8 +146,6 @@ def update_min_max(state, X):
         for a in (low, high):  # the compiled step's signature
             if type(a) is not np.ndarray or a.dtype != dtype or a.shape != (f,):
                 return NotImplemented
-            if not a.flags.aligned:
-                return NotImplemented
     new_low, new_high = np.empty(f, dtype), np.empty(f, dtype)
     step = numba_cpu.kernels()["min_max_update"]
     if step(X, low, high, state is not None, new_low, new_high):
@@ -159,12 +154,10 @@ def update_min_max(state, X):
 
 
 def _float64_arrays(arrays, shape):
-    """The arrays are aligned float64 ndarrays of this shape (the compiled
-    merge's signature)."""
+    """The arrays are float64 ndarrays of this shape (the compiled merge's
+    signature)."""
     for a in arrays:
         if type(a) is not np.ndarray or a.dtype is not _FLOAT64 or a.shape != shape:
-            return False
-        if not a.flags.aligned:
             return False
     return True
 
