@@ -4,8 +4,12 @@ Imported on first use by :func:`.numba_cpu.kernels` (this module imports
 numba; ``import sknorm`` does not).  Every loop is a module-level function
 compiled with :func:`.numba_cpu.jit` for the argument types it is called
 with, listed in its signatures: X in float32 or float64 (the NumPy kernels
-convert float16 blocks to float32 first), read-only views accepted, the
-per-feature vectors contiguous (the callers make them so).
+convert float16 blocks to float32 first), read-only and unaligned views
+accepted, the per-feature vectors contiguous (the callers make them so).
+The signatures are compiled when the module is imported: the first import
+after an install compiles all of them (about 15 s of CPU on the 2-core
+development machine), every later one loads them from numba's cache
+(about 0.3 s with numba's own start), and no call compiles another variant.
 
 Numerics equal the NumPy path's: the same shift, float64 accumulation, sums
 of row blocks added into the totals (a block's sum carries the rounding
@@ -29,10 +33,10 @@ Whole steps for a small batch, in one call (for a 10,000-row batch the NumPy
 glue around the loops cost as much as the loops): ``moments_update``,
 ``min_max_update``, ``batchnorm_update``; for the co-moments, the tail of
 the kernel (``finish_comoments``: the covariance of the block sums) and the
-merge (``merge_comoments``).  They run on the calling thread.  Splitting such a
-batch over numba's threads (``prange``) was measured and left out: 20 %
-faster on an idle 2-core machine, but about twice as slow right after a
-BLAS call, while OpenBLAS's threads still spin (the usual case in a
+merge (``merge_comoments``).  They run on the calling thread.  Splitting
+such a batch over numba's threads (``prange``) was measured and left out:
+20 % faster on an idle 2-core machine, but about twice as slow right after
+a BLAS call, while OpenBLAS's threads still spin (the usual case in a
 training loop); numba's ``workqueue`` layer was slower still and aborts on
 concurrent launches, and GNU OpenMP aborts forked children.
 """
