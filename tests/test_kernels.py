@@ -526,3 +526,74 @@ def test_numpy_local_response_matches_generic(seed, n, f, size, dtype, nan):
         numpy_blocked.LRN_BLOCK_BYTES, _parallel.PARALLEL_MIN_ELEMENTS = saved
     assert got.dtype == X.dtype
     np.testing.assert_array_equal(got, expected)
+
+
+# ----------------------------------- the searches and merges every path shares
+def _namespaces():
+    import array_api_compat.numpy as compat_numpy
+
+    spaces = [pytest.param(compat_numpy, id="numpy")]
+    if HAS_STRICT:
+        import array_api_strict
+
+        spaces.append(pytest.param(array_api_strict, id="array-api-strict"))
+    return spaces
+
+
+@pytest.mark.parametrize("xp", _namespaces())
+@pytest.mark.parametrize("weighted", [False, True])
+def test_first_observed_skips_nan_and_zero_weights(xp, weighted):
+    """generic.first_observed (the shift of every path) against a plain loop:
+    the first value of a row of positive weight that is not NaN, 0 where a
+    feature has none."""
+    rng = np.random.default_rng(3)
+    X = rng.normal(size=(40, 6)) * 1e3
+    X[rng.uniform(size=X.shape) < 0.4] = np.nan
+    X[:, 5] = np.nan  # no data at all
+    w = rng.choice([0.0, 0.5, 2.0], size=40) if weighted else None
+    expected = np.zeros(6)
+    for j in range(6):
+        for i in range(40):
+            if not np.isnan(X[i, j]) and (w is None or w[i] > 0):
+                expected[j] = X[i, j]
+                break
+    args = [xp.asarray(X), xp.float64]
+    if weighted:
+        args.append(xp.asarray(w))
+    got = np.asarray(generic.first_observed(xp, *args))
+    np.testing.assert_array_equal(got, expected)
+
+
+@pytest.mark.parametrize("case", ["plain", "one side empty", "opposite extremes"])
+def test_chan_merge_is_the_union(case):
+    """generic.chan_merge (the merge of _stats and of numpy_blocked's
+    segments) against the union's two-pass moments."""
+    rng = np.random.default_rng(4)
+    A, B = rng.normal(3.0, 2.0, size=(30, 4)), rng.normal(-1.0, 0.5, size=(50, 4))
+    if case == "opposite extremes":
+        A, B = np.full((3, 4), 1.5e308), np.full((5, 4), -1.5e308)
+    wa, wb = np.ones(30 if case != "opposite extremes" else 3), np.ones(len(B))
+    if case == "one side empty":
+        wa[:] = 0.0
+
+    def side(Y, w):
+        total = w.sum()
+        p = (w / total if total else w)[:, None]  # normalised: no overflow
+        mean = (p * Y).sum(axis=0)
+        return np.full(4, total), mean, (p * (Y - mean) ** 2).sum(axis=0)
+
+    with np.errstate(over="ignore", invalid="ignore"):
+        total, mean, var = generic.chan_merge(np, *side(A, wa), *side(B, wb))
+    U, wu = np.concatenate([A, B]), np.concatenate([wa, wb])
+    np.testing.assert_array_equal(total, np.full(4, wu.sum()))
+    if case == "opposite extremes":
+        # The mean of values near the float maximum stays finite (the convex
+        # form); their spread is beyond the float range.
+        np.testing.assert_allclose(mean, np.full(4, -1.5e308 / 4))  # (3 - 5) / 8
+        assert np.isfinite(mean).all()
+        assert np.isinf(var).all()
+        return
+    ref_mean = np.average(U, axis=0, weights=wu)
+    ref_var = np.average((U - ref_mean) ** 2, axis=0, weights=wu)
+    np.testing.assert_allclose(mean, ref_mean, rtol=1e-14)
+    np.testing.assert_allclose(var, ref_var, rtol=1e-13)

@@ -46,6 +46,7 @@ from typing import NamedTuple
 
 import numpy as np
 
+from .._array_api import namespace_of
 from . import NonFiniteError, generic, numba_cpu
 from ._parallel import blocks, map_parts, plan_for
 from .numpy_common import (
@@ -58,7 +59,12 @@ from .numpy_common import (
 
 # The whole partial_fit steps of small batches (kernels_for() hands out this
 # module, so they are offered from here).
-from .numpy_steps import batchnorm_step, update_min_max, update_moments
+from .numpy_steps import (
+    batchnorm_step,
+    merge_comoments,
+    update_min_max,
+    update_moments,
+)
 
 __all__ = [
     "affine",
@@ -66,6 +72,7 @@ __all__ = [
     "comoments",
     "linear",
     "local_response",
+    "merge_comoments",
     "min_max",
     "moments",
     "update_min_max",
@@ -120,22 +127,12 @@ class _Moments(NamedTuple):
 
 
 def _chan(a, b):
-    """Chan, Golub & LeVeque's merge of two sets of rows (same shift)."""
-    count = a.count + b.count
-    safe = np.where(count > 0, count, 1.0)
-    fa, fb = a.count / safe, b.count / safe
-    delta = b.mean - a.mean
-    mean = a.mean + fb * delta
-    if not np.isfinite(delta).all():
-        # Means of opposite signs near the float maximum: the convex form
-        # cannot overflow (the variance is +inf then anyway).
-        mean = np.where(np.isfinite(delta), mean, fa * a.mean + fb * b.mean)
-    return _Moments(
-        count,
-        a.n_obs + b.n_obs,
-        mean,
-        fa * a.var + fb * b.var + fa * fb * delta * delta,
+    """Chan, Golub & LeVeque's merge of two sets of rows (same shift):
+    :func:`.generic.chan_merge`."""
+    count, mean, var = generic.chan_merge(
+        np, a.count, a.mean, a.var, b.count, b.mean, b.var
     )
+    return _Moments(count, a.n_obs + b.n_obs, mean, var)
 
 
 def _fold(v, fold, f):
@@ -282,20 +279,10 @@ def _head_mean(X, lo, hi, shift, w_all, dtype, fused=False):
         # of the head itself is as good a start, and exact for a constant
         # feature (around the caller's shift, possibly 0 there, the
         # rounding of the sums would not be).
-        start = np.where(overflowed, _first_in_head(X, lo, stop, w_all, dtype), start)
+        w = None if w_all is None else w_all[lo:stop]
+        first = generic.first_observed(namespace_of(X), X[lo:stop], dtype, w)
+        start = np.where(overflowed, first, start)
     return start
-
-
-def _first_in_head(X, lo, stop, w_all, dtype):
-    """Per feature, the first value of rows [lo, stop) that carries data (not
-    NaN, positive weight); 0 where there is none."""
-    head = np.asarray(X[lo:stop], dtype)
-    observed = ~np.isnan(head)
-    if w_all is not None:
-        observed &= (w_all[lo:stop] > 0)[:, None]
-    first = np.argmax(observed, axis=0)
-    values = head[first, np.arange(head.shape[1])]
-    return np.where(observed.any(axis=0), values, 0.0)
 
 
 def _moments_part(X, lo, hi, shift, w_all, plan, fused):
@@ -323,7 +310,7 @@ def moments(X, shift, weights, dtype):
     X = np.asarray(X)
     dtype = np.dtype(dtype)
     n, f = X.shape
-    shift = np.asarray(shift, dtype)
+    shift = np.ascontiguousarray(shift, dtype)  # (the compiled loops' vectors)
     if not np.isfinite(shift).all():
         # The shift is a value of the data (the first one observed): inf - inf
         # would make the infinite value look missing below.
@@ -549,14 +536,11 @@ def comoments(X, shift, weights, dtype):
                 # The shift the float32 blocks are taken around, exactly.
                 c = c.astype(np.float32).astype(dtype)
             total, s1, gram = _comoment_sums(X, c, w_all, rows, single)
-            safe = total if total > 0 else 1.0
-            mean = s1 / safe
-            cov = gram / safe - np.outer(mean, mean)
-            far = ~(mean * mean <= CANCELLATION * np.diagonal(cov))
-            if attempt or not far.any() or not np.isfinite(mean).all():
+            mean, cov, far, flags = _finish_comoments(total, s1, gram)
+            if attempt or not flags & 1 or flags & 2:
                 break
             c = c + np.where(far, mean, 0.0)
-    if not (np.isfinite(s1).all() and np.isfinite(gram).all()):
+    if flags & 4:
         # The finiteness check of the input, for free (validation leaves it
         # to this pass: the co-moments take no NaN); or finite values whose
         # products overflow, summed again in float64 by the generic kernel.
@@ -564,8 +548,29 @@ def comoments(X, shift, weights, dtype):
             raise NonFiniteError.nan_or_infinity()
         if single:
             return comoments(X.astype(dtype), shift, weights, dtype)
-    cov = 0.5 * (cov + cov.T)
     return np.asarray(total, dtype), mean + (c - shift), cov
+
+
+def _finish_comoments(total, s1, gram):
+    """``(mean, cov, far, flags)`` of the block sums: ``mean = s1 / total``,
+    ``cov`` the symmetrised ``gram / total - mean meanᵀ``, ``far`` where the
+    mean is farther from the shift than :data:`CANCELLATION` allows, and
+    the flags of :func:`.numba_columns.finish_comoments` (1: a feature is
+    far, 2: the mean is not finite, 4: the sums are not).  One compiled
+    pass with numba (the same operations: the same bits), else NumPy's."""
+    f = s1.shape[0]
+    if numba_cpu.enabled():
+        mean, cov, far = np.empty(f), np.empty((f, f)), np.empty(f, np.bool_)
+        finish = numba_cpu.kernels()["finish_comoments"]
+        flags = finish(float(total), s1, gram, CANCELLATION, mean, cov, far)
+        return mean, cov, far, flags
+    safe = total if total > 0 else 1.0
+    mean = s1 / safe
+    cov = gram / safe - np.outer(mean, mean)
+    far = ~(mean * mean <= CANCELLATION * np.diagonal(cov))
+    flags = int(far.any()) | 2 * int(not np.isfinite(mean).all())
+    flags |= 4 * int(not (np.isfinite(s1).all() and np.isfinite(gram).all()))
+    return mean, 0.5 * (cov + cov.T), far, flags
 
 
 # ------------------------------------------------------------ transforms ----
@@ -574,6 +579,7 @@ def _terms(X, *arrays):
 
 
 _AFFINE_UFUNCS = (np.subtract, np.multiply, np.add)
+_AFFINE_BITS = (numba_cpu.CENTER, numba_cpu.SCALE, numba_cpu.OFFSET)
 
 
 def _in_float32_blocks(X, out, kernel):
@@ -598,35 +604,99 @@ def _in_float32_blocks(X, out, kernel):
     return out
 
 
-def affine(X, center, scale, offset, copy):
+# The finiteness checks a transform may make of X (the channel path's):
+# none, +-inf ("inf", where NaN is allowed), NaN or +-inf ("nonfinite").
+CHECK_MODES = {None: 0, "inf": 1, "nonfinite": 2}
+
+
+def raise_for_flags(bits, mode):
+    """Raise for the flags of a pass (1: +-inf seen, 2: NaN seen) under a
+    :data:`CHECK_MODES` mode."""
+    if mode == 0:
+        return
+    if bits & 1:
+        raise (
+            NonFiniteError.infinity() if mode == 1 else NonFiniteError.nan_or_infinity()
+        )
+    if mode == 2 and bits & 2:
+        raise NonFiniteError.nan_or_infinity()
+
+
+def nonfinite_check(X, check):
+    """Raise :class:`NonFiniteError` if the 2-D ``X`` holds +-inf (``check
+    ="inf"``) or NaN or +-inf (``"nonfinite"``); nothing for None.  One
+    read of X, on the worker threads.  (Not named ``find_nonfinite``: that
+    is the kernel modules' optional test of validation, which returns a
+    bool; NumPy's validation uses scikit-learn's.)"""
+    mode = CHECK_MODES[check]
+    if mode == 0:
+        return
+    n, f = X.shape
+    rows = plan_for(f, X.dtype.itemsize).rows
+    if use_compiled(X):
+        loop, inf = numba_cpu.kernels()["nonfinite"], X.dtype.type(np.inf)
+        parts = map_parts(lambda lo, hi: loop(X, lo, hi, inf), n, X.size, rows)
+    else:
+
+        def part(lo, hi):
+            bits = 0
+            for start, stop in blocks(lo, hi, rows):
+                block = X[start:stop]
+                bits |= int(np.isinf(block).any()) | 2 * int(np.isnan(block).any())
+            return bits
+
+        parts = map_parts(part, n, X.size, rows)
+    bits = 0
+    for b in parts:
+        bits |= int(b)
+    raise_for_flags(bits, mode)
+
+
+def affine(X, center, scale, offset, copy, check=None):
+    """``(X - center) * scale + offset`` per column (any term None, scalars
+    broadcast), in that order of operations; float16 computed in float32
+    and rounded once.
+
+    ``check`` (a :data:`CHECK_MODES` key: the channel path's transforms)
+    raises :class:`NonFiniteError` for the values X must not hold: noted by
+    the compiled loop in the pass that writes a new output, else in a read
+    of X before (in place, X must be checked before it is overwritten)."""
     X = np.asarray(X)
+    mode = CHECK_MODES[check]
+    out = np.empty_like(X) if copy else X
+    fused = use_compiled(X, out)
+    if mode and (not copy or not fused):
+        nonfinite_check(X, check)
+        mode = 0
     if X.dtype == np.float16:  # computed in float32, rounded once
-        out = np.empty_like(X) if copy else X
         return _in_float32_blocks(
             X, out, lambda b: affine(b, center, scale, offset, False)
         )
     center, scale, offset = _terms(X, center, scale, offset)
     if offset is not None and not np.any(offset):
         offset = None  # adding zeros changes no value
-    out = np.empty_like(X) if copy else X
     n, f = X.shape
     plan = plan_for(f, X.dtype.itemsize)
     width = plan.fold * f
 
-    if use_compiled(X, out):
-        used = [a is not None for a in (center, scale, offset)]
-        vectors = [
-            np.zeros(f, X.dtype)
-            if a is None
-            else np.ascontiguousarray(np.broadcast_to(a, (f,)))
-            for a in (center, scale, offset)
-        ]
-        loop = numba_cpu.kernels()["affine"]
+    if fused:
+        flags = numba_cpu.CHECK if mode else 0
+        vectors = []
+        for bit, a in zip(_AFFINE_BITS, (center, scale, offset), strict=True):
+            if a is None:
+                vectors.append(np.zeros(f, X.dtype))
+            else:
+                flags |= bit
+                vectors.append(np.ascontiguousarray(np.broadcast_to(a, (f,))))
+        loop, inf = numba_cpu.kernels()["column_affine"], X.dtype.type(np.inf)
 
         def fused_part(lo, hi):
-            loop(X, out, lo, hi, *vectors, *used)
+            return loop(X, out, lo, hi, *vectors, flags, inf)
 
-        map_parts(fused_part, n, n * f, plan.rows)
+        bits = 0
+        for b in map_parts(fused_part, n, n * f, plan.rows):
+            bits |= int(b)
+        raise_for_flags(bits, mode)
         return out
 
     # The per-feature vectors repeated ``fold`` times, for the folded views.
