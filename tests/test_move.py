@@ -142,6 +142,13 @@ def test_the_whitening_cache_travels(monkeypatch):
     moved = sknorm.move_estimator(est, torch)
     assert_same_bits(moved.whitening_, W)
     assert moved._whitening_cache_ is not est._whitening_cache_
+    # W^+ is built where it is first used, from the factors that travelled.
+    assert est._whitening_cache_.result.dewhitening is None
+    D = moved.dewhitening_
+    assert isinstance(D, torch.Tensor)
+    np.testing.assert_allclose(D.numpy(), est.dewhitening_, rtol=1e-12, atol=1e-14)
+    back = sknorm.move_estimator(moved, np)  # built: it travels as it is
+    assert_same_bits(back.dewhitening_, D)
 
 
 def test_names_types_and_devices_of_namespaces():

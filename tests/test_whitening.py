@@ -306,6 +306,106 @@ def test_params_take_effect_at_the_next_fit(rng):
     assert est.fit(X).whitening_.shape == (2, 5)
 
 
+# ------------------------------------- transform at one product (issue 22) --
+def _linear_calls(monkeypatch):
+    """Record ``(centred, offset given)`` of every call of the NumPy linear
+    kernel (the transforms' product)."""
+    from sknorm._kernels import numpy_blocked
+
+    calls, real = [], numpy_blocked.linear
+
+    def spy(X, center, matrix, copy, offset=None):
+        calls.append((center is not None, offset is not None))
+        return real(X, center, matrix, copy, offset)
+
+    monkeypatch.setattr(numpy_blocked, "linear", spy)
+    return calls
+
+
+def test_transform_far_from_the_origin_keeps_its_digits(monkeypatch):
+    """``1e8 + N(0, 1e-3)``: ``x - mean`` is exact (Sterbenz), so NumPy's
+    centred expression is the transform to float64 rounding; folding the
+    centring into the product (``X @ W.T - mean @ W.T``) would multiply
+    values 1e11 times larger than the result and lose all but ~5 digits."""
+    import sknorm._whitening as module
+
+    rng = np.random.default_rng(5)
+    mixing = np.array([[1.0, 0, 0], [0.5, 1.0, 0], [0.2, -0.3, 0.8]])
+    X = 1e8 + 1e-3 * (rng.normal(size=(5000, 3)) @ mixing)
+    calls = _linear_calls(monkeypatch)
+    est = ZCAWhitening().fit(X)
+    W, m = np.asarray(est.whitening_), np.asarray(est.mean_)
+    reference = (X - m) @ W.T  # unit variance: absolute = relative error
+    np.testing.assert_allclose(est.transform(X), reference, rtol=0, atol=1e-12)
+    assert calls == [(True, False)]  # centred blocks
+    # The tolerance tells the two apart: folded, the same estimator fails it.
+    folded = X @ W.T - m @ W.T
+    assert np.max(np.abs(folded - reference)) > 1e-9
+    monkeypatch.setattr(module, "FOLD_LIMIT", np.inf)
+    forced = ZCAWhitening().fit(X).transform(X)
+    assert calls[-1] == (False, True)
+    assert np.max(np.abs(forced - reference)) > 1e-9
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_nearly_centred_data_is_transformed_at_one_product(dtype, monkeypatch):
+    """Means well inside the spread: the centring is folded into the
+    product (no centring pass), with the formula's numbers; data off the
+    origin is centred block by block."""
+    rng = np.random.default_rng(6)
+    mixing = rng.normal(size=(5, 5)) + 2 * np.eye(5)
+    base = rng.normal(size=(4000, 5)) @ mixing
+    calls = _linear_calls(monkeypatch)
+    for loc, expected in ((0.02, (False, True)), (30.0, (True, False))):
+        X = (base + loc).astype(dtype)
+        est = ZCAWhitening().fit(X)
+        W, m = np.asarray(est.whitening_), np.asarray(est.mean_)
+        reference = (X.astype(np.float64) - m) @ W.T
+        Z = est.transform(X)
+        assert Z.dtype == dtype and calls[-1] == expected
+        # float32: the input's precision (x - mean rounds to float32 anyway).
+        tol = 1e-12 if dtype == np.float64 else 1e-5 * (1 + loc)
+        np.testing.assert_allclose(Z, reference, rtol=0, atol=tol)
+        back = est.inverse_transform(Z)
+        assert back.dtype == dtype and calls[-1] == (False, True)
+        D = np.asarray(est.dewhitening_)
+        np.testing.assert_allclose(
+            back, Z.astype(np.float64) @ D.T + m, rtol=0, atol=tol * (1 + loc)
+        )
+
+
+@pytest.mark.parametrize("method", METHODS)
+def test_dewhitening_is_built_on_first_use_without_a_decomposition(
+    method, rng, monkeypatch
+):
+    X = correlated(rng)
+    k = 3 if method in ("pca", "pca-cor") else None
+    est = ZCAWhitening(method=method, n_components=k).fit(X)
+    Z = est.transform(X)
+    assert est._whitening_cache_.result.dewhitening is None  # not yet built
+    W = np.asarray(est.whitening_)
+    if method == "pca-cor":  # V^1/2 G Θ^1/2: a right inverse of W, k < p
+        v = np.diag(pop_cov(X))
+        theta, G = scipy.linalg.eigh(pop_cov(X) / np.sqrt(np.outer(v, v)))
+        theta, G = theta[::-1][:k], flip_signs(G[:, ::-1])[:, :k]
+        expected = np.sqrt(v)[:, None] * G * np.sqrt(theta)
+    else:  # the inverse (pca with k < p: the pseudo-inverse) of W
+        expected = scipy.linalg.pinv(W)
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("a second decomposition")
+
+    for name in ("eigh", "eigvalsh", "cholesky", "inv"):
+        monkeypatch.setattr(np.linalg, name, refuse)
+    D = est.dewhitening_
+    np.testing.assert_allclose(D, expected, rtol=1e-9, atol=1e-12)
+    assert est.dewhitening_ is D  # kept
+    if k is None:
+        np.testing.assert_allclose(est.inverse_transform(Z), X, rtol=1e-10)
+    else:  # the projection onto the kept components
+        np.testing.assert_allclose(est.inverse_transform(Z), Z @ expected.T + est.mean_)
+
+
 # ------------------------------------------- rank and regularization ----
 @pytest.mark.parametrize("method", METHODS)
 def test_fewer_samples_than_features_stays_finite(method, rng):
@@ -461,6 +561,26 @@ def test_ledoit_wolf_streams_and_rescues_fewer_samples_than_features(rng):
     # The shrunk covariance is definite: every direction is whitened.
     assert np.linalg.eigvalsh(one.covariance_).min() > 0
     assert np.all(np.isfinite(one.transform(X)))
+
+
+def test_ledoit_wolf_merges_parts_taken_around_other_shifts(rng):
+    """merge() moves each part's fourth moments to the merged shift (the
+    binomial expansion of ``fourth_moments_around``): parts whose first rows
+    lie far apart give the intensity of the whole."""
+    X = correlated(rng, n=90, p=5, loc=40.0)
+    X[60] += 25.0  # the third part starts far from the others
+    w = rng.uniform(0.5, 2.0, 90)
+    for weights in (None, w):
+        parts = [
+            ZCAWhitening(shrinkage="ledoit-wolf").fit(
+                X[i : i + 30], sample_weight=None if weights is None else w[i : i + 30]
+            )
+            for i in (0, 30, 60)
+        ]
+        merged = parts[0].merge(parts[1]).merge(parts[2])
+        alpha = ledoit_wolf_diagonal_reference(X, weights)
+        assert 0 < alpha < 1
+        assert merged.shrinkage_ == pytest.approx(alpha, rel=1e-9)
 
 
 def test_ledoit_wolf_set_after_the_first_batch_is_an_error(rng):
