@@ -172,7 +172,11 @@ def whitening_matrices(cov, method, *, eps=0.0, n_components=None):
         S = cov / sd[:, None] / sd[None, :]
     else:
         S = cov
-    lam, U = xp.linalg.eigh(_symmetric(S))
+    # A covariance from NumPy's kernels and merges is exactly symmetric
+    # already (0.5 (S + Sᵀ) would be S, bit for bit: three passes for
+    # nothing); a correlation, or another backend's product, is made so.
+    exact = is_numpy_namespace(xp) and not correlation
+    lam, U = xp.linalg.eigh(S if exact else _symmetric(S))
     inv_sqrt, sqrt, null, depends = _spectrum(xp, lam, eps)
     if method in PCA_METHODS:
         # Descending eigenvalues, deterministic signs: the same output on

@@ -570,7 +570,12 @@ def comoments(X, shift, weights, dtype):
             raise NonFiniteError.nan_or_infinity()
         if single:
             return comoments(X.astype(dtype), shift, weights, dtype)
-    cov = 0.5 * (cov + cov.T)
+    if w_all is not None:
+        # wd.T @ d is a general product: made exactly symmetric.  Unweighted,
+        # every block's d.T @ d is BLAS's syrk (one triangle, mirrored by
+        # NumPy) and m m^T is symmetric: cov is already (saves three passes
+        # over a p x p matrix, one of them transposed).
+        cov = 0.5 * (cov + cov.T)
     return np.asarray(total, dtype), mean + (c - shift), cov
 
 
