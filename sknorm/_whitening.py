@@ -446,7 +446,14 @@ class ZCAWhitening(BaseNormalizer):
         return self.n_components_ if self._reduces() else None
 
     def _prepare_transform(self, method):
-        self._matrices(method, stacklevel=6)
+        # What the transform derives from the fitted state, computed once on
+        # the caller's side (the Dask layer's frozen copy carries it to
+        # every block, which would otherwise build it again).
+        if method == "inverse_transform":
+            self._dewhitening(method, stacklevel=6)
+        else:
+            self._matrices(method, stacklevel=6)
+            self._whitening_cache_.centring(self, self.mean_)
 
     def _fourth_moments(self, method):
         """The running fourth moments (None without Ledoit-Wolf shrinkage)."""

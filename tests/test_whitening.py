@@ -406,6 +406,32 @@ def test_dewhitening_is_built_on_first_use_without_a_decomposition(
         np.testing.assert_allclose(est.inverse_transform(Z), Z @ expected.T + est.mean_)
 
 
+def test_dask_blocks_reuse_the_matrices_built_once(rng, monkeypatch):
+    da = pytest.importorskip("dask.array")
+    import sknorm._whitening as module
+
+    calls = []
+    for name in ("whitening_matrices", "dewhitening_matrix", "fold_cancellation"):
+        real = getattr(module, name)
+
+        def counting(*args, _real=real, _name=name, **kwargs):
+            calls.append(_name)
+            return _real(*args, **kwargs)
+
+        monkeypatch.setattr(module, name, counting)
+    X = correlated(rng)
+    est = ZCAWhitening().fit(X)
+    Z = est.transform(da.from_array(X, chunks=(40, 5)))
+    back = est.inverse_transform(Z)
+    assert sorted(calls) == [
+        "dewhitening_matrix",
+        "fold_cancellation",
+        "whitening_matrices",
+    ]
+    np.testing.assert_allclose(back.compute(), X, rtol=1e-10)
+    assert len(calls) == 3  # the ten blocks built nothing
+
+
 # ------------------------------------------- rank and regularization ----
 @pytest.mark.parametrize("method", METHODS)
 def test_fewer_samples_than_features_stays_finite(method, rng):
