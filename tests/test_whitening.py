@@ -269,7 +269,7 @@ def test_integer_weights_equal_repeated_rows(rng):
 
 
 def test_whitening_is_computed_lazily_and_cached(rng, monkeypatch):
-    import sknorm._whitening as module
+    import sknorm._whitening.estimator as module
 
     calls = []
     original = module.whitening_matrices
@@ -327,7 +327,7 @@ def test_transform_far_from_the_origin_keeps_its_digits(monkeypatch):
     centred expression is the transform to float64 rounding; folding the
     centring into the product (``X @ W.T - mean @ W.T``) would multiply
     values 1e11 times larger than the result and lose all but ~5 digits."""
-    import sknorm._whitening as module
+    import sknorm._whitening.estimator as module
 
     rng = np.random.default_rng(5)
     mixing = np.array([[1.0, 0, 0], [0.5, 1.0, 0], [0.2, -0.3, 0.8]])
@@ -409,7 +409,7 @@ def test_dewhitening_is_built_on_first_use_without_a_decomposition(
 
 def test_dask_blocks_reuse_the_matrices_built_once(rng, monkeypatch):
     da = pytest.importorskip("dask.array")
-    import sknorm._whitening as module
+    import sknorm._whitening.estimator as module
 
     calls = []
     for name in ("whitening_matrices", "dewhitening_matrix", "fold_cancellation"):

@@ -24,9 +24,9 @@ from __future__ import annotations
 
 from typing import NamedTuple
 
-from ._array_api import array_device, namespace_of
-from ._naming import state_type
-from ._stats import weight_fractions
+from .._array_api import array_device, namespace_of
+from .._naming import state_type
+from .._stats import weight_fractions
 
 __all__ = [
     "FourthMoments",

@@ -42,8 +42,8 @@ from __future__ import annotations
 
 from typing import NamedTuple
 
-from ._array_api import array_device, is_numpy_namespace, namespace_of
-from ._naming import state_type
+from .._array_api import array_device, is_numpy_namespace, namespace_of
+from .._naming import state_type
 
 __all__ = [
     "FOLD_LIMIT",

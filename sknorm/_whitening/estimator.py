@@ -13,18 +13,18 @@ from sklearn.utils.validation import (
     check_is_fitted,
 )
 
-from ._array_api import accumulation_dtype
-from ._base import BaseNormalizer, lazy_on_dask, partial_fit_context
-from ._naming import convert_array, convert_state_fields, published_as
-from ._stats import (
+from .._array_api import accumulation_dtype
+from .._base import BaseNormalizer, lazy_on_dask, partial_fit_context
+from .._naming import convert_array, convert_state_fields, published_as
+from .._stats import (
     CoMoments,
     Statistics,
     comoments_of_batch,
     merge_comoments,
     update_comoments,
 )
-from ._validation import where
-from ._whitening_matrices import (
+from .._validation import where
+from .matrices import (
     FOLD_LIMIT,
     METHODS,
     PCA_METHODS,
@@ -33,7 +33,7 @@ from ._whitening_matrices import (
     shrink_towards_diagonal,
     whitening_matrices,
 )
-from ._whitening_shrinkage import (
+from .shrinkage import (
     FourthMoments,
     fourth_moments_around,
     fourth_moments_of_batch,
