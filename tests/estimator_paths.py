@@ -63,14 +63,12 @@ def _kernel_lookups_answer(mp, module):
     import sknorm._minibatch
     import sknorm._stats
     import sknorm._validation
-    import sknorm._whitening
 
     for owner in (
         sknorm._stats,
         sknorm._base,
         sknorm._validation,
         sknorm._minibatch,
-        sknorm._whitening,
     ):
         mp.setattr(owner, "kernels_for", lambda xp: module)
 

@@ -55,6 +55,7 @@ def small_blocks(n_features, threads=3, segment_blocks=2, fused=True):
         mp.setattr(numpy_blocked, "FLOAT32_GRAM_BLOCK_BYTES", 0)
         mp.setattr(numpy_blocked, "WIDE_GRAM_BLOCK_BYTES", 0)
         mp.setattr(numpy_blocked, "FLOAT32_GRAM_MIN_ROWS", 2 * SMALL_ROWS)
+        mp.setattr(numpy_blocked, "LINEAR_MIN_ROWS", 1)
         mp.setattr(matmul, "BLOCK_ELEMENTS", SMALL_ROWS * n_features)
         mp.setattr(matmul, "FOLD_OUTPUTS", 4 * n_features)
         mp.setenv("SKNORM_NUM_THREADS", str(threads))
@@ -164,20 +165,87 @@ def test_numpy_comoments_match_generic(seed, n, f, dtype, loc, layout, weights):
     dtype=st.sampled_from([np.float64, np.float32]),
     layout=st.sampled_from(["C", "F", "strided"]),
     centred=st.booleans(),
+    offset=st.sampled_from(["none", "vector", "zeros"]),
     fused=st.booleans(),
 )
-def test_numpy_linear_matches_generic(seed, n, f, k, dtype, layout, centred, fused):
+def test_numpy_linear_matches_generic(
+    seed, n, f, k, dtype, layout, centred, offset, fused
+):
     X = make_X(seed, n, f, dtype, "none", 10.0, layout)
     rng = np.random.default_rng(seed)
     matrix = rng.normal(size=(k, f))
     center = rng.normal(size=f) + 10.0 if centred else None
-    ref = generic.linear(X, center, matrix, True)
+    shift = {"none": None, "vector": rng.normal(size=k) * 10, "zeros": np.zeros(k)}
+    ref = generic.linear(X, center, matrix, True, shift[offset])
     with small_blocks(f, fused=fused):
-        got = numpy_blocked.linear(X, center, matrix, True)
+        got = numpy_blocked.linear(X, center, matrix, True, shift[offset])
     assert got.dtype == X.dtype and got.shape == (n, k)
     rtol = 1e-12 if dtype == np.float64 else 1e-5
     scale = np.max(np.abs(ref), initial=1.0)
     np.testing.assert_allclose(got, ref, rtol=rtol, atol=rtol * scale)
+
+
+def test_numpy_linear_is_the_formula_on_every_part(rng):
+    """Many blocks over several threads, each step rounded as the generic
+    kernel rounds it (X's dtype), float16 computed in float32 and rounded
+    once; against NumPy's own expression."""
+    X = 100 + rng.normal(size=(1000, 3))
+    M, c, b = rng.normal(size=(2, 3)), X.mean(axis=0), rng.normal(size=2)
+    for dtype in (np.float64, np.float32, np.float16):
+        Xd = X.astype(dtype)
+        with small_blocks(3):
+            got = numpy_blocked.linear(Xd, c, M, True, b)
+        work = np.float32 if dtype == np.float16 else dtype
+        Xw = Xd.astype(work)
+        ref = ((Xw - c.astype(work)) @ M.T.astype(work) + b.astype(work)).astype(dtype)
+        assert got.dtype == dtype
+        tol = {np.float64: 1e-13, np.float32: 1e-6, np.float16: 1e-3}[dtype]
+        np.testing.assert_allclose(got, ref, rtol=tol, atol=tol)
+
+
+def _blas_counts():
+    from threadpoolctl import threadpool_info
+
+    return [i["num_threads"] for i in threadpool_info() if i["user_api"] == "blas"]
+
+
+def test_linear_parts_run_blas_on_one_thread_and_restore_it(monkeypatch):
+    """While the worker threads multiply their blocks, BLAS runs one thread
+    per call (two threaded calls at once fight over the cores); its count
+    is restored afterwards, also when a part raises."""
+    from threadpoolctl import threadpool_limits
+
+    from sknorm._kernels import _blas_threads
+
+    if not _blas_threads.available():
+        pytest.skip("threadpoolctl finds no BLAS it can control")
+    X = np.random.default_rng(0).normal(size=(400, 3))
+    seen = []
+    real = np.matmul
+
+    def spy(a, b, out=None):
+        seen.append(_blas_threads_now())
+        return real(a, b, out=out)
+
+    def _blas_threads_now():
+        return _blas_threads._blas().info()[0]["num_threads"]
+
+    with threadpool_limits(limits=2, user_api="blas"):
+        before = _blas_counts()
+        with small_blocks(3, threads=2), monkeypatch.context() as mp:
+            mp.setattr(numpy_blocked.np, "matmul", spy)
+            numpy_blocked.linear(X, X[0], np.eye(3), True)
+            assert seen and set(seen) == {1}
+            mp.setattr(numpy_blocked.np, "matmul", lambda *a, **k: 1 / 0)
+            with pytest.raises(ZeroDivisionError):
+                numpy_blocked.linear(X, X[0], np.eye(3), True)
+        assert _blas_counts() == before
+        # One part (a single thread asked for): BLAS keeps its threads.
+        seen.clear()
+        with small_blocks(3, threads=1), monkeypatch.context() as mp:
+            mp.setattr(numpy_blocked.np, "matmul", spy)
+            numpy_blocked.linear(X, X[0], np.eye(3), True)
+        assert set(seen) == {2}
 
 
 @pytest.mark.parametrize("fused", [True, False])
@@ -423,7 +491,15 @@ def test_matmul_linear_and_affine_match_generic(name):
     X = to(X_np)
     with small_blocks(4):
         got = matmul.linear(X, to(c), to(M), True)
+        shifted = matmul.linear(X, None, to(M), True, to(c[:3]))
+        both = matmul.linear(X, to(c), to(M), True, to(c[:3]))
     np.testing.assert_allclose(back(got), (X_np - c) @ M.T, rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(
+        back(shifted), X_np @ M.T + c[:3], rtol=1e-12, atol=1e-12
+    )
+    np.testing.assert_allclose(
+        back(both), (X_np - c) @ M.T + c[:3], rtol=1e-12, atol=1e-12
+    )
     out = matmul.affine(to(X_np.copy()), to(c), to(1 / c), None, True)
     ref = generic.affine(X, to(c), to(1 / c), None, True)
     np.testing.assert_array_equal(back(out), back(ref))

@@ -686,16 +686,25 @@ def comoments(X, shift, weights, dtype):
     return count, mean, cov
 
 
-def linear(X, center, matrix, copy, check=None):
-    """``(X - center) @ matrix.T``: each row block centred by a compiled
-    kernel into one reused buffer (X's dtype, the generic kernel's rounding),
-    multiplied by cuBLAS straight into its rows of the output.  ``check``
-    as in :func:`affine`, done by the centring kernel."""
+def linear(X, center, matrix, copy, offset=None, check=None):
+    """``(X - center) @ matrix.T + offset``: each row block centred by a
+    compiled kernel into one reused buffer (X's dtype, the generic kernel's
+    rounding), multiplied by cuBLAS straight into its rows of the output;
+    ``offset`` (None, or a vector in X's dtype) added after the products.
+    ``check`` as in :func:`affine`, done by the centring kernel."""
     cp = _cupy()
     if X.dtype == cp.float16:  # computed in float32, rounded once
-        return linear(_float_input(X), center, matrix, True, check).astype(X.dtype)
+        Y = linear(_float_input(X), center, matrix, True, offset, check)
+        return Y.astype(X.dtype)
     X = _float_input(X)
-    matrix = cp.asarray(matrix, dtype=X.dtype)
+    out = _centred_product(X, center, cp.asarray(matrix, dtype=X.dtype), check)
+    if offset is not None:
+        out += cp.asarray(offset, dtype=X.dtype)
+    return out
+
+
+def _centred_product(X, center, matrix, check):
+    cp = _cupy()
     mode = _check_mode(check)
     if center is None:
         _precheck(X, mode)

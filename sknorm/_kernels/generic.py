@@ -249,15 +249,21 @@ _AFFINE_IN_PLACE = {
 }
 
 
-def linear(X, center, matrix, copy):
+def linear(X, center, matrix, copy, offset=None):
+    """``(X - center) @ matrix.T + offset``, each step in X's float dtype
+    (``center`` and ``offset`` may be None)."""
     xp = namespace_of(X)
     work = compute_float_dtype(xp, X.dtype)
     if work != X.dtype:  # 16-bit floats: computed in float32, rounded once
-        return xp.astype(linear(xp.astype(X, work), center, matrix, False), X.dtype)
+        Y = linear(xp.astype(X, work), center, matrix, False, offset)
+        return xp.astype(Y, X.dtype)
     matrix = xp.astype(matrix, X.dtype)
     if center is not None:
         X = X - xp.astype(center, X.dtype)
-    return X @ matrix.T
+    Y = X @ matrix.T
+    if offset is not None:
+        Y = Y + xp.astype(offset, X.dtype)
+    return Y
 
 
 def local_response(X, size, alpha, beta, k):

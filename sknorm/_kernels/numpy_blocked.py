@@ -48,7 +48,8 @@ import numpy as np
 
 from .._array_api import namespace_of
 from . import NonFiniteError, generic, numba_cpu
-from ._parallel import blocks, map_parts, plan_for
+from . import _blas_threads as blas_threads
+from ._parallel import blocks, map_parts, plan_for, split
 from .numpy_common import (
     CANCELLATION,
     HEAD_ROWS,
@@ -115,6 +116,11 @@ GRAM_PARALLEL_FEATURES = 128
 # (measured, 250,000 x 256 and 62,500 x 1,024: 1.3-1.6x X.T @ X with 2-4 MiB
 # blocks, 1.1-1.2x with 32 MiB); one buffer, independent of n_samples.
 WIDE_GRAM_BLOCK_BYTES = 1 << 25
+# Blocks of the linear transform: at least this many rows (and this many
+# per output column), so that BLAS's packing of the matrix, once per call,
+# stays small next to the block's product on wide data.
+LINEAR_MIN_ROWS = 512
+LINEAR_MIN_ROWS_PER_FEATURE = 2
 # Blocks of local_response: it keeps two block-sized buffers per thread.
 LRN_BLOCK_BYTES = 1 << 19
 
@@ -441,6 +447,9 @@ def _comoment_part(X, lo, hi, c, w_all, rows, single):
     if w_all is None:
         fused = use_compiled(X)
         shift_block = numba_cpu.kernels()["shift_block"] if fused else None
+        # One buffer for every block's product (a fresh p x p result per
+        # block is page-faulted in each time: at 1,024 features, 8 MiB).
+        product = _block_buffer(name + "_product", (f, f), block_dtype)
         for start, stop in blocks(lo, hi, rows):
             d = buf[: stop - start]
             if fused:
@@ -449,7 +458,8 @@ def _comoment_part(X, lo, hi, c, w_all, rows, single):
                 np.subtract(X[start:stop], c_block, out=d, dtype=block_dtype)
                 s1 += np.add.reduce(d, axis=0, dtype=np.float64)
             total += stop - start
-            gram += d.T @ d  # syrk (float32: then added in float64)
+            # syrk (float32: then added in float64)
+            gram += np.matmul(d.T, d, out=product)
         return total, s1, gram
     wbuf = _block_buffer(name + "_weighted", buf.shape, block_dtype)
     for start, stop in blocks(lo, hi, rows):
@@ -582,13 +592,15 @@ _AFFINE_UFUNCS = (np.subtract, np.multiply, np.add)
 _AFFINE_BITS = (numba_cpu.CENTER, numba_cpu.SCALE, numba_cpu.OFFSET)
 
 
-def _in_float32_blocks(X, out, kernel):
+def _in_float32_blocks(X, out, kernel, blas=False):
     """``out`` = ``kernel`` applied to float16 ``X`` in float32, rounded once.
 
     Each row block is converted into a per-thread float32 buffer (no
     full-size float32 copy of X), ``kernel(block)`` (the float32 kernel of
     this module, on one block: serial) computes it, and the result is
     rounded into the block's rows of ``out`` (which may be X itself).
+    ``blas``: the kernel calls BLAS (one BLAS thread per call while the
+    worker threads run, :func:`_blas_parts`).
     """
     n, f = X.shape
     rows = plan_for(f, 4).rows
@@ -600,7 +612,10 @@ def _in_float32_blocks(X, out, kernel):
             np.copyto(block, X[start:stop])
             np.copyto(out[start:stop], kernel(block), casting="same_kind")
 
-    map_parts(part, n, n * f, rows)
+    if blas:
+        _blas_parts(part, n, n * f, rows)
+    else:
+        map_parts(part, n, n * f, rows)
     return out
 
 
@@ -728,25 +743,102 @@ def affine(X, center, scale, offset, copy, check=None):
     return out
 
 
-def linear(X, center, matrix, copy):
-    """``(X - center) @ matrix.T``: each row block is centred into a cached
-    buffer (one fused loop with numba, else a NumPy pass over folded rows)
-    and multiplied by BLAS; no centred copy of X is ever held.  (Folding the
-    mean into the product, ``X @ matrix.T - center @ matrix.T``, would save
-    the centring but lose ``log10(|mean| / spread)`` digits.)"""
+def _linear_rows(n_features, n_outputs, itemsize):
+    """Rows of a block of :func:`linear`: :data:`LINEAR_BLOCK_BYTES` of
+    input (``_parallel.BLOCK_BYTES``, shrunk by the tests), and at least
+    :data:`LINEAR_MIN_ROWS`: BLAS packs the matrix once per call, which a
+    short block of wide data would repeat too often."""
+    rows = plan_for(n_features, itemsize).rows
+    return max(rows, min(LINEAR_MIN_ROWS, LINEAR_MIN_ROWS_PER_FEATURE * n_outputs))
+
+
+def _blas_parts(part, n, n_elements, rows):
+    """``part(lo, hi)`` over the rows, on the worker threads where there are
+    several parts (BLAS on one thread per call meanwhile: each thread
+    multiplies the block in its own core's cache), else on this thread
+    with BLAS's own threads."""
+    if len(split(n, n_elements, rows)) == 1 or not blas_threads.available():
+        part(0, n)
+        return
+    with blas_threads.one_per_call():
+        map_parts(part, n, n_elements, rows)
+
+
+def _vector(a, dtype, size):
+    return np.ascontiguousarray(np.broadcast_to(np.asarray(a), (size,)), dtype=dtype)
+
+
+def _add_rows(block, vector, folded, fold, fused):
+    """``block += vector`` (per column) in place, on a block in cache: the
+    compiled loop, or a NumPy pass over ``fold``-row views (long inner
+    loops) where the rows divide."""
+    m, k = block.shape
+    if fused:
+        unused = folded  # never read (use_c and use_s are False)
+        numba_cpu.kernels()["affine"](
+            block, block, 0, m, unused, unused, vector, False, False, True
+        )
+    elif m % fold == 0:
+        view = block.reshape(m // fold, fold * k)
+        np.add(view, folded, out=view)
+    else:
+        np.add(block, vector, out=block)
+
+
+def linear(X, center, matrix, copy, offset=None):
+    """``(X - center) @ matrix.T + offset`` (``center``, ``offset`` may be
+    None) in cache-sized row blocks, on the worker threads: each block is
+    centred into a per-thread buffer (one fused loop with numba, else a
+    NumPy pass over folded rows), multiplied by BLAS into its rows of the
+    output, and ``offset`` added to those rows while they are in cache; no
+    centred copy of X is ever held.  Rounding: the generic kernel's (the
+    block's centring, then the product, then the offset, in X's dtype).
+    Without ``center`` and ``offset``: one BLAS call, BLAS's threads."""
     X = np.asarray(X)
-    if X.dtype == np.float16:  # computed in float32, rounded once
-        out = np.empty((X.shape[0], np.shape(matrix)[0]), dtype=X.dtype)
-        return _in_float32_blocks(X, out, lambda b: linear(b, center, matrix, False))
-    matrix = np.asarray(matrix, dtype=X.dtype)
     n, f = X.shape
-    k = matrix.shape[0]
+    k = np.shape(matrix)[0]
+    if X.dtype == np.float16:  # computed in float32, rounded once
+        out = np.empty((n, k), dtype=X.dtype)
+
+        def block_kernel(b):
+            return linear(b, center, matrix, False, offset)
+
+        return _in_float32_blocks(X, out, block_kernel, blas=True)
+    matrix_t = np.asarray(matrix, dtype=X.dtype).T
     out = np.empty((n, k), dtype=X.dtype)
-    if center is None:
-        return np.matmul(X, matrix.T, out=out)
-    center = np.ascontiguousarray(np.broadcast_to(center, (f,)), dtype=X.dtype)
-    plan = plan_for(f, X.dtype.itemsize, COMOMENT_BLOCK_BYTES)
-    buf = np.empty((min(plan.rows, n), f), dtype=X.dtype)
+    if offset is not None:
+        offset = _vector(offset, X.dtype, k)
+        if not np.any(offset):
+            offset = None  # adding zeros changes no value
+    if center is None and offset is None:
+        return np.matmul(X, matrix_t, out=out)
+    rows = _linear_rows(f, k, X.dtype.itemsize)
+    fused = use_compiled(out)
+    fold = plan_for(k, X.dtype.itemsize).fold
+    folded = None if offset is None else np.tile(offset, fold)
+    centre = None if center is None else _centring(X, _vector(center, X.dtype, f))
+
+    def part(lo, hi):
+        if centre is not None:
+            buf = workspace("linear_block", (min(rows, hi - lo), f), X.dtype)
+        for start, stop in blocks(lo, hi, rows):
+            dst = out[start:stop]
+            if centre is None:
+                np.matmul(X[start:stop], matrix_t, out=dst)
+            else:
+                block = buf[: stop - start]
+                centre(start, stop, block)
+                np.matmul(block, matrix_t, out=dst)
+            if offset is not None:
+                _add_rows(dst, offset, folded, fold, fused)
+
+    _blas_parts(part, n, n * f, rows)
+    return out
+
+
+def _centring(X, center):
+    """``centre(start, stop, dst)``: ``dst = X[start:stop] - center``."""
+    f = X.shape[1]
     if use_compiled(X):
         loop, unused = numba_cpu.kernels()["affine"], np.zeros(f, X.dtype)
 
@@ -763,26 +855,24 @@ def linear(X, center, matrix, copy):
                 False,
                 False,
             )
-    else:
-        folded = np.tile(center, plan.fold)
 
-        def centre(start, stop, dst):
-            src, m = X[start:stop], stop - start
-            if m % plan.fold == 0 and src.flags.c_contiguous:
-                width = plan.fold * f
-                np.subtract(
-                    src.reshape(m // plan.fold, width),
-                    folded,
-                    out=dst.reshape(m // plan.fold, width),
-                )
-            else:
-                np.subtract(src, center, out=dst)
+        return centre
+    fold = plan_for(f, X.dtype.itemsize).fold
+    folded = np.tile(center, fold)
 
-    for start, stop in blocks(0, n, plan.rows):
-        c = buf[: stop - start]
-        centre(start, stop, c)
-        np.matmul(c, matrix.T, out=out[start:stop])
-    return out
+    def centre(start, stop, dst):
+        src, m = X[start:stop], stop - start
+        if m % fold == 0 and src.flags.c_contiguous:
+            width = fold * f
+            np.subtract(
+                src.reshape(m // fold, width),
+                folded,
+                out=dst.reshape(m // fold, width),
+            )
+        else:
+            np.subtract(src, center, out=dst)
+
+    return centre
 
 
 def local_response(X, size, alpha, beta, k):
