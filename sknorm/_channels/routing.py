@@ -25,7 +25,7 @@ class ChannelRouting:
 
     # ------------------------------------ statistics, per feature or channel
     def _channel_layout(self, X):
-        """X's :class:`~sknorm._channels.Layout`, or None for 2-D input."""
+        """X's :class:`~sknorm._channels.ChannelLayout`, or None for 2-D input."""
         axis = getattr(self, "channel_axis", None)
         return None if axis is None else _layout.layout_of(X.shape, axis)
 
