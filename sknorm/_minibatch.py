@@ -21,11 +21,11 @@ from ._base import (
     AffineNormalizer,
     MomentStatistics,
     _name_the_call,
-    dask_layer,
-    is_dask_collection,
     needs_copy,
     partial_fit_context,
 )
+from ._dask import is_dask_collection
+from ._dask.routing import layer as dask_layer
 from ._kernels import kernels_for
 from ._naming import published_as
 from ._stats import merge_moments

@@ -163,7 +163,7 @@ def _force_rows(mp, on):
     from sknorm._channels import layout
 
     mp.setattr(
-        layout.Layout,
+        layout.ChannelLayout,
         "uses_rows",
         (lambda self, xp: is_numpy_namespace(xp)) if on else (lambda self, xp: False),
     )

@@ -50,13 +50,13 @@ minimum/maximum), :mod:`.transforms` (the affine map and LRN along the
 channel axis).  ``sknorm._base`` calls them; the estimators do not.
 """
 
-from .layout import Layout, flat_batch, layout_of
+from .layout import ChannelLayout, flat_batch, layout_of
 from .statistics import batch_moments, merge_parts, update_min_max, update_moments
 from .transforms import affine, local_response
 from .validation import applies, transforms_check, validate_X
 
 __all__ = [
-    "Layout",
+    "ChannelLayout",
     "affine",
     "applies",
     "batch_moments",

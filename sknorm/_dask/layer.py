@@ -45,7 +45,7 @@ from .._validation import where
 from . import progress
 from .channels import channel_input
 from .inputs import dask_input, weights_for
-from .packing import Layout
+from .packing import StateLayout
 from .reduce import ChunkSpec, batch_pieces, tree_statistics
 
 __all__ = ["lazy_transform", "minibatch_steps", "output_container", "update"]
@@ -150,7 +150,7 @@ def _computed_statistics(estimator, inp, weights, kind, method, task):
     types = estimator._statistic_types()
     if not types:  # nothing to learn (LocalResponseNormalizer)
         return Statistics((), 0, kind != "none")
-    layout = Layout(types, inp.n_features)
+    layout = StateLayout(types, inp.n_features)
     spec = _spec(estimator, inp, layout, method, kind, weights)
     merged, states = tree_statistics(inp, weights, spec)
     packed = progress.computed(merged, states, task)
@@ -226,7 +226,7 @@ def _n_batches(array, rows):
 def _pieces(estimator, inp, weights, kind, method, rows, task):
     """The moments of each mini-batch of ``rows`` rows, ``[(moments,
     n_rows)]``: one graph execution, each chunk reported to ``task``."""
-    layout = Layout(estimator._statistic_types(), inp.n_features, extra_rows=1)
+    layout = StateLayout(estimator._statistic_types(), inp.n_features, extra_rows=1)
     spec = _spec(estimator, inp, layout, method, kind, weights)
     lazy = batch_pieces(inp, weights, spec, rows)
     pieces = progress.computed(lazy, lazy, task)

@@ -46,7 +46,7 @@ from .._kernels import finds_infinity
 from .._kernels._parallel import serial
 from .._validation import raise_if_nonfinite
 from .channels import check_chunk_finite, chunk_values
-from .packing import Layout
+from .packing import StateLayout
 
 __all__ = ["SPLIT_EVERY", "ChunkSpec", "batch_pieces", "tree_statistics"]
 
@@ -74,7 +74,7 @@ class ChunkSpec:
     """
 
     estimator: object
-    layout: Layout
+    layout: StateLayout
     chunk_type: type
     allow_nan: bool
     kernel_checks: bool

@@ -11,7 +11,8 @@ from sklearn.base import OneToOneFeatureMixin, _fit_context
 from sklearn.utils._param_validation import Interval, StrOptions
 
 from .._array_api import namespace_of
-from .._base import BaseNormalizer, lazy_on_dask, partial_fit_context
+from .._base import BaseNormalizer, partial_fit_context
+from .._dask.routing import lazy_on_dask
 from .._naming import published_as
 from .._validation import where
 from . import quantile_map

@@ -14,7 +14,8 @@ from sklearn.utils.validation import (
 )
 
 from .._array_api import accumulation_dtype
-from .._base import BaseNormalizer, lazy_on_dask, partial_fit_context
+from .._base import BaseNormalizer, partial_fit_context
+from .._dask.routing import lazy_on_dask
 from .._naming import convert_array, convert_state_fields, published_as
 from .._stats import (
     CoMoments,
