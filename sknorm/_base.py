@@ -41,13 +41,13 @@ from ._channels.routing import ChannelRouting
 from ._dask.routing import dask_aware_output, lazy_on_dask
 from ._dask.routing import updated as dask_updated
 from ._display import ReprWithoutComputing
-from ._kernels import NonFiniteError, kernels_for, transforms_find_nonfinite
+from ._kernels import NonFiniteError, kernels_for, transforms_check_finiteness
 from ._merging import Mergeable
 from ._move import ArrayConversion
 from ._stats import (
     Moments,
 )
-from ._validation import validate_sample_weight, validate_X, where
+from ._validation import call_prefix, validate_sample_weight, validate_X
 
 __all__ = [
     "AffineNormalizer",
@@ -121,7 +121,7 @@ def _name_the_call(method):
         try:
             return method(self, *args, **kwargs)
         except InvalidParameterError as exc:
-            prefix = where(self, name)
+            prefix = call_prefix(self, name)
             if str(exc).startswith(prefix):
                 raise
             raise InvalidParameterError(prefix + str(exc)) from exc
@@ -188,7 +188,7 @@ class _Transaction:
         state.clear()
         state.update(self.saved)
         if isinstance(exc, NonFiniteError):
-            prefix = where(self.estimator, self.method)
+            prefix = call_prefix(self.estimator, self.method)
             raise ValueError(prefix + str(exc)) from exc
         return False
 
@@ -222,7 +222,7 @@ class BaseNormalizer(
     _accept_sparse = False
     # "kernel": fit/partial_fit leave the search for infinite values in dense
     # NumPy input to the NumPy kernel's own pass (see validate_X).
-    _finite_check = "validate"
+    _finiteness_check = "validate"
 
     def __init_subclass__(cls, **kwargs):
         super().__init_subclass__(**kwargs)  # scikit-learn's set_output wrap
@@ -279,7 +279,11 @@ class BaseNormalizer(
         # Statistics of the values, never of an autograd graph.
         X, sample_weight = detached(X), detached(sample_weight)
         X, xp, device = self._validated_input(
-            X, method=method, reset=reset, finite_check=self._finite_check, record=True
+            X,
+            method=method,
+            reset=reset,
+            finiteness_check=self._finiteness_check,
+            record=True,
         )
         if not reset and self._is_fitted():
             check_same_namespace(
@@ -321,7 +325,9 @@ class BaseNormalizer(
             sequential_subtasks=sequential_subtasks,
         )
 
-    def _validated_input(self, X, *, method, reset, finite_check, record, columns=None):
+    def _validated_input(
+        self, X, *, method, reset, finiteness_check, record, columns=None
+    ):
         """:func:`validate_X`, or its N-D counterpart for an estimator with a
         ``channel_axis`` (``record``: a training call, which may record the
         layout of an estimator built from a state dict)."""
@@ -332,7 +338,7 @@ class BaseNormalizer(
                 method=method,
                 reset=reset,
                 allow_nan=self._allow_nan,
-                finite_check=finite_check,
+                finiteness_check=finiteness_check,
                 record=record,
             )
         return validate_X(
@@ -343,7 +349,7 @@ class BaseNormalizer(
             allow_nan=self._allow_nan,
             accept_sparse=self._accept_sparse,
             columns=columns,
-            finite_check=finite_check,
+            finiteness_check=finiteness_check,
         )
 
     def _update(self, X, sample_weight, *, method, reset):
@@ -385,7 +391,7 @@ class BaseNormalizer(
             X,
             method=method,
             reset=False,
-            finite_check="transform",
+            finiteness_check="transform",
             record=False,
             columns=columns,
         )
@@ -408,19 +414,19 @@ class BaseNormalizer(
         layout = self._channel_layout(args[0])
         if layout is not None:
             check = None
-            if channels.transforms_check(xp):
+            if channels.channel_transforms_check_finiteness(xp):
                 check = "inf" if self._allow_nan else "nonfinite"
             try:
                 return getattr(channels, name)(*args, layout=layout, check=check)
             except NonFiniteError as exc:
-                raise ValueError(where(self, method) + str(exc)) from exc
+                raise ValueError(call_prefix(self, method) + str(exc)) from exc
         kernel = getattr(kernels_for(xp), name)
-        if not transforms_find_nonfinite(xp):
+        if not transforms_check_finiteness(xp):
             return kernel(*args)
         try:
             return kernel(*args, check="inf" if self._allow_nan else "nonfinite")
         except NonFiniteError as exc:
-            raise ValueError(where(self, method) + str(exc)) from exc
+            raise ValueError(call_prefix(self, method) + str(exc)) from exc
 
 
 # TransformerMixin's fit_transform, inherited by every estimator.

@@ -17,7 +17,7 @@ member                             defined by
 =================================  ======================================
 ``_anchor_``                       the estimator (name of a fitted array)
 ``_allow_nan``, ``_accept_sparse``  the estimator (what validation takes)
-``_finite_check``                  the estimator ("kernel": its NumPy
+``_finiteness_check``                  the estimator ("kernel": its NumPy
                                    kernel finds infinity itself)
 ``_merge_params``                  the estimator (parameters two merged
                                    estimators share)
@@ -64,7 +64,7 @@ class Normalizer(Protocol):
     _accept_sparse: object
     #: "validate" (validation checks the values) or "kernel" (the NumPy
     #: statistics kernel finds infinity in its own pass; one pass, not two).
-    _finite_check: str
+    _finiteness_check: str
     #: Parameters two estimators must share to be merged.
     _merge_params: tuple
 
@@ -77,7 +77,7 @@ class Normalizer(Protocol):
 
     def _check_call(self, X, method: str) -> None:
         """Checks of the parameters and the raw input's kind, before
-        validation; raise with the ``where(self, method)`` prefix."""
+        validation; raise with the ``call_prefix(self, method)`` prefix."""
 
     # -------------------------------------- statistics (merge and Dask)
     def _statistic_types(self) -> tuple:

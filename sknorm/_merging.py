@@ -15,7 +15,7 @@ import numpy as np
 
 from ._array_api import array_device, check_same_namespace, namespace_of
 from ._stats import Statistics
-from ._validation import where
+from ._validation import call_prefix
 
 __all__ = ["Mergeable"]
 
@@ -119,7 +119,7 @@ class Mergeable:
         """
         reason = self._not_mergeable()
         if reason is not None:
-            raise TypeError(where(self, "merge") + reason)
+            raise TypeError(call_prefix(self, "merge") + reason)
         with self._transaction("merge"):
             self._check_mergeable(other)
             mine = self._statistics("merge")
@@ -137,7 +137,7 @@ class Mergeable:
         return self
 
     def _check_mergeable(self, other):
-        prefix = where(self, "merge")
+        prefix = call_prefix(self, "merge")
         name = type(self).__name__
         if type(other) is not type(self):
             raise TypeError(

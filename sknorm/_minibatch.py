@@ -29,7 +29,7 @@ from ._dask.routing import layer as dask_layer
 from ._kernels import kernels_for
 from ._naming import published_as
 from ._stats import merge_moments
-from ._validation import where
+from ._validation import call_prefix
 
 __all__ = ["MiniBatchNormalizer"]
 
@@ -56,7 +56,7 @@ def _per_feature(estimator, method, value, name, n_features, xp, device, dtype):
     the data's namespace and device (scikit-learn's "everything follows X")
     and cast to ``dtype``.
     """
-    prefix = where(estimator, method)
+    prefix = call_prefix(estimator, method)
     if isinstance(value, Real) and not isinstance(value, bool):
         value = float(value)
         if not np.isfinite(value):
@@ -90,7 +90,7 @@ def _check_finite(estimator, method, value, name, xp):
         return
     if not bool(xp.all(xp.isfinite(value))):
         raise ValueError(
-            where(estimator, method) + f"{name} contains NaN or infinity; "
+            call_prefix(estimator, method) + f"{name} contains NaN or infinity; "
             "pass finite values."
         )
 
@@ -291,7 +291,7 @@ class MiniBatchNormalizer(MomentStatistics, AffineNormalizer):
         "channel_axis": [Integral, None],
     }
     _anchor_ = "running_mean_"
-    _finite_check = "kernel"  # every batch goes through the moments kernel
+    _finiteness_check = "kernel"  # every batch goes through the moments kernel
 
     def __init__(
         self,
@@ -391,7 +391,7 @@ class MiniBatchNormalizer(MomentStatistics, AffineNormalizer):
         """
         if requires_grad(X):
             raise ValueError(
-                where(self, "normalize_batch") + "X requires grad, but the "
+                call_prefix(self, "normalize_batch") + "X requires grad, but the "
                 "training-mode output depends on the batch's own mean and "
                 "variance, whose gradient sknorm does not compute (its "
                 "statistics are taken from detached values). Pass X.detach() "
@@ -620,7 +620,7 @@ class MiniBatchNormalizer(MomentStatistics, AffineNormalizer):
         # scale = γ / sqrt(var + eps): zero exactly where γ is.
         if bool(xp.any(scale == 0)):
             raise ValueError(
-                where(self, "inverse_transform") + "scale (γ) is 0 for some "
+                call_prefix(self, "inverse_transform") + "scale (γ) is 0 for some "
                 "features: transform mapped them to `shift` and they cannot be "
                 "recovered. Use a non-zero scale to invert."
             )

@@ -17,7 +17,7 @@ from ._array_api import (
 from ._base import AffineNormalizer, clipped_in_place, partial_fit_context
 from ._naming import published_as
 from ._stats import MinMaxState, Statistics, merge_min_max
-from ._validation import where
+from ._validation import call_prefix
 
 __all__ = ["MinMax"]
 
@@ -37,18 +37,18 @@ def _check_range(estimator, method, value, name):
     )
     if not ok:
         raise ValueError(
-            where(estimator, method) + f"{name} must be a pair (min, max) of "
+            call_prefix(estimator, method) + f"{name} must be a pair (min, max) of "
             f"real numbers; got {value!r}."
         )
     lo, hi = float(value[0]), float(value[1])
     if not (math.isfinite(lo) and math.isfinite(hi) and math.isfinite(hi - lo)):
         raise ValueError(
-            where(estimator, method) + f"{name} must be a pair of finite "
+            call_prefix(estimator, method) + f"{name} must be a pair of finite "
             f"numbers whose difference is finite too; got {tuple(value)!r}."
         )
     if not lo < hi:
         raise ValueError(
-            where(estimator, method) + f"Minimum of desired {name} must be "
+            call_prefix(estimator, method) + f"Minimum of desired {name} must be "
             f"smaller than maximum. Got {tuple(value)!r}; pass ({hi}, {lo}) if "
             "the order was swapped."
         )
@@ -169,7 +169,7 @@ class MinMax(AffineNormalizer):
     _anchor_ = "data_min_"
 
     @property
-    def _finite_check(self):
+    def _finiteness_check(self):
         # The min/max kernel finds inf in its own pass; a fixed data_range
         # runs no kernel, so validation checks.
         return "kernel" if self.data_range is None else "validate"

@@ -268,8 +268,8 @@ def test_transform_checks(fused, check, copy):
     # (NumPy, standing in for cuBLAS, warns about the inf it multiplies.)
     with pytest.raises(NonFiniteError), np.errstate(invalid="ignore"):
         cupy_fused.linear(X, np.zeros(3), np.eye(3), False, check=check)
-    assert cupy_fused.find_nonfinite(X, allow_nan=True)
-    assert not cupy_fused.find_nonfinite(np.ones((9, 2)), allow_nan=False)
+    assert cupy_fused.has_nonfinite(X, allow_nan=True)
+    assert not cupy_fused.has_nonfinite(np.ones((9, 2)), allow_nan=False)
 
 
 @pytest.mark.parametrize("dtype", ["float32", "float64"])

@@ -371,8 +371,8 @@ def test_find_nonfinite(cp, fused, dtype, layout):
     ]:
         X_np[997, 8] = value
         X = cp.asarray(X_np, order=layout)
-        assert fused.find_nonfinite(X, allow_nan=True) is with_nan
-        assert fused.find_nonfinite(X, allow_nan=False) is without_nan
+        assert fused.has_nonfinite(X, allow_nan=True) is with_nan
+        assert fused.has_nonfinite(X, allow_nan=False) is without_nan
 
 
 @pytest.mark.parametrize("dtype", ["float32", "float64"])

@@ -41,7 +41,7 @@ from .._array_api import accumulation_dtype, check_same_namespace, namespace_of
 from .._callbacks import CALLBACK_STATE
 from .._kernels import kernels_for
 from .._stats import Statistics, merge_moments
-from .._validation import where
+from .._validation import call_prefix
 from . import progress
 from .channels import channel_input
 from .inputs import dask_input, weights_for
@@ -73,8 +73,8 @@ def _spec(estimator, inp, layout, method, weights_kind, weights):
         layout=layout,
         chunk_type=inp.chunk_type,
         allow_nan=bool(estimator._allow_nan),
-        kernel_checks=estimator._finite_check == "kernel",
-        prefix=where(estimator, method),
+        kernel_checks_finiteness=estimator._finiteness_check == "kernel",
+        prefix=call_prefix(estimator, method),
         weights=weights_kind,
         scalar_weight=weights if weights_kind == "scalar" else 1.0,
         ndim=inp.array.ndim,
@@ -89,7 +89,7 @@ def _check_weight_total(estimator, method, counts, weights_kind):
         return
     if not any(bool(np.any(_host(c) > 0)) for c in counts):
         raise ValueError(
-            where(estimator, method) + "Sample weights must contain at least "
+            call_prefix(estimator, method) + "Sample weights must contain at least "
             "one non-zero number; a batch whose weights are all zero carries "
             "no data."
         )
@@ -112,7 +112,7 @@ def _check_rows(estimator, method, n_rows):
     """No rows at all (chunk sizes that were unknown until computed)."""
     if n_rows == 0:
         raise ValueError(
-            where(estimator, method) + "Found array with 0 sample(s) while a "
+            call_prefix(estimator, method) + "Found array with 0 sample(s) while a "
             f"minimum of 1 is required by {type(estimator).__name__}."
         )
 
@@ -444,7 +444,7 @@ def lazy_transform(estimator, method, X, *args, **kwargs):
     }
     if args:
         raise TypeError(
-            where(estimator, method) + "pass options by keyword with Dask input."
+            call_prefix(estimator, method) + "pass options by keyword with Dask input."
         )
     if inp.frame is not None:
         out_columns = _output_columns(estimator, method, inp, n_out)
@@ -477,13 +477,13 @@ def output_container(estimator, result):
         return result
     if dense != "pandas":
         raise ValueError(
-            where(estimator, "transform") + f"set_output(transform={dense!r}) "
+            call_prefix(estimator, "transform") + f"set_output(transform={dense!r}) "
             "has no Dask form; use 'pandas' (a dask dataframe) or 'default' "
             "for Dask input."
         )
     if result.ndim != 2:
         raise ValueError(
-            where(estimator, "transform") + f"set_output(transform='pandas') "
+            call_prefix(estimator, "transform") + f"set_output(transform='pandas') "
             f"needs 2-D output; channel_axis gives {result.ndim}D arrays. Use "
             "set_output(transform='default')."
         )

@@ -81,10 +81,10 @@ __all__ = [
 ]
 
 # The infinity flag is set in the kernels' own pass.
-FINDS_INFINITY = True
+STATISTICS_CHECK_FINITENESS = True
 # affine and linear take check="inf" / "nonfinite" (the transforms' check
 # of X, done while the output is written).
-TRANSFORMS_FIND_NONFINITE = True
+TRANSFORMS_CHECK_FINITENESS = True
 _CHECK_MODES = {None: 0, "inf": 1, "nonfinite": 2}
 
 # Threads of a partial kernel's block: 32 features (one warp per row) times
@@ -241,7 +241,7 @@ def _stream_grid(X):
     return _row_blocks(X), (32, ROWS_PER_BLOCK)
 
 
-def find_nonfinite(X, allow_nan):
+def has_nonfinite(X, allow_nan):
     """Whether X holds +-inf (or NaN, unless ``allow_nan``): one read of X,
     then one host read of a flag (validation's check, which synchronises by
     nature)."""
@@ -518,7 +518,7 @@ def _raise_if_bad(bad_blocks, mode):
 def _precheck(X, mode):
     """The check of X before it is overwritten in place (a separate read:
     a failed transform must leave the caller's array as it was)."""
-    if mode and find_nonfinite(X, allow_nan=mode == 1):
+    if mode and has_nonfinite(X, allow_nan=mode == 1):
         raise _error(mode)
 
 

@@ -81,7 +81,7 @@ __all__ = [
 ]
 
 # moments and min_max raise NonFiniteError on +-inf found in their own pass.
-FINDS_INFINITY = True
+STATISTICS_CHECK_FINITENESS = True
 
 # Rows of a segment, in blocks: the shift follows the mean once per segment.
 SEGMENT_BLOCKS = 16
@@ -637,10 +637,10 @@ def raise_for_flags(bits, mode):
         raise NonFiniteError.nan_or_infinity()
 
 
-def nonfinite_check(X, check):
+def check_finiteness(X, check):
     """Raise :class:`NonFiniteError` if the 2-D ``X`` holds +-inf (``check
     ="inf"``) or NaN or +-inf (``"nonfinite"``); nothing for None.  One
-    read of X, on the worker threads.  (Not named ``find_nonfinite``: that
+    read of X, on the worker threads.  (Not named ``has_nonfinite``: that
     is the kernel modules' optional test of validation, which returns a
     bool; NumPy's validation uses scikit-learn's.)"""
     mode = CHECK_MODES[check]
@@ -681,7 +681,7 @@ def affine(X, center, scale, offset, copy, check=None):
     out = np.empty_like(X) if copy else X
     fused = use_compiled(X, out)
     if mode and (not copy or not fused):
-        nonfinite_check(X, check)
+        check_finiteness(X, check)
         mode = 0
     if X.dtype == np.float16:  # computed in float32, rounded once
         return _in_float32_blocks(

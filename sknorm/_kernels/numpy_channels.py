@@ -24,8 +24,8 @@ logic, and the merge of the rows' statistics per channel, are in
     ``check`` ("inf" or "nonfinite") looks for non-finite values of X in
     the same pass when writing new memory, in a read before when writing
     in place (a failed transform leaves X as it was).  Per-column terms
-    are the 2-D kernel's: ``column_affine`` and ``find_nonfinite`` are
-    :func:`.numpy_blocked.affine` and :func:`.numpy_blocked.nonfinite_check`;
+    are the 2-D kernel's: ``column_affine`` and ``check_finiteness`` are
+    :func:`.numpy_blocked.affine` and :func:`.numpy_blocked.check_finiteness`;
 ``local_response_rows(X3, size, alpha, beta, k)``
     local response normalization of ``(M, C, B)`` across axis 1, block by
     block, in :func:`.generic.local_response`'s order of operations
@@ -44,14 +44,18 @@ import numpy as np
 
 from . import NonFiniteError, generic, numba_cpu
 from ._parallel import BLOCK_BYTES, blocks, map_parts
-from .numpy_blocked import CHECK_MODES, LRN_BLOCK_BYTES, raise_for_flags
+from .numpy_blocked import (
+    CHECK_MODES,
+    LRN_BLOCK_BYTES,
+    check_finiteness,
+    raise_for_flags,
+)
 from .numpy_blocked import affine as column_affine
-from .numpy_blocked import nonfinite_check as find_nonfinite
 from .numpy_common import CANCELLATION, use_compiled, workspace
 
 __all__ = [
+    "check_finiteness",
     "column_affine",
-    "find_nonfinite",
     "local_response_rows",
     "row_affine",
     "row_min_max",
@@ -277,7 +281,7 @@ def row_affine(rows, period, center, scale, offset, copy, check=None):
     if mode and (not copy or not fused):
         # In place, X must be checked before it is overwritten; the NumPy
         # fallback has no pass of its own that could note it.
-        find_nonfinite(rows, check)
+        check_finiteness(rows, check)
         mode = 0
     if fused:
         vectors, flags = _vectors(terms, period, rows.dtype)

@@ -14,7 +14,7 @@ from .._array_api import namespace_of
 from .._base import BaseNormalizer, partial_fit_context
 from .._dask.routing import lazy_on_dask
 from .._naming import published_as
-from .._validation import where
+from .._validation import call_prefix
 from . import quantile_map
 from .quantile_statistics import QuantileStatistics
 
@@ -133,7 +133,7 @@ class Quantile(QuantileStatistics, OneToOneFeatureMixin, BaseNormalizer):
         "copy": ["boolean"],
     }
     _accept_sparse = ("csc", "csr")
-    _finite_check = "validate"
+    _finiteness_check = "validate"
 
     def __init__(
         self,
@@ -214,7 +214,7 @@ class Quantile(QuantileStatistics, OneToOneFeatureMixin, BaseNormalizer):
             n = self.n_quantiles
             if not (isinstance(n, Integral) and not isinstance(n, bool) and n >= 2):
                 raise ValueError(
-                    where(self, method) + f"n_quantiles must be an integer >= 2; "
+                    call_prefix(self, method) + f"n_quantiles must be an integer >= 2; "
                     f"got {n!r}."
                 )
 
@@ -227,7 +227,7 @@ class Quantile(QuantileStatistics, OneToOneFeatureMixin, BaseNormalizer):
                 negative = bool(np.any(X.data < 0))
             if negative:
                 raise ValueError(
-                    where(self, method) + f"{type(self).__name__} only accepts "
+                    call_prefix(self, method) + f"{type(self).__name__} only accepts "
                     "non-negative sparse matrices (its implicit zeros are "
                     "the smallest values); shift the data, pass a dense "
                     "array, or set ignore_implicit_zeros=True."

@@ -24,7 +24,7 @@ from .._stats import (
     merge_comoments,
     update_comoments,
 )
-from .._validation import where
+from .._validation import call_prefix
 from .matrices import (
     FOLD_LIMIT,
     METHODS,
@@ -102,7 +102,7 @@ class _LazyWhitening:
                 prefix = (
                     f"{type(estimator).__name__}.{method}: "
                     if method.endswith("_")
-                    else where(estimator, method)
+                    else call_prefix(estimator, method)
                 )
                 warnings.warn(
                     prefix + f"the covariance is singular "
@@ -358,7 +358,7 @@ class ZCAWhitening(BaseNormalizer):
     _anchor_ = "mean_"
     _allow_nan = False
     # The NumPy co-moments kernel finds NaN and infinity in its own pass.
-    _finite_check = "kernel"
+    _finiteness_check = "kernel"
 
     def __init__(self, method="zca", *, n_components=None, eps=0.0, shrinkage=None):
         self.method = method
@@ -435,7 +435,7 @@ class ZCAWhitening(BaseNormalizer):
     def _check_fit_shape(self, method, n_features):
         if self._reduces_dimension() and self.n_components > n_features:
             raise ValueError(
-                where(self, method) + f"n_components={self.n_components} must be "
+                call_prefix(self, method) + f"n_components={self.n_components} must be "
                 f"at most n_features={n_features}; lower it or pass "
                 "n_components=None to keep every component."
             )
@@ -463,7 +463,7 @@ class ZCAWhitening(BaseNormalizer):
             return None
         if self._is_fitted() and fourth is None:
             raise ValueError(
-                where(self, method) + "shrinkage='ledoit-wolf' needs statistics "
+                call_prefix(self, method) + "shrinkage='ledoit-wolf' needs statistics "
                 "of every batch, but it was set after the first one. Call fit "
                 "(or partial_fit after a fresh clone) with it set from the "
                 "start."
