@@ -12,24 +12,32 @@ members of the contract.
 Who defines what
 ----------------
 
-=================================  ======================================
-member                             defined by
-=================================  ======================================
-``_anchor_``                       the estimator (name of a fitted array)
-``_allow_nan``, ``_accept_sparse``  the estimator (what validation takes)
-``_finiteness_check``                  the estimator ("kernel": its NumPy
-                                   kernel finds infinity itself)
-``_merge_params``                  the estimator (parameters two merged
-                                   estimators share)
-``_reset``, ``_is_fitted``         ``BaseNormalizer`` (overridable)
-``_check_call``                    the estimator, optional
-``_statistic_types`` ...           the estimator (defaults in
-``_fitted_state``                  :class:`~sknorm._merging.Mergeable`)
-``_check_fit_shape`` ...           ``BaseNormalizer`` defaults for
-``_prepare_transform``             one-to-one transforms
-``_transaction``, ``_fit_task``,   ``BaseNormalizer``, for the layers
+====================================  ===================================
+member                                defined by
+====================================  ===================================
+``_anchor_``                          the estimator (name of a fitted
+                                      array)
+``_allow_nan``, ``_accept_sparse``    the estimator (what validation
+                                      takes)
+``_finiteness_check``                 the estimator ("kernel": its NumPy
+                                      kernel finds infinity itself)
+``_merge_params``                     the estimator (parameters two
+                                      merged estimators share)
+``_reset``, ``_is_fitted``            ``BaseNormalizer`` (overridable)
+``_check_call``                       the estimator, optional
+``_statistic_types``,                 the estimator (empty defaults in
+``_batch_statistics``,                :class:`~sknorm._merging.Mergeable`;
+``_merge_statistics``,                the moments' in
+``_statistics``, ``_fitted_state``    ``_base.MomentStatistics``)
+``_not_mergeable``                    the estimator that refuses
+                                      ``merge`` (default: None)
+``_check_fit_shape``,                 ``BaseNormalizer`` defaults for
+``_output_width``,                    one-to-one transforms; the
+``_inverse_columns``,                 estimator where its output differs
+``_prepare_transform``                (``ZCAWhitening``)
+``_transaction``, ``_fit_task``,      ``BaseNormalizer``, for the layers
 ``_merged_statistics``
-=================================  ======================================
+====================================  ===================================
 
 Besides, ``BaseNormalizer._update`` (the ``fit``/``partial_fit`` of one
 batch) asks the estimator for ``_updated_state(X, xp, device,

@@ -35,18 +35,8 @@ class Mergeable:
     """``merge`` and the defaults of the statistics hooks (an estimator with
     no mergeable statistics refuses ``merge``)."""
 
-    # ------------------------------------------------- mergeable statistics
-    # What merge() and the Dask layer need (all pure: nothing is assigned):
-    #
-    # _statistic_types()       the state classes of _batch_statistics, in order
-    # _batch_statistics(X, xp, device, sample_weight)
-    #                          the states of one validated batch
-    # _merge_statistics(a, b)  the states of the union of two sets of rows
-    # _statistics(method)      the fitted estimator's Statistics
-    # _fitted_state(statistics, xp, device, n_features)
-    #                          the fitted attributes derived from Statistics
-    #
-    # _merge_params names the parameters two estimators must share to merge.
+    # The statistics hooks (pure: nothing is assigned) are documented once,
+    # in sknorm._contract.Normalizer; these are their defaults.
     _merge_params = ()
 
     def _statistic_types(self):

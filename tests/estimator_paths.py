@@ -60,7 +60,7 @@ def _strict():
 
 def _kernel_lookups_answer(mp, module):
     import sknorm._base
-    import sknorm._minibatch
+    import sknorm._minibatch.estimator
     import sknorm._stats
     import sknorm._validation
 
@@ -68,7 +68,7 @@ def _kernel_lookups_answer(mp, module):
         sknorm._stats,
         sknorm._base,
         sknorm._validation,
-        sknorm._minibatch,
+        sknorm._minibatch.estimator,
     ):
         mp.setattr(owner, "kernels_for", lambda xp: module)
 

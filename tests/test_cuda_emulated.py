@@ -302,7 +302,7 @@ def _use_fused_kernels(mp):
     """The estimators' kernel lookups answer cupy_fused (for NumPy arrays:
     with :func:`emulated`, the whole GPU path runs on the CPU)."""
     import sknorm._base
-    import sknorm._minibatch
+    import sknorm._minibatch.estimator
     import sknorm._stats
     import sknorm._validation
 
@@ -310,7 +310,7 @@ def _use_fused_kernels(mp):
         sknorm._stats,
         sknorm._base,
         sknorm._validation,
-        sknorm._minibatch,
+        sknorm._minibatch.estimator,
     ):
         mp.setattr(module, "kernels_for", lambda xp: cupy_fused)
 

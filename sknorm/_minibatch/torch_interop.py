@@ -15,12 +15,12 @@ from __future__ import annotations
 import numpy as np
 from sklearn.utils.validation import check_is_fitted
 
-from ._array_api import (
+from .._array_api import (
     accumulation_dtype,
     array_device,
     namespace_of,
 )
-from ._validation import call_prefix
+from .._validation import call_prefix
 
 __all__ = ["from_torch_state_dict", "to_torch_state_dict"]
 
