@@ -120,7 +120,7 @@ class Graph:
         """``name`` cast to the NumPy ``dtype``."""
         return self.op("Cast", name, to=np_dtype_to_tensor_dtype(np.dtype(dtype)))
 
-    def call_prefix(self, condition, then, otherwise):
+    def where(self, condition, then, otherwise):
         return self.op("Where", condition, then, otherwise)
 
 
