@@ -377,12 +377,16 @@ class BaseNormalizer(
         )
 
     # ----------------------------------------------------------- transform
-    def _check_transform_input(self, X, method, copy, columns=None):
+    def _check_transform_input(
+        self, X, method, copy, columns=None, *, kernel_checks=True
+    ):
         """Validated X, its namespace, and whether the kernel must copy.
 
         ``columns``: see :func:`validate_X` (inverse of a dimension
         reduction).  The finiteness check of device arrays is left to the
-        transform kernel where it can do it (:meth:`_transform_kernel`)."""
+        transform kernel where it can do it (:meth:`_transform_kernel`);
+        a transform that computes without it (``kernel_checks=False``)
+        has validation check the values."""
         fitted = self._is_fitted()
         if not fitted and self.__sklearn_tags__().requires_fit:
             check_is_fitted(self)
@@ -391,7 +395,7 @@ class BaseNormalizer(
             X,
             method=method,
             reset=False,
-            finiteness_check="transform",
+            finiteness_check="transform" if kernel_checks else "validate",
             record=False,
             columns=columns,
         )

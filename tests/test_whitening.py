@@ -12,6 +12,7 @@ from sklearn.decomposition import PCA
 from sklearn.utils._param_validation import InvalidParameterError
 
 from sknorm import ZCAWhitening, ZScore
+from sknorm._kernels import numpy_blocked
 
 METHODS = ["zca", "zca-cor", "pca", "pca-cor", "cholesky"]
 
@@ -310,7 +311,6 @@ def test_params_take_effect_at_the_next_fit(rng):
 def _linear_calls(monkeypatch):
     """Record ``(centred, offset given)`` of every call of the NumPy linear
     kernel (the transforms' product)."""
-    from sknorm._kernels import numpy_blocked
 
     calls, real = [], numpy_blocked.linear
 
@@ -342,21 +342,28 @@ def test_transform_far_from_the_origin_keeps_its_digits(monkeypatch):
     folded = X @ W.T - m @ W.T
     assert np.max(np.abs(folded - reference)) > 1e-9
     monkeypatch.setattr(module, "FOLD_LIMIT", np.inf)
+    monkeypatch.setattr(numpy_blocked, "FOLDS_CENTRING", True)
     forced = ZCAWhitening().fit(X).transform(X)
     assert calls[-1] == (False, True)
     assert np.max(np.abs(forced - reference)) > 1e-9
 
 
+@pytest.mark.parametrize("folds", [True, False], ids=["folding", "numpy"])
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
-def test_nearly_centred_data_is_transformed_at_one_product(dtype, monkeypatch):
+def test_nearly_centred_data_is_transformed_at_one_product(dtype, folds, monkeypatch):
     """Means well inside the spread: the centring is folded into the
-    product (no centring pass), with the formula's numbers; data off the
-    origin is centred block by block."""
+    product (no centring pass) for a kernel that gains by it, with the
+    formula's numbers; data off the origin is centred block by block.
+    NumPy's blocked kernel centres in cache for less than the fold's
+    offset costs (``FOLDS_CENTRING = False``): it always centres."""
     rng = np.random.default_rng(6)
     mixing = rng.normal(size=(5, 5)) + 2 * np.eye(5)
     base = rng.normal(size=(4000, 5)) @ mixing
     calls = _linear_calls(monkeypatch)
-    for loc, expected in ((0.02, (False, True)), (30.0, (True, False))):
+    assert numpy_blocked.FOLDS_CENTRING is False
+    monkeypatch.setattr(numpy_blocked, "FOLDS_CENTRING", folds)
+    near = (False, True) if folds else (True, False)
+    for loc, expected in ((0.02, near), (30.0, (True, False))):
         X = (base + loc).astype(dtype)
         est = ZCAWhitening().fit(X)
         W, m = np.asarray(est.whitening_), np.asarray(est.mean_)

@@ -51,6 +51,7 @@ from . import generic
 
 __all__ = [
     "NonFiniteError",
+    "folds_centring",
     "kernels_for",
     "quantile_kernels_for",
     "statistics_check_finiteness",
@@ -120,6 +121,14 @@ def transforms_check_finiteness(xp) -> bool:
     :class:`NonFiniteError` themselves (CuPy: affine and linear in the pass
     that writes the output, no separate read of X)."""
     return bool(getattr(kernels_for(xp), "TRANSFORMS_CHECK_FINITENESS", False))
+
+
+def folds_centring(xp) -> bool:
+    """Whether ``(X - m) @ W.T`` is cheaper for ``xp``'s ``linear`` kernel
+    as ``X @ W.T - m @ W.T`` (one product, no centring pass: the default),
+    where the rounding allows it.  NumPy's blocked kernel says no: it
+    centres each block in cache for less than the offset costs."""
+    return bool(getattr(kernels_for(xp), "FOLDS_CENTRING", True))
 
 
 def statistics_check_finiteness(xp) -> bool:

@@ -307,7 +307,10 @@ class Quantile(QuantileStatistics, OneToOneFeatureMixin, BaseNormalizer):
 
     def _map(self, X, copy, method, direction):
         copy = self.copy if copy is None else copy
-        validated, xp, must_copy = self._check_transform_input(X, method, copy)
+        # The quantile maps are no _transform_kernel: validation checks X.
+        validated, xp, must_copy = self._check_transform_input(
+            X, method, copy, kernel_checks=False
+        )
         quantiles = self.quantiles_
         references = self.references_
         distribution = self.output_distribution

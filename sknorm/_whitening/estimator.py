@@ -16,6 +16,7 @@ from sklearn.utils.validation import (
 from .._array_api import accumulation_dtype
 from .._base import BaseNormalizer, partial_fit_context
 from .._dask.routing import lazy_on_dask
+from .._kernels import folds_centring
 from .._naming import convert_array, convert_state_fields, published_as
 from .._stats import (
     CoMoments,
@@ -131,20 +132,21 @@ class _LazyWhitening:
             )
         return result.dewhitening
 
-    def centring(self, estimator, mean):
+    def centring(self, estimator, mean, may_fold=True):
         """``(center, offset)`` of the linear transform kernel:
         ``(mean, None)`` centres each block of X before the product,
         ``(None, -mean @ Wᵀ)`` folds the centring into the product where
         that is exact enough (:func:`fold_cancellation`, decided once per
         fitted state from ``W``, ``mean`` and the covariance; ``get`` must
-        have run)."""
+        have run) and the kernel gains by it (``may_fold``: see
+        :func:`sknorm._kernels.folds_centring`)."""
         fold = self.__dict__.get("fold")
         if fold is None:
             W = self.result.whitening
             ratio = fold_cancellation(W, mean, self.covariance)
             fold = (-(mean @ W.T),) if ratio <= FOLD_LIMIT else ()
             self.fold = fold
-        return (None, fold[0]) if fold else (mean, None)
+        return (None, fold[0]) if fold and may_fold else (mean, None)
 
 
 @published_as("sknorm")
@@ -623,7 +625,9 @@ class ZCAWhitening(BaseNormalizer):
         # stacklevel 7: user -> _dask_aware_output's, set_output's and
         # lazy_on_dask's wrappers -> transform -> _matrices -> get.
         W = self._matrices("transform", stacklevel=7).whitening
-        center, offset = self._whitening_cache_.centring(self, self.mean_)
+        center, offset = self._whitening_cache_.centring(
+            self, self.mean_, may_fold=folds_centring(xp)
+        )
         return self._transform_kernel(
             xp, "transform", "linear", X, center, W, False, offset
         )
