@@ -324,6 +324,42 @@ def test_numpy_comoments_shift_far_from_the_data():  # BLAS, no fused loop
     np.testing.assert_allclose(cov, np.cov(X[40:].T, bias=True), rtol=1e-10)
 
 
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("n_features", [6, numpy_blocked.GRAM_PARALLEL_FEATURES + 2])
+@pytest.mark.parametrize("loc", [0.0, 0.2, 3.0, 1e6])
+def test_numpy_comoments_around_zero(loc, n_features, dtype, monkeypatch):
+    """Nearly centred data has its Gram matrix taken around 0, of X where
+    it lies (wide float64: one syrk of all of X); data off the origin is
+    shifted, and a head that looked centred while the whole data is not
+    is summed again around the mean (the far test).  Each against
+    float64 np.cov of the same values."""
+    rng = np.random.default_rng(12)
+    n = 3000
+    X = rng.normal(size=(n, n_features)) @ (np.eye(n_features) + 0.1)
+    X = (X / X.std(axis=0) + loc).astype(dtype)
+    if loc == 3.0:
+        X[: numpy_blocked.HEAD_ROWS] -= 3.0  # a head that looks centred
+    decisions = []
+    real = numpy_blocked._around_zero
+
+    def spy(*args):
+        decisions.append(real(*args))
+        return decisions[-1]
+
+    monkeypatch.setattr(numpy_blocked, "_around_zero", spy)
+    shift = X[0].astype(np.float64)
+    count, mean, cov = numpy_blocked.comoments(X, shift, None, np.float64)
+    assert decisions == [loc in (0.0, 0.2, 3.0)]
+    X64 = X.astype(np.float64)
+    scale = 1.0 + loc
+    tol = 1e-12 if dtype == np.float64 else 1e-6
+    np.testing.assert_allclose(count, n)
+    np.testing.assert_allclose(mean + shift, X64.mean(axis=0), rtol=tol, atol=tol)
+    np.testing.assert_allclose(
+        cov, np.cov(X64.T, bias=True), rtol=10 * tol, atol=tol * scale
+    )
+
+
 @pytest.mark.parametrize(("kernels", "fused"), KERNEL_PATHS)
 def test_drifting_data_across_segments(kernels, fused):
     """A level that moves by 1e6 over the rows: every segment is far from

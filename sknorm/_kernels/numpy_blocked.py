@@ -453,12 +453,18 @@ def _comoment_part(X, lo, hi, c, w_all, rows, single):
     if w_all is None:
         fused = use_compiled(X)
         shift_block = numba_cpu.kernels()["shift_block"] if fused else None
+        # Around 0 (nearly centred data, see _around_zero) the blocks of X
+        # are multiplied where they are: no shifted copy.
+        in_place = X.dtype == block_dtype and not c_block.any()
         # One buffer for every block's product (a fresh p x p result per
         # block is page-faulted in each time: at 1,024 features, 8 MiB).
         product = _block_buffer(name + "_product", (f, f), block_dtype)
         for start, stop in blocks(lo, hi, rows):
             d = buf[: stop - start]
-            if fused:
+            if in_place:
+                d = X[start:stop]
+                s1 += np.add.reduce(d, axis=0, dtype=np.float64)
+            elif fused:
                 shift_block(X, start, stop, c_block, d, s1)
             else:
                 np.subtract(X[start:stop], c_block, out=d, dtype=block_dtype)
@@ -511,6 +517,11 @@ def _comoment_sums(X, c, w_all, rows, single):
         return _comoment_part(X, lo, hi, c, w_all, rows, single)
 
     if f >= GRAM_PARALLEL_FEATURES:
+        if w_all is None and not single and X.dtype == c.dtype and not c.any():
+            # Wide data around 0: one syrk of all of X on BLAS's threads
+            # (62,500 x 1,024: 0.75 s against 0.84 s in blocks), summed in
+            # X's dtype as the blocks would be.
+            return float(n), np.add.reduce(X, axis=0, dtype=np.float64), X.T @ X
         return part(0, n)
     parts = map_parts(part, n, n * f, rows)
     total, s1, gram = parts[0]
@@ -519,6 +530,20 @@ def _comoment_sums(X, c, w_all, rows, single):
         s1 += p_s1
         gram += p_gram
     return total, s1, gram
+
+
+def _around_zero(X, c, dtype):
+    """Whether the head's mean ``c`` lies within the far test's distance
+    of the origin (:data:`CANCELLATION` variances, squared) for every
+    feature, with the head rows' spread: then the Gram matrix is taken
+    around 0, of X where it lies (no shifted copy).  The far test after the
+    pass, with the whole data's mean and variance, still decides whether
+    0 was close enough (the rounding error grows like ``eps * (1 +
+    mean^2 / var)``: at most twice the centred one); a mean beyond it is
+    summed again around itself, as for any other shift."""
+    head = np.asarray(X[:HEAD_ROWS], dtype)
+    var = np.var(head, axis=0)
+    return bool(np.all(c * c <= CANCELLATION * var))
 
 
 def comoments(X, shift, weights, dtype):
@@ -547,6 +572,8 @@ def comoments(X, shift, weights, dtype):
         rows = -(-n // -(-n // rows))
     with np.errstate(all="ignore"):
         c = _head_mean(X, 0, n, shift, w_all, dtype)
+        if w_all is None and _around_zero(X, c, dtype):
+            c = np.zeros_like(c)
         for attempt in range(2):
             if single:
                 # The shift the float32 blocks are taken around, exactly.
