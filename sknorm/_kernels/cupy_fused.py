@@ -85,6 +85,11 @@ STATISTICS_CHECK_FINITENESS = True
 # affine and linear take check="inf" / "nonfinite" (the transforms' check
 # of X, done while the output is written).
 TRANSFORMS_CHECK_FINITENESS = True
+# linear centres X block by block in the kernel that also checks it; folded
+# (X @ W.T + offset) it would read X once more for the check and the output
+# once more for the offset.  The centred path is the one measured on an
+# H200 (docs/performance.md); the fold was not, so it is not used here.
+FOLDS_CENTRING = False
 _CHECK_MODES = {None: 0, "inf": 1, "nonfinite": 2}
 
 # Threads of a partial kernel's block: 32 features (one warp per row) times

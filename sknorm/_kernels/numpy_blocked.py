@@ -541,9 +541,10 @@ def _around_zero(X, c, dtype):
     0 was close enough (the rounding error grows like ``eps * (1 +
     mean^2 / var)``: at most twice the centred one); a mean beyond it is
     summed again around itself, as for any other shift."""
-    head = np.asarray(X[:HEAD_ROWS], dtype)
-    var = np.var(head, axis=0)
-    return bool(np.all(c * c <= CANCELLATION * var))
+    # Two small NumPy calls (a stream of small batches asks once per batch).
+    d = np.asarray(X[:HEAD_ROWS], dtype) - c
+    var = np.einsum("ij,ij->j", d, d) / d.shape[0]
+    return bool((c * c <= CANCELLATION * var).all())
 
 
 def comoments(X, shift, weights, dtype):
