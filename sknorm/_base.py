@@ -31,27 +31,23 @@ from sklearn.utils.validation import check_is_fitted
 from . import _channels as channels
 from ._array_api import (
     accumulation_dtype,
-    array_device,
     check_same_namespace,
     detached,
     is_numpy_namespace,
-    namespace_of,
     requires_grad,
 )
 from ._callbacks import CallbackSupport, fit_task, has_callbacks
-from ._dask import is_dask_collection
+from ._channels.routing import ChannelRouting
+from ._dask.routing import dask_aware_output, lazy_on_dask
+from ._dask.routing import updated as dask_updated
 from ._display import ReprWithoutComputing
-from ._kernels import NonFiniteError, kernels_for, transforms_find_nonfinite
+from ._kernels import NonFiniteError, kernels_for, transforms_check_finiteness
+from ._merging import Mergeable
 from ._move import ArrayConversion
 from ._stats import (
     Moments,
-    Statistics,
-    min_max_of_batch,
-    moments_of_batch,
-    update_min_max,
-    update_moments,
 )
-from ._validation import validate_sample_weight, validate_X, where
+from ._validation import call_prefix, validate_sample_weight, validate_X
 
 __all__ = [
     "AffineNormalizer",
@@ -110,56 +106,6 @@ def _namespace_probe(X, xp):
     return X if xp is not None else np.empty((0, 0))
 
 
-def dask_layer():
-    """The Dask layer, imported on first use (``import sknorm`` must not
-    import dask)."""
-    from ._dask import layer
-
-    return layer
-
-
-def lazy_on_dask(method):
-    """Route a transform-like method to the Dask layer for Dask input.
-
-    ``method(self, X, ...)`` is called as it is for any other input; for a
-    ``dask.array.Array`` or ``dask.dataframe.DataFrame`` the Dask layer builds
-    the lazy result, which applies ``method`` of a frozen copy of the
-    estimator to every block (no graph is executed).
-    """
-    name = method.__name__
-
-    @functools.wraps(method)
-    def wrapper(self, X, *args, **kwargs):
-        if is_dask_collection(X):
-            return dask_layer().lazy_transform(self, name, X, *args, **kwargs)
-        return method(self, X, *args, **kwargs)
-
-    return wrapper
-
-
-def _dask_aware_output(wrapped):
-    """Keep Dask output lazy under ``set_output``.
-
-    scikit-learn's ``set_output`` wrapper (around ``transform`` and
-    ``fit_transform``) would turn a lazy result into a pandas frame, i.e.
-    compute it; for Dask input this calls the method inside that wrapper and
-    lets the Dask layer give the configured container its Dask form (a
-    ``dask.dataframe.DataFrame`` for "pandas").
-    """
-    inner = getattr(wrapped, "__wrapped__", None)
-    if inner is None or getattr(wrapped, "_sknorm_dask_output", False):
-        return wrapped
-
-    @functools.wraps(wrapped)
-    def method(self, X, *args, **kwargs):
-        if is_dask_collection(X):
-            return dask_layer().output_container(self, inner(self, X, *args, **kwargs))
-        return wrapped(self, X, *args, **kwargs)
-
-    method._sknorm_dask_output = True
-    return method
-
-
 def _name_the_call(method):
     """Prefix scikit-learn's parameter errors with ``"Estimator.method(): "``.
 
@@ -175,7 +121,7 @@ def _name_the_call(method):
         try:
             return method(self, *args, **kwargs)
         except InvalidParameterError as exc:
-            prefix = where(self, name)
+            prefix = call_prefix(self, name)
             if str(exc).startswith(prefix):
                 raise
             raise InvalidParameterError(prefix + str(exc)) from exc
@@ -242,23 +188,14 @@ class _Transaction:
         state.clear()
         state.update(self.saved)
         if isinstance(exc, NonFiniteError):
-            prefix = where(self.estimator, self.method)
+            prefix = call_prefix(self.estimator, self.method)
             raise ValueError(prefix + str(exc)) from exc
         return False
 
 
-def _same_parameter(a, b):
-    try:
-        return bool(a == b)
-    except Exception:  # arrays: compare their values
-        return bool(np.array_equal(np.asarray(a), np.asarray(b)))
-
-
-def _names(names):
-    return "no names" if names is None else repr(list(names))
-
-
 class BaseNormalizer(
+    Mergeable,
+    ChannelRouting,
     CallbackSupport,
     ArrayConversion,
     ReprWithoutComputing,
@@ -267,34 +204,17 @@ class BaseNormalizer(
 ):
     """Fit / partial_fit / transform plumbing of every sknorm estimator.
 
-    Subclasses define:
-
-    ``_reset()``
-        drop the fitted state (``fit`` calls it before updating);
-    ``_updated_state(X, xp, device, sample_weight, method)``
-        the new fitted attributes after seeing batch ``X``, as a dict, without
-        touching ``self`` (pure: this is what makes updates transactional);
-    ``_anchor_``
-        the name of one fitted array, used to check that later inputs live in
-        the same namespace and on the same device;
-    ``_allow_nan`` / ``_accept_sparse``
-        what ``validate_X`` accepts;
-    ``_check_call(X, method)`` (optional)
-        checks that depend on the parameters and on the kind of the raw
-        ``X`` (e.g. sparse input with centring), run first by ``fit``,
-        ``partial_fit``, ``transform`` and ``inverse_transform``; raise with
-        the ``where(self, method)`` prefix.
+    The hooks a subclass defines, and those this class gives the layers,
+    are the estimator contract, written down once in
+    :mod:`sknorm._contract`.  Merging (:class:`~sknorm._merging.Mergeable`)
+    and the routing of statistics by ``channel_axis``
+    (:class:`~sknorm._channels.routing.ChannelRouting`) are mixed in from
+    modules of their own; Dask input goes to :mod:`sknorm._dask.routing`.
 
     ``fit`` and ``partial_fit`` defined by a subclass are wrapped so that a
     parameter error raised by ``_fit_context`` names the call too.  Each
     public fitting call reports itself to scikit-learn's callbacks as one
     task (:meth:`_fit_task`).
-
-    Estimators with a ``channel_axis`` parameter take N-D input when it is
-    set: validation, statistics and transforms then go through
-    :mod:`sknorm._channels` (the ``_update_moments``, ``_batch_moments``,
-    ``_update_min_max``, ``_flat_batch`` and ``_affine_map`` helpers below
-    route by it; with ``channel_axis=None`` they are the 2-D functions).
     """
 
     _anchor_ = None
@@ -302,13 +222,13 @@ class BaseNormalizer(
     _accept_sparse = False
     # "kernel": fit/partial_fit leave the search for infinite values in dense
     # NumPy input to the NumPy kernel's own pass (see validate_X).
-    _finite_check = "validate"
+    _finiteness_check = "validate"
 
     def __init_subclass__(cls, **kwargs):
         super().__init_subclass__(**kwargs)  # scikit-learn's set_output wrap
         for name in ("transform", "fit_transform"):
             if name in cls.__dict__:
-                setattr(cls, name, _dask_aware_output(cls.__dict__[name]))
+                setattr(cls, name, dask_aware_output(cls.__dict__[name]))
         for name in ("fit", "partial_fit"):
             method = cls.__dict__.get(name)
             if callable(method) and not getattr(method, "_sknorm_named_call", False):
@@ -359,7 +279,11 @@ class BaseNormalizer(
         # Statistics of the values, never of an autograd graph.
         X, sample_weight = detached(X), detached(sample_weight)
         X, xp, device = self._validated_input(
-            X, method=method, reset=reset, finite_check=self._finite_check, record=True
+            X,
+            method=method,
+            reset=reset,
+            finiteness_check=self._finiteness_check,
+            record=True,
         )
         if not reset and self._is_fitted():
             check_same_namespace(
@@ -401,7 +325,9 @@ class BaseNormalizer(
             sequential_subtasks=sequential_subtasks,
         )
 
-    def _validated_input(self, X, *, method, reset, finite_check, record, columns=None):
+    def _validated_input(
+        self, X, *, method, reset, finiteness_check, record, columns=None
+    ):
         """:func:`validate_X`, or its N-D counterpart for an estimator with a
         ``channel_axis`` (``record``: a training call, which may record the
         layout of an estimator built from a state dict)."""
@@ -412,7 +338,7 @@ class BaseNormalizer(
                 method=method,
                 reset=reset,
                 allow_nan=self._allow_nan,
-                finite_check=finite_check,
+                finiteness_check=finiteness_check,
                 record=record,
             )
         return validate_X(
@@ -423,66 +349,13 @@ class BaseNormalizer(
             allow_nan=self._allow_nan,
             accept_sparse=self._accept_sparse,
             columns=columns,
-            finite_check=finite_check,
+            finiteness_check=finiteness_check,
         )
 
-    # ------------------------------------ statistics, per feature or channel
-    def _channel_layout(self, X):
-        """X's :class:`~sknorm._channels.Layout`, or None for 2-D input."""
-        axis = getattr(self, "channel_axis", None)
-        return None if axis is None else channels.layout_of(X.shape, axis)
-
-    def _update_moments(self, state, X, sample_weight, dtype):
-        """:func:`sknorm._stats.update_moments`, per channel for N-D input."""
-        layout = self._channel_layout(X)
-        if layout is None:
-            return update_moments(state, X, sample_weight, dtype)
-        return channels.update_moments(state, X, layout, sample_weight, dtype)
-
-    def _batch_moments(self, X, sample_weight, dtype):
-        """:func:`sknorm._stats.moments_of_batch`, per channel for N-D input."""
-        layout = self._channel_layout(X)
-        if layout is None:
-            return moments_of_batch(X, sample_weight, dtype)
-        return channels.batch_moments(X, layout, sample_weight, dtype)
-
-    def _update_min_max(self, state, X):
-        """:func:`sknorm._stats.update_min_max`, per channel for N-D input."""
-        layout = self._channel_layout(X)
-        if layout is None:
-            return update_min_max(state, X)
-        return channels.update_min_max(state, X, layout)
-
-    def _batch_min_max(self, X):
-        """:func:`sknorm._stats.min_max_of_batch`, per channel for N-D input."""
-        layout = self._channel_layout(X)
-        if layout is None:
-            return min_max_of_batch(X)
-        return channels.update_min_max(None, X, layout)
-
-    def _flat_batch(self, X, sample_weight):
-        """``(matrix, weights)`` whose columns are the features (2-D input) or
-        the channels (an N-D layout that is a plain matrix of channels, see
-        :func:`sknorm._channels.flat_batch`), for the 2-D fused steps; None
-        when per-channel statistics need a merge of parts."""
-        layout = self._channel_layout(X)
-        if layout is None:
-            return X, sample_weight
-        return channels.flat_batch(X, layout, sample_weight)
-
-    def _affine_map(self, xp, X, center, scale, offset, copy):
-        """The affine kernel on validated X, broadcast along the channels for
-        N-D input (no finiteness check: for outputs of a statistics pass)."""
-        layout = self._channel_layout(X)
-        if layout is None:
-            return kernels_for(xp).affine(X, center, scale, offset, copy)
-        return channels.affine(X, center, scale, offset, copy, layout=layout)
-
     def _update(self, X, sample_weight, *, method, reset):
-        if is_dask_collection(X):
-            return dask_layer().update(
-                self, X, sample_weight, method=method, reset=reset
-            )
+        fitted = dask_updated(self, X, sample_weight, method=method, reset=reset)
+        if fitted is not None:
+            return fitted
         with self._transaction(method):
             X, xp, device, sample_weight = self._validated_batch(
                 X, sample_weight, method=method, reset=reset
@@ -503,160 +376,17 @@ class BaseNormalizer(
             X, sample_weight, method="partial_fit", reset=not self._is_fitted()
         )
 
-    # ------------------------------------------------- mergeable statistics
-    # What merge() and the Dask layer need (all pure: nothing is assigned):
-    #
-    # _statistic_types()       the state classes of _batch_statistics, in order
-    # _batch_statistics(X, xp, device, sample_weight)
-    #                          the states of one validated batch
-    # _merge_statistics(a, b)  the states of the union of two sets of rows
-    # _statistics(method)      the fitted estimator's Statistics
-    # _fitted_state(statistics, xp, device, n_features)
-    #                          the fitted attributes derived from Statistics
-    #
-    # _merge_params names the parameters two estimators must share to merge.
-    _merge_params = ()
-
-    def _statistic_types(self):
-        return ()
-
-    def _batch_statistics(self, X, xp, device, sample_weight):
-        return ()
-
-    def _merge_statistics(self, a, b):
-        return ()
-
-    def _statistics(self, method):
-        return Statistics((), 0, False)
-
-    def _merged_statistics(self, a, b):
-        """The :class:`~sknorm._stats.Statistics` of the rows of ``a`` and
-        ``b`` (``merge``, a Dask ``partial_fit``)."""
-        return Statistics(
-            self._merge_statistics(a.states, b.states),
-            a.n_rows + b.n_rows,
-            a.weighted or b.weighted,
-        )
-
-    def _fitted_state(self, statistics, xp, device, n_features):
-        return {}
-
-    # What the Dask layer asks besides (defaults for one-to-one transforms):
-    def _check_fit_shape(self, method, n_features):
-        """Checks of a training batch's width against the parameters."""
-
-    def _output_width(self, method, n_columns):
-        """Columns of ``method``'s output for ``n_columns`` input columns."""
-        return n_columns
-
-    def _inverse_columns(self):
-        """Columns ``inverse_transform`` expects when they are not the input
-        features (None: they are)."""
-        return None
-
-    def _prepare_transform(self, method):
-        """Compute, once, what ``method`` derives from the fitted state."""
-
-    def _not_mergeable(self):
-        """Why ``merge`` is refused (None: it is supported)."""
-        return (
-            f"{type(self).__name__} keeps no statistics that two fitted "
-            "estimators could combine."
-        )
-
-    def merge(self, other):
-        """Add the statistics of another fitted estimator to this one.
-
-        The result is what this estimator would be had it also seen, with
-        ``partial_fit``, every row ``other`` has seen: fit parts of the data
-        anywhere (processes, machines, Spark partitions, a federated
-        setting), then combine.  ``other`` is not modified.
-
-        Parameters
-        ----------
-        other : estimator
-            A fitted estimator of the same class, with the same
-            statistic-relevant parameters, the same features (count and
-            names) and its fitted state in the same namespace and on the same
-            device.
-
-        Returns
-        -------
-        self : estimator
-            The updated estimator (unchanged if this call raised).
-        """
-        reason = self._not_mergeable()
-        if reason is not None:
-            raise TypeError(where(self, "merge") + reason)
-        with self._transaction("merge"):
-            self._check_mergeable(other)
-            mine = self._statistics("merge")
-            theirs = other._statistics("merge")
-            merged = self._merged_statistics(mine, theirs)
-            anchor = getattr(self, self._anchor_)
-            self.__dict__.update(
-                self._fitted_state(
-                    merged,
-                    namespace_of(anchor),
-                    array_device(anchor),
-                    self.n_features_in_,
-                )
-            )
-        return self
-
-    def _check_mergeable(self, other):
-        prefix = where(self, "merge")
-        name = type(self).__name__
-        if type(other) is not type(self):
-            raise TypeError(
-                prefix + f"can only merge another {name}, got {type(other).__name__}."
-            )
-        for est, label in ((self, "this estimator"), (other, "other")):
-            if not est._is_fitted():
-                raise ValueError(
-                    prefix + f"{label} is not fitted; fit it (or call "
-                    "partial_fit) before merging."
-                )
-        differ = [
-            p
-            for p in self._merge_params
-            if not _same_parameter(getattr(self, p), getattr(other, p))
-        ]
-        if differ:
-            shown = ", ".join(
-                f"{p}={getattr(self, p)!r} vs {getattr(other, p)!r}" for p in differ
-            )
-            raise ValueError(
-                prefix + f"the estimators were fitted with different "
-                f"parameters that the statistics depend on ({shown}); merge "
-                "estimators fitted with the same ones."
-            )
-        if self.n_features_in_ != other.n_features_in_:
-            raise ValueError(
-                prefix + f"other has {other.n_features_in_} features, but this "
-                f"estimator has {self.n_features_in_}; merge estimators fitted "
-                "on the same columns."
-            )
-        names = [getattr(e, "feature_names_in_", None) for e in (self, other)]
-        if (names[0] is None) != (names[1] is None) or (
-            names[0] is not None and list(names[0]) != list(names[1])
-        ):
-            raise ValueError(
-                prefix + f"the feature names differ ({_names(names[0])} vs "
-                f"{_names(names[1])}); merge estimators fitted on the same "
-                "columns, in the same order."
-            )
-        check_same_namespace(
-            self, "merge", getattr(other, other._anchor_), getattr(self, self._anchor_)
-        )
-
     # ----------------------------------------------------------- transform
-    def _check_transform_input(self, X, method, copy, columns=None):
+    def _check_transform_input(
+        self, X, method, copy, columns=None, *, kernel_checks=True
+    ):
         """Validated X, its namespace, and whether the kernel must copy.
 
         ``columns``: see :func:`validate_X` (inverse of a dimension
         reduction).  The finiteness check of device arrays is left to the
-        transform kernel where it can do it (:meth:`_transform_kernel`)."""
+        transform kernel where it can do it (:meth:`_transform_kernel`);
+        a transform that computes without it (``kernel_checks=False``)
+        has validation check the values."""
         fitted = self._is_fitted()
         if not fitted and self.__sklearn_tags__().requires_fit:
             check_is_fitted(self)
@@ -665,7 +395,7 @@ class BaseNormalizer(
             X,
             method=method,
             reset=False,
-            finite_check="transform",
+            finiteness_check="transform" if kernel_checks else "validate",
             record=False,
             columns=columns,
         )
@@ -688,23 +418,23 @@ class BaseNormalizer(
         layout = self._channel_layout(args[0])
         if layout is not None:
             check = None
-            if channels.transforms_check(xp):
+            if channels.channel_transforms_check_finiteness(xp):
                 check = "inf" if self._allow_nan else "nonfinite"
             try:
                 return getattr(channels, name)(*args, layout=layout, check=check)
             except NonFiniteError as exc:
-                raise ValueError(where(self, method) + str(exc)) from exc
+                raise ValueError(call_prefix(self, method) + str(exc)) from exc
         kernel = getattr(kernels_for(xp), name)
-        if not transforms_find_nonfinite(xp):
+        if not transforms_check_finiteness(xp):
             return kernel(*args)
         try:
             return kernel(*args, check="inf" if self._allow_nan else "nonfinite")
         except NonFiniteError as exc:
-            raise ValueError(where(self, method) + str(exc)) from exc
+            raise ValueError(call_prefix(self, method) + str(exc)) from exc
 
 
 # TransformerMixin's fit_transform, inherited by every estimator.
-BaseNormalizer.fit_transform = _dask_aware_output(BaseNormalizer.fit_transform)
+BaseNormalizer.fit_transform = dask_aware_output(BaseNormalizer.fit_transform)
 
 
 class AffineNormalizer(OneToOneFeatureMixin, BaseNormalizer):

@@ -8,7 +8,8 @@ from sklearn.base import OneToOneFeatureMixin, _fit_context
 from sklearn.utils._param_validation import Interval
 
 from ._array_api import output_float_dtype
-from ._base import BaseNormalizer, _name_the_call, lazy_on_dask
+from ._base import BaseNormalizer, _name_the_call
+from ._dask.routing import lazy_on_dask
 from ._naming import published_as
 
 __all__ = ["LocalResponseNormalizer"]

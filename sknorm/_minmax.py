@@ -17,31 +17,38 @@ from ._array_api import (
 from ._base import AffineNormalizer, clipped_in_place, partial_fit_context
 from ._naming import published_as
 from ._stats import MinMaxState, Statistics, merge_min_max
-from ._validation import where
+from ._validation import call_prefix
 
 __all__ = ["MinMax"]
+
+
+def _is_real(v):
+    # int and float first: asked on every partial_fit (an ABC check costs
+    # a few hundred ns).
+    return type(v) in (float, int) or (isinstance(v, Real) and not isinstance(v, bool))
 
 
 def _check_range(estimator, method, value, name):
     ok = (
         isinstance(value, tuple | list)
         and len(value) == 2
-        and all(isinstance(v, Real) and not isinstance(v, bool) for v in value)
+        and _is_real(value[0])
+        and _is_real(value[1])
     )
     if not ok:
         raise ValueError(
-            where(estimator, method) + f"{name} must be a pair (min, max) of "
+            call_prefix(estimator, method) + f"{name} must be a pair (min, max) of "
             f"real numbers; got {value!r}."
         )
     lo, hi = float(value[0]), float(value[1])
     if not (math.isfinite(lo) and math.isfinite(hi) and math.isfinite(hi - lo)):
         raise ValueError(
-            where(estimator, method) + f"{name} must be a pair of finite "
+            call_prefix(estimator, method) + f"{name} must be a pair of finite "
             f"numbers whose difference is finite too; got {tuple(value)!r}."
         )
     if not lo < hi:
         raise ValueError(
-            where(estimator, method) + f"Minimum of desired {name} must be "
+            call_prefix(estimator, method) + f"Minimum of desired {name} must be "
             f"smaller than maximum. Got {tuple(value)!r}; pass ({hi}, {lo}) if "
             "the order was swapped."
         )
@@ -162,7 +169,7 @@ class MinMax(AffineNormalizer):
     _anchor_ = "data_min_"
 
     @property
-    def _finite_check(self):
+    def _finiteness_check(self):
         # The min/max kernel finds inf in its own pass; a fixed data_range
         # runs no kernel, so validation checks.
         return "kernel" if self.data_range is None else "validate"
@@ -268,8 +275,10 @@ class MinMax(AffineNormalizer):
             state = None
         else:
             (state,) = statistics.states
-            data_min = xp.astype(state.min, dtype, copy=False)
-            data_max = xp.astype(state.max, dtype, copy=False)
+            data_min, data_max = state.min, state.max
+            if data_min.dtype != dtype:  # float32 input: float64 attributes
+                data_min = xp.astype(data_min, dtype)
+                data_max = xp.astype(data_max, dtype)
         # data_range_, scale_ and min_ are derived when first read: a
         # streaming partial_fit only merges the minimum and maximum (on a
         # GPU every derived array is a kernel launch).
@@ -280,7 +289,7 @@ class MinMax(AffineNormalizer):
             "data_max_": data_max,
             # The range the fitted map targets (a later set_params does not
             # change a fitted estimator, as in scikit-learn).
-            "_feature_range_": tuple(float(v) for v in self.feature_range),
+            "_feature_range_": tuple(map(float, self.feature_range)),
         }
 
     def _derived(self, name):

@@ -20,9 +20,15 @@ from typing import NamedTuple
 
 import numpy as np
 
-from ._array_api import array_device, is_numpy_namespace, namespace_of
+from ._array_api import is_numpy_namespace, namespace_of
 from ._kernels import kernels_for
-from ._kernels.generic import bounded_shift
+from ._kernels.generic import (
+    bounded_shift,
+    chan_merge,
+    first_observed,
+    observed,
+    weight_fractions,
+)
 from ._naming import state_type
 
 __all__ = [
@@ -59,32 +65,6 @@ class Statistics(NamedTuple):
     weighted: bool
 
 
-def weight_fractions(xp, a_count, b_count):
-    """Total weight and each side's share of it (0 where the total is 0)."""
-    total = a_count + b_count
-    safe = xp.where(total > 0, total, xp.ones_like(total))
-    return total, a_count / safe, b_count / safe
-
-
-def _observed(xp, X, weights):
-    """Entries that carry data: not NaN, in a row of positive weight."""
-    observed = ~xp.isnan(X)
-    if weights is not None:
-        observed = observed & (weights > 0)[:, None]
-    return observed
-
-
-def _first_observed(xp, X, dtype, weights=None):
-    """Per feature, the first value of ``X`` that carries data (not NaN, in
-    a row of positive weight); 0 where there is none."""
-    observed = _observed(xp, X, weights)
-    rank = xp.cumulative_sum(xp.astype(observed, xp.int32), axis=0)
-    first = observed & (rank == 1)
-    zero = xp.zeros((), dtype=dtype, device=array_device(X))
-    picked = xp.where(first, xp.astype(X, dtype), zero)
-    return xp.sum(picked, axis=0)
-
-
 def _initial_shift(xp, X, dtype, weights=None):
     """A per-feature value close to the data: the first observed value.
 
@@ -107,7 +87,7 @@ def _initial_shift(xp, X, dtype, weights=None):
         # huge compared with its spread.
         head = min(X.shape[0], 1024)
         w = None if weights is None else weights[:head]
-        return bounded_shift(xp, _first_observed(xp, X[:head, :], dtype, w), dtype)
+        return bounded_shift(xp, first_observed(xp, X[:head, :], dtype, w), dtype)
     first = xp.astype(X[0, :], dtype)
     missing = xp.isnan(first)
     if not (bool(xp.any(missing)) or (weights is not None and not weights[0] > 0)):
@@ -115,8 +95,8 @@ def _initial_shift(xp, X, dtype, weights=None):
     n = X.shape[0]
     for stop in (min(n, 1024), n):
         w = None if weights is None else weights[:stop]
-        first = _first_observed(xp, X[:stop, :], dtype, w)
-        missing = ~xp.any(_observed(xp, X[:stop, :], w), axis=0)
+        first = first_observed(xp, X[:stop, :], dtype, w)
+        missing = ~xp.any(observed(xp, X[:stop, :], w), axis=0)
         if stop == n or not bool(xp.any(missing)):
             break
     return bounded_shift(xp, first, dtype)
@@ -131,14 +111,6 @@ def _batch_shift(xp, state, X, dtype, weights=None):
     if is_numpy_namespace(xp) and bool(xp.all(seen)):
         return state.shift
     return xp.where(seen, state.shift, _initial_shift(xp, X, dtype, weights))
-
-
-def _merged_mean(xp, a_mean, fa, fb, delta, b_mean):
-    """``a + fb (b - a)``, Chan's form; ``fa a + fb b`` where the difference
-    overflowed (two means of opposite signs near the float maximum: the
-    convex form cannot overflow, the variance is then +inf anyway)."""
-    mean = a_mean + fb * delta
-    return xp.where(xp.isfinite(delta), mean, fa * a_mean + fb * b_mean)
 
 
 # --------------------------------------------------------------- moments ----
@@ -200,18 +172,13 @@ def merge_moments(a, b):
     shift = xp.where(seen_a, a.shift, b.shift)
     a_mean = xp.where(seen_a, a.mean, xp.zeros_like(a.mean))
     b_mean = xp.where(seen_b, b.mean + (b.shift - shift), a_mean)
-    total, fa, fb = weight_fractions(xp, a.count, b.count)
     # Means of opposite signs near the float maximum: their difference and
     # the variance overflow (to +inf, which is the variance), the mean not.
     with np.errstate(over="ignore", invalid="ignore"):
-        delta = b_mean - a_mean
-        return Moments(
-            count=total,
-            n_obs=a.n_obs + b.n_obs,
-            shift=shift,
-            mean=_merged_mean(xp, a_mean, fa, fb, delta, b_mean),
-            var=fa * a.var + fb * b.var + fa * fb * delta * delta,
+        count, mean, var = chan_merge(
+            xp, a.count, a_mean, a.var, b.count, b_mean, b.var
         )
+    return Moments(count, a.n_obs + b.n_obs, shift, mean, var)
 
 
 def recentred(state):
@@ -339,11 +306,20 @@ def comoments_of_batch(X, sample_weight, dtype, shift=None):
 
 
 def merge_comoments(a, b):
+    """Chan's pairwise merge of co-moments (the covariance's outer-product
+    correction).  A kernel module with its own ``merge_comoments`` (NumPy
+    with numba: one compiled pass) does it with the same operations; it may
+    return ``NotImplemented``."""
     if a is None:
         return b
     if b is None:
         return a
     xp = namespace_of(a.mean)
+    fused = getattr(kernels_for(xp), "merge_comoments", None)
+    if fused is not None:
+        result = fused(a, b)
+        if result is not NotImplemented:
+            return CoMoments(*result)
     # As in merge_moments: a side without rows (an empty Dask chunk, a batch
     # of zero weights) must not lend its placeholder shift, or b's mean
     # would be taken around 0 and lose the digits the shift protects.

@@ -32,15 +32,15 @@ from ._array_api import (
 )
 from ._kernels import (
     NonFiniteError,
-    finds_infinity,
     kernels_for,
-    transforms_find_nonfinite,
+    statistics_check_finiteness,
+    transforms_check_finiteness,
 )
 
-__all__ = ["validate_X", "validate_sample_weight", "where"]
+__all__ = ["call_prefix", "validate_X", "validate_sample_weight"]
 
 
-def where(estimator, method):
+def call_prefix(estimator, method):
     """The ``"Estimator.method(): "`` prefix of every message."""
     return f"{type(estimator).__name__}.{method}(): "
 
@@ -64,7 +64,7 @@ def validate_X(
     allow_nan=True,
     accept_sparse=False,
     copy=False,
-    finite_check="validate",
+    finiteness_check="validate",
     columns=None,
 ):
     """Validate ``X`` for ``estimator.method``; return ``(X, xp, device)``.
@@ -75,7 +75,7 @@ def validate_X(
     (float32 on devices without float64); float16 (and torch's bfloat16),
     float32 and float64 are kept, NumPy's in native byte order.
 
-    ``finite_check="kernel"`` leaves the search for the values the
+    ``finiteness_check="kernel"`` leaves the search for the values the
     estimator refuses (infinity with ``allow_nan``; NaN and infinity
     without) in a dense NumPy ``X`` to the caller's NumPy kernel, which
     finds them in its own pass over X and raises
@@ -85,24 +85,24 @@ def validate_X(
     infinity themselves (CuPy's fused kernels); sparse input and the rest
     are checked here.
 
-    ``finite_check="transform"`` leaves the check of non-NumPy input to a
+    ``finiteness_check="transform"`` leaves the check of non-NumPy input to a
     transform kernel that does it while writing its output (see
-    :func:`~sknorm._kernels.transforms_find_nonfinite`).
+    :func:`~sknorm._kernels.transforms_check_finiteness`).
 
     ``columns`` is the expected number of columns when they are not the
     input features (the components a PCA whitening outputs, given back to
     its ``inverse_transform``); feature names then do not apply.
     """
-    prefix = where(estimator, method)
+    prefix = call_prefix(estimator, method)
     names = method != "inverse_transform"
     shape_check = _ShapeCheck(estimator, prefix, reset, names, columns)
     if is_array_api_input(X):
         X = _validate_array_api(
-            estimator, X, prefix, allow_nan, copy, finite_check, shape_check
+            estimator, X, prefix, allow_nan, copy, finiteness_check, shape_check
         )
     elif _is_plain_float_matrix(X):
         X = _validate_plain_float_matrix(
-            estimator, X, prefix, allow_nan, copy, finite_check, shape_check
+            estimator, X, prefix, allow_nan, copy, finiteness_check, shape_check
         )
         return X, namespace_of(X), "cpu"  # an ndarray, not sparse
     elif columns is not None:
@@ -111,7 +111,7 @@ def validate_X(
         )
         shape_check(X.shape[1])
     else:
-        skip = finite_check == "kernel" and not sp.issparse(X)
+        skip = finiteness_check == "kernel" and not sp.issparse(X)
         with warnings.catch_warnings():
             if not names:
                 warnings.filterwarnings(
@@ -161,9 +161,9 @@ def _is_plain_float_matrix(X):
 
 
 def _validate_plain_float_matrix(
-    estimator, X, prefix, allow_nan, copy, finite_check, shape_check
+    estimator, X, prefix, allow_nan, copy, finiteness_check, shape_check
 ):
-    if finite_check != "kernel" and not _skip_value_checks():
+    if finiteness_check != "kernel" and not _skip_value_checks():
         assert_finite_numpy(estimator, X, prefix, allow_nan)
     shape_check(X.shape[1])
     return X.copy() if copy else X
@@ -247,7 +247,7 @@ def _validate_with_sklearn(
 
 
 def _validate_array_api(
-    estimator, X, prefix, allow_nan, copy, finite_check, shape_check
+    estimator, X, prefix, allow_nan, copy, finiteness_check, shape_check
 ):
     xp = namespace_of(X)
     device = array_device(X)
@@ -279,9 +279,9 @@ def _validate_array_api(
         X = xp.asarray(X, copy=True)
     if _skip_value_checks():
         pass
-    elif finite_check == "kernel" and allow_nan and finds_infinity(xp):
+    elif finiteness_check == "kernel" and allow_nan and statistics_check_finiteness(xp):
         pass  # the kernel's own pass finds +-inf (CuPy: no separate pass)
-    elif finite_check == "transform" and transforms_find_nonfinite(xp):
+    elif finiteness_check == "transform" and transforms_check_finiteness(xp):
         pass  # checked by the transform kernel as it writes the output
     else:
         raise_if_nonfinite(xp, X, prefix, allow_nan)
@@ -291,9 +291,9 @@ def _validate_array_api(
 
 def _has_nonfinite(xp, X, allow_nan):
     """+-inf in X (or NaN, unless ``allow_nan``): a host read of a device
-    value.  A kernel module's ``find_nonfinite`` (CuPy: one read of X, no
+    value.  A kernel module's ``has_nonfinite`` (CuPy: one read of X, no
     temporary) replaces the generic ``any(isinf(X))`` where it has one."""
-    find = getattr(kernels_for(xp), "find_nonfinite", None)
+    find = getattr(kernels_for(xp), "has_nonfinite", None)
     if find is not None:
         return find(X, allow_nan)
     if allow_nan:
@@ -388,7 +388,7 @@ def validate_sample_weight(estimator, method, sample_weight, X, xp, device, dtyp
     """
     if sample_weight is None:
         return None
-    prefix = where(estimator, method)
+    prefix = call_prefix(estimator, method)
     n_samples = X.shape[0]
     if isinstance(sample_weight, int | float | np.number):
         # A scalar is one weight for every row: checked like any other.

@@ -18,7 +18,7 @@ from ._stats import (
     merge_moments,
     recentred,
 )
-from ._validation import where
+from ._validation import call_prefix
 
 __all__ = ["ZScore"]
 
@@ -177,7 +177,7 @@ class ZScore(MomentStatistics, AffineNormalizer):
     # feature is one the moments already hold (no operation per batch).
     _anchor_ = "_weight_seen_"
     _accept_sparse = ("csr", "csc")
-    _finite_check = "kernel"  # the moments kernel finds inf in its own pass
+    _finiteness_check = "kernel"  # the moments kernel finds inf in its own pass
 
     def __init__(self, *, with_mean=True, with_std=True, copy=True, channel_axis=None):
         self.with_mean = with_mean
@@ -303,7 +303,7 @@ class ZScore(MomentStatistics, AffineNormalizer):
         # (With a channel_axis, validation refuses sparse input itself.)
         if self.with_mean and sp.issparse(X) and self.channel_axis is None:
             raise ValueError(
-                where(self, method) + "Cannot center sparse matrices: pass "
+                call_prefix(self, method) + "Cannot center sparse matrices: pass "
                 "`with_mean=False` instead, or convert X to a dense array."
             )
 

@@ -20,9 +20,9 @@ LazyQuantiles the quantiles of one fit, computed on first use
 from ._quantile_summary import QuantileSummary
 from ._robust.quantile_statistics import LazyQuantiles
 from ._stats import CoMoments, MinMaxState, Moments
-from ._whitening import _LazyWhitening as LazyWhitening
-from ._whitening_matrices import Whitening
-from ._whitening_shrinkage import FourthMoments
+from ._whitening.estimator import _LazyWhitening as LazyWhitening
+from ._whitening.matrices import Whitening
+from ._whitening.shrinkage import FourthMoments
 
 __all__ = [
     "CoMoments",

@@ -60,17 +60,15 @@ def _strict():
 
 def _kernel_lookups_answer(mp, module):
     import sknorm._base
-    import sknorm._minibatch
+    import sknorm._minibatch.estimator
     import sknorm._stats
     import sknorm._validation
-    import sknorm._whitening
 
     for owner in (
         sknorm._stats,
         sknorm._base,
         sknorm._validation,
-        sknorm._minibatch,
-        sknorm._whitening,
+        sknorm._minibatch.estimator,
     ):
         mp.setattr(owner, "kernels_for", lambda xp: module)
 
@@ -165,7 +163,7 @@ def _force_rows(mp, on):
     from sknorm._channels import layout
 
     mp.setattr(
-        layout.Layout,
+        layout.ChannelLayout,
         "uses_rows",
         (lambda self, xp: is_numpy_namespace(xp)) if on else (lambda self, xp: False),
     )

@@ -301,3 +301,167 @@ def test_batchnorm_step_matches_the_numpy_step(momentum, init, weighted):
     assert got.n_samples_seen_ == ref.n_samples_seen_ == 260
     for a, b in zip(got_out, ref_out, strict=True):
         np.testing.assert_array_equal(a, b)
+
+
+# ------------------------------------- module-level loops, fixed variants ----
+def test_import_sknorm_imports_no_numba():
+    """The loops' modules (which import numba) load on first use only."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, numpy as np, sknorm\n"
+        "loops = ('numba', 'sknorm._kernels.numba_columns',"
+        " 'sknorm._kernels.numba_rows')\n"
+        "assert not [m for m in loops if m in sys.modules], sys.modules.keys()\n"
+        "sknorm.ZScore().fit(np.ones((5, 2)))\n"
+        "assert 'sknorm._kernels.numba_columns' in sys.modules\n"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True, timeout=600)
+
+
+def _read_only(a):
+    a = a.copy()
+    a.setflags(write=False)
+    return a
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_read_only_input_runs_the_same_compiled_loops(dtype):
+    """Read-only X (a memory map, a frozen array) matches the loops'
+    read-only signatures: the compiled paths run and give the bits a
+    writable X gets; and no loop compiles a variant of its own."""
+    from sknorm import ZCAWhitening
+    from sknorm._kernels import numba_columns, numba_rows
+
+    rng = np.random.default_rng(13)
+    X = (50 + rng.normal(size=(300, 5))).astype(dtype)
+    images = (50 + rng.normal(size=(6, 3, 4, 4))).astype(dtype)
+    frozen, frozen_images = _read_only(X), _read_only(images)
+
+    def run(X, images):
+        zs = ZScore().partial_fit(X[:100]).partial_fit(X[100:])
+        mm = MinMax().partial_fit(X[:100]).partial_fit(X[100:])
+        bn = MiniBatchNormalizer()
+        out = [bn.normalize_batch(X[:100]), bn.normalize_batch(X[100:])]
+        zca = ZCAWhitening().partial_fit(X[:100]).partial_fit(X[100:])
+        per_row = ZScore(channel_axis=1).fit(images)
+        return [
+            zs.mean_, zs.var_, zs.transform(X), ZScore().fit(X).var_,
+            mm.data_min_, mm.transform(X), bn.running_var_, *out,
+            zca.covariance_, per_row.var_, per_row.transform(images),
+        ]  # fmt: skip
+
+    for got, expected in zip(run(frozen, frozen_images), run(X, images), strict=True):
+        np.testing.assert_array_equal(got, expected)
+    for module in (numba_columns, numba_rows):
+        for name in dir(module):
+            loop = getattr(module, name)
+            if hasattr(loop, "signatures") and hasattr(loop, "py_func"):
+                assert not loop._can_compile, name  # its variants were given
+                assert len(loop.signatures) <= 3, name
+
+
+def test_a_strided_running_state_takes_the_compiled_step():
+    """The steps read a state's vectors through any strides (a column of a
+    packed array): compiled, with the bits of a contiguous state."""
+    rng = np.random.default_rng(14)
+    X = 10 + rng.normal(size=(200, 4))
+    state = update_moments(None, X[:100], None, np.float64)
+    packed = np.stack(state, axis=1).copy()  # (features, 5)
+    strided = Moments(*(packed[:, k] for k in range(5)))
+    assert not strided.mean.flags.c_contiguous
+    got = numpy_blocked.update_moments(strided, X[100:], None, np.float64)
+    assert got is not NotImplemented
+    expected = numpy_blocked.update_moments(state, X[100:], None, np.float64)
+    for a, b in zip(got, expected, strict=True):
+        np.testing.assert_array_equal(a, b)
+
+
+def test_unaligned_input_runs_the_same_compiled_loops():
+    """Unaligned arrays (Dask's distributed workers hand chunks out so, as
+    views into a byte buffer) match the loops' signatures: the compiled
+    paths run them, with the bits an aligned copy gets (a distributed fit
+    is bit-identical to a local one)."""
+    rng = np.random.default_rng(15)
+    X = 7 + rng.normal(size=(64, 3))
+    raw = np.zeros(X.nbytes + 1, np.uint8)
+    unaligned = np.frombuffer(raw.data, np.float64, X.size, offset=1).reshape(X.shape)
+    unaligned[...] = X
+    assert not unaligned.flags.aligned
+    from sknorm._kernels.numpy_common import use_compiled
+
+    assert use_compiled(unaligned)
+    for Est in (ZScore, MinMax, MiniBatchNormalizer):
+        a, b = Est().fit(unaligned), Est().fit(X)
+        np.testing.assert_array_equal(a.transform(unaligned), b.transform(X))
+        state = numpy_blocked.update_moments(None, unaligned, None, np.float64)
+        assert state is not NotImplemented
+        expected = numpy_blocked.update_moments(None, X, None, np.float64)
+        for got, ref in zip(state, expected, strict=True):
+            np.testing.assert_array_equal(got, ref)
+    in_place = unaligned.copy()  # aligned: the transform writes into X
+    np.testing.assert_array_equal(
+        ZScore(copy=False).fit(X).transform(unaligned), ZScore().fit(X).transform(X)
+    )
+    assert in_place.flags.aligned
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_column_affine_check_bit_notes_only(dtype):
+    """The affine loop's CHECK bit notes +-inf and NaN (returned flags) and
+    changes no output bit; without it the loop returns 0."""
+    from sknorm._kernels import numba_columns
+
+    rng = np.random.default_rng(16)
+    X = rng.normal(size=(50, 7)).astype(dtype)
+    X[3, 2], X[40, 6] = np.inf, np.nan
+    c, s, o = (rng.normal(size=7).astype(dtype) for _ in range(3))
+    inf = dtype(np.inf)
+    reference = ((X - c) * s + o).astype(dtype)
+    for check, flags in ((0, 0), (numba_cpu.CHECK, 3)):
+        out = np.empty_like(X)
+        bits = numba_columns.column_affine(X, out, 0, 50, c, s, o, 7 | check, inf)
+        assert bits == flags
+        np.testing.assert_array_equal(out, reference)
+    finite = np.nan_to_num(X, nan=0.0, posinf=1.0)
+    out = np.empty_like(X)
+    assert numba_columns.column_affine(finite, out, 0, 50, c, s, o, 15, inf) == 0
+
+
+@pytest.mark.parametrize("case", ["float64", "float32 blocks", "weighted", "far head"])
+def test_compiled_comoment_tail_gives_numpys_bits(case):
+    """numpy_blocked.comoments's tail (mean, symmetrised covariance, the far
+    test, the finiteness flags) compiled gives the NumPy expressions' bits
+    on the same block sums; the co-moments are np.cov's."""
+    rng = np.random.default_rng(17)
+    X = 1e4 + rng.normal(size=(5000, 9)) * rng.uniform(0.01, 100, 9)
+    w = rng.uniform(0, 2, 5000) if case == "weighted" else None
+    single = case == "float32 blocks"
+    if single:
+        X = X.astype(np.float32)
+    c = X[:50].astype(np.float64).mean(axis=0)  # a head mean: near the mean
+    if case == "far head":
+        c[2] += 1e4  # far from the mean: flagged
+    sums = numpy_blocked._comoment_sums(X, c, w, 1000, single)
+    compiled = numpy_blocked._finish_comoments(*sums)
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("SKNORM_NUMBA", "0")
+        plain = numpy_blocked._finish_comoments(*sums)
+    for got, expected in zip(compiled, plain, strict=True):
+        np.testing.assert_array_equal(got, expected)
+    assert compiled[3] == (1 if case == "far head" else 0)
+    assert compiled[2][2] == (case == "far head")
+    shift = X[0].astype(np.float64)
+    _, mean, cov = numpy_blocked.comoments(X, shift, w, np.float64)
+    X64 = X.astype(np.float64)
+    ref = np.cov(X64, rowvar=False, aweights=w, bias=True)
+    rtol = 1e-6 if single else 1e-11
+    np.testing.assert_allclose(cov, ref, rtol=rtol, atol=rtol * np.abs(ref).max())
+    np.testing.assert_allclose(shift + mean, np.average(X64, axis=0, weights=w))
+    bad = sums[1].copy()
+    bad[4] = np.nan
+    for numba in ("1", "0"):
+        with pytest.MonkeyPatch.context() as mp:
+            mp.setenv("SKNORM_NUMBA", numba)
+            assert numpy_blocked._finish_comoments(sums[0], bad, sums[2])[3] & 6 == 6

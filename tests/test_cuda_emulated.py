@@ -268,8 +268,8 @@ def test_transform_checks(fused, check, copy):
     # (NumPy, standing in for cuBLAS, warns about the inf it multiplies.)
     with pytest.raises(NonFiniteError), np.errstate(invalid="ignore"):
         cupy_fused.linear(X, np.zeros(3), np.eye(3), False, check=check)
-    assert cupy_fused.find_nonfinite(X, allow_nan=True)
-    assert not cupy_fused.find_nonfinite(np.ones((9, 2)), allow_nan=False)
+    assert cupy_fused.has_nonfinite(X, allow_nan=True)
+    assert not cupy_fused.has_nonfinite(np.ones((9, 2)), allow_nan=False)
 
 
 @pytest.mark.parametrize("dtype", ["float32", "float64"])
@@ -278,10 +278,12 @@ def test_linear_matches_generic(fused, monkeypatch, dtype):
     rng = np.random.default_rng(6)
     X = (50 + rng.normal(size=(40, 5))).astype(dtype)
     M, c = rng.normal(size=(3, 5)), 50 + rng.normal(size=5)
-    got = cupy_fused.linear(X, c, M, True)
-    ref = generic.linear(X, c, M, True)
     rtol = 1e-5 if dtype == "float32" else 1e-12
-    np.testing.assert_allclose(got, ref, rtol=rtol, atol=rtol)
+    for center, offset in ((c, None), (None, M @ c), (c, -c[:3])):
+        got = cupy_fused.linear(X, center, M, True, offset)
+        ref = generic.linear(X, center, M, True, offset)
+        scale = np.max(np.abs(ref))
+        np.testing.assert_allclose(got, ref, rtol=rtol, atol=rtol * scale)
 
 
 @pytest.mark.parametrize("size", [1, 2, 5, 40])
@@ -300,17 +302,15 @@ def _use_fused_kernels(mp):
     """The estimators' kernel lookups answer cupy_fused (for NumPy arrays:
     with :func:`emulated`, the whole GPU path runs on the CPU)."""
     import sknorm._base
-    import sknorm._minibatch
+    import sknorm._minibatch.estimator
     import sknorm._stats
     import sknorm._validation
-    import sknorm._whitening
 
     for module in (
         sknorm._stats,
         sknorm._base,
         sknorm._validation,
-        sknorm._minibatch,
-        sknorm._whitening,
+        sknorm._minibatch.estimator,
     ):
         mp.setattr(module, "kernels_for", lambda xp: cupy_fused)
 

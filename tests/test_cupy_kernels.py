@@ -371,8 +371,8 @@ def test_find_nonfinite(cp, fused, dtype, layout):
     ]:
         X_np[997, 8] = value
         X = cp.asarray(X_np, order=layout)
-        assert fused.find_nonfinite(X, allow_nan=True) is with_nan
-        assert fused.find_nonfinite(X, allow_nan=False) is without_nan
+        assert fused.has_nonfinite(X, allow_nan=True) is with_nan
+        assert fused.has_nonfinite(X, allow_nan=False) is without_nan
 
 
 @pytest.mark.parametrize("dtype", ["float32", "float64"])
@@ -384,10 +384,12 @@ def test_linear_matches_generic(cp, fused, monkeypatch, dtype, layout):
     rng = np.random.default_rng(8)
     X = cp.asarray(np.asarray(50 + rng.normal(size=(101, 5)), dtype, order=layout))
     M, c = cp.asarray(rng.normal(size=(3, 5))), cp.asarray(50 + rng.normal(size=5))
-    got = cp.asnumpy(fused.linear(X, c, M, True))
-    ref = cp.asnumpy(generic.linear(X, c, M, True))
     rtol = 1e-5 if dtype == "float32" else 1e-12
-    np.testing.assert_allclose(got, ref, rtol=rtol, atol=rtol)
+    for center, offset in ((c, None), (None, M @ c), (c, -c[:3])):
+        got = cp.asnumpy(fused.linear(X, center, M, True, offset))
+        ref = cp.asnumpy(generic.linear(X, center, M, True, offset))
+        scale = np.max(np.abs(ref))
+        np.testing.assert_allclose(got, ref, rtol=rtol, atol=rtol * scale)
 
 
 @pytest.mark.parametrize("copy", [True, False])

@@ -11,7 +11,7 @@ from sklearn.base import BaseEstimator
 from sklearn.pipeline import Pipeline
 
 import sknorm
-import sknorm._whitening
+import sknorm._whitening.estimator
 from sknorm._display import DOCS_URL
 
 HAS_TABLE = hasattr(BaseEstimator, "_get_fitted_attr_html")  # scikit-learn 1.9
@@ -31,7 +31,7 @@ def no_whitening(monkeypatch):
     def refuse(*args, **kwargs):
         raise AssertionError("the whitening matrices were computed")
 
-    monkeypatch.setattr(sknorm._whitening, "whitening_matrices", refuse)
+    monkeypatch.setattr(sknorm._whitening.estimator, "whitening_matrices", refuse)
     monkeypatch.setattr(np.linalg, "eigh", refuse)
 
 

@@ -55,6 +55,7 @@ def small_blocks(n_features, threads=3, segment_blocks=2, fused=True):
         mp.setattr(numpy_blocked, "FLOAT32_GRAM_BLOCK_BYTES", 0)
         mp.setattr(numpy_blocked, "WIDE_GRAM_BLOCK_BYTES", 0)
         mp.setattr(numpy_blocked, "FLOAT32_GRAM_MIN_ROWS", 2 * SMALL_ROWS)
+        mp.setattr(numpy_blocked, "LINEAR_MIN_ROWS", 1)
         mp.setattr(matmul, "BLOCK_ELEMENTS", SMALL_ROWS * n_features)
         mp.setattr(matmul, "FOLD_OUTPUTS", 4 * n_features)
         mp.setenv("SKNORM_NUM_THREADS", str(threads))
@@ -164,20 +165,87 @@ def test_numpy_comoments_match_generic(seed, n, f, dtype, loc, layout, weights):
     dtype=st.sampled_from([np.float64, np.float32]),
     layout=st.sampled_from(["C", "F", "strided"]),
     centred=st.booleans(),
+    offset=st.sampled_from(["none", "vector", "zeros"]),
     fused=st.booleans(),
 )
-def test_numpy_linear_matches_generic(seed, n, f, k, dtype, layout, centred, fused):
+def test_numpy_linear_matches_generic(
+    seed, n, f, k, dtype, layout, centred, offset, fused
+):
     X = make_X(seed, n, f, dtype, "none", 10.0, layout)
     rng = np.random.default_rng(seed)
     matrix = rng.normal(size=(k, f))
     center = rng.normal(size=f) + 10.0 if centred else None
-    ref = generic.linear(X, center, matrix, True)
+    shift = {"none": None, "vector": rng.normal(size=k) * 10, "zeros": np.zeros(k)}
+    ref = generic.linear(X, center, matrix, True, shift[offset])
     with small_blocks(f, fused=fused):
-        got = numpy_blocked.linear(X, center, matrix, True)
+        got = numpy_blocked.linear(X, center, matrix, True, shift[offset])
     assert got.dtype == X.dtype and got.shape == (n, k)
     rtol = 1e-12 if dtype == np.float64 else 1e-5
     scale = np.max(np.abs(ref), initial=1.0)
     np.testing.assert_allclose(got, ref, rtol=rtol, atol=rtol * scale)
+
+
+def test_numpy_linear_is_the_formula_on_every_part(rng):
+    """Many blocks over several threads, each step rounded as the generic
+    kernel rounds it (X's dtype), float16 computed in float32 and rounded
+    once; against NumPy's own expression."""
+    X = 100 + rng.normal(size=(1000, 3))
+    M, c, b = rng.normal(size=(2, 3)), X.mean(axis=0), rng.normal(size=2)
+    for dtype in (np.float64, np.float32, np.float16):
+        Xd = X.astype(dtype)
+        with small_blocks(3):
+            got = numpy_blocked.linear(Xd, c, M, True, b)
+        work = np.float32 if dtype == np.float16 else dtype
+        Xw = Xd.astype(work)
+        ref = ((Xw - c.astype(work)) @ M.T.astype(work) + b.astype(work)).astype(dtype)
+        assert got.dtype == dtype
+        tol = {np.float64: 1e-13, np.float32: 1e-6, np.float16: 1e-3}[dtype]
+        np.testing.assert_allclose(got, ref, rtol=tol, atol=tol)
+
+
+def _blas_counts():
+    from threadpoolctl import threadpool_info
+
+    return [i["num_threads"] for i in threadpool_info() if i["user_api"] == "blas"]
+
+
+def test_linear_parts_run_blas_on_one_thread_and_restore_it(monkeypatch):
+    """While the worker threads multiply their blocks, BLAS runs one thread
+    per call (two threaded calls at once fight over the cores); its count
+    is restored afterwards, also when a part raises."""
+    from threadpoolctl import threadpool_limits
+
+    from sknorm._kernels import _blas_threads
+
+    if not _blas_threads.available():
+        pytest.skip("threadpoolctl finds no BLAS it can control")
+    X = np.random.default_rng(0).normal(size=(400, 3))
+    seen = []
+    real = np.matmul
+
+    def spy(a, b, out=None):
+        seen.append(_blas_threads_now())
+        return real(a, b, out=out)
+
+    def _blas_threads_now():
+        return _blas_threads._blas().info()[0]["num_threads"]
+
+    with threadpool_limits(limits=2, user_api="blas"):
+        before = _blas_counts()
+        with small_blocks(3, threads=2), monkeypatch.context() as mp:
+            mp.setattr(numpy_blocked.np, "matmul", spy)
+            numpy_blocked.linear(X, X[0], np.eye(3), True)
+            assert seen and set(seen) == {1}
+            mp.setattr(numpy_blocked.np, "matmul", lambda *a, **k: 1 / 0)
+            with pytest.raises(ZeroDivisionError):
+                numpy_blocked.linear(X, X[0], np.eye(3), True)
+        assert _blas_counts() == before
+        # One part (a single thread asked for): BLAS keeps its threads.
+        seen.clear()
+        with small_blocks(3, threads=1), monkeypatch.context() as mp:
+            mp.setattr(numpy_blocked.np, "matmul", spy)
+            numpy_blocked.linear(X, X[0], np.eye(3), True)
+        assert set(seen) == {2}
 
 
 @pytest.mark.parametrize("fused", [True, False])
@@ -254,6 +322,42 @@ def test_numpy_comoments_shift_far_from_the_data():  # BLAS, no fused loop
     # around a shift 1e9 away the mean itself carries ~1e9 * eps absolutely
     np.testing.assert_allclose(mean, X[40:].mean(axis=0) - shift, rtol=1e-14)
     np.testing.assert_allclose(cov, np.cov(X[40:].T, bias=True), rtol=1e-10)
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("n_features", [6, numpy_blocked.GRAM_PARALLEL_FEATURES + 2])
+@pytest.mark.parametrize("loc", [0.0, 0.2, 3.0, 1e6])
+def test_numpy_comoments_around_zero(loc, n_features, dtype, monkeypatch):
+    """Nearly centred data has its Gram matrix taken around 0, of X where
+    it lies (wide float64: one syrk of all of X); data off the origin is
+    shifted, and a head that looked centred while the whole data is not
+    is summed again around the mean (the far test).  Each against
+    float64 np.cov of the same values."""
+    rng = np.random.default_rng(12)
+    n = 3000
+    X = rng.normal(size=(n, n_features)) @ (np.eye(n_features) + 0.1)
+    X = (X / X.std(axis=0) + loc).astype(dtype)
+    if loc == 3.0:
+        X[: numpy_blocked.HEAD_ROWS] -= 3.0  # a head that looks centred
+    decisions = []
+    real = numpy_blocked._around_zero
+
+    def spy(*args):
+        decisions.append(real(*args))
+        return decisions[-1]
+
+    monkeypatch.setattr(numpy_blocked, "_around_zero", spy)
+    shift = X[0].astype(np.float64)
+    count, mean, cov = numpy_blocked.comoments(X, shift, None, np.float64)
+    assert decisions == [loc in (0.0, 0.2, 3.0)]
+    X64 = X.astype(np.float64)
+    scale = 1.0 + loc
+    tol = 1e-12 if dtype == np.float64 else 1e-6
+    np.testing.assert_allclose(count, n)
+    np.testing.assert_allclose(mean + shift, X64.mean(axis=0), rtol=tol, atol=tol)
+    np.testing.assert_allclose(
+        cov, np.cov(X64.T, bias=True), rtol=10 * tol, atol=tol * scale
+    )
 
 
 @pytest.mark.parametrize(("kernels", "fused"), KERNEL_PATHS)
@@ -423,7 +527,15 @@ def test_matmul_linear_and_affine_match_generic(name):
     X = to(X_np)
     with small_blocks(4):
         got = matmul.linear(X, to(c), to(M), True)
+        shifted = matmul.linear(X, None, to(M), True, to(c[:3]))
+        both = matmul.linear(X, to(c), to(M), True, to(c[:3]))
     np.testing.assert_allclose(back(got), (X_np - c) @ M.T, rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(
+        back(shifted), X_np @ M.T + c[:3], rtol=1e-12, atol=1e-12
+    )
+    np.testing.assert_allclose(
+        back(both), (X_np - c) @ M.T + c[:3], rtol=1e-12, atol=1e-12
+    )
     out = matmul.affine(to(X_np.copy()), to(c), to(1 / c), None, True)
     ref = generic.affine(X, to(c), to(1 / c), None, True)
     np.testing.assert_array_equal(back(out), back(ref))
@@ -526,3 +638,74 @@ def test_numpy_local_response_matches_generic(seed, n, f, size, dtype, nan):
         numpy_blocked.LRN_BLOCK_BYTES, _parallel.PARALLEL_MIN_ELEMENTS = saved
     assert got.dtype == X.dtype
     np.testing.assert_array_equal(got, expected)
+
+
+# ----------------------------------- the searches and merges every path shares
+def _namespaces():
+    import array_api_compat.numpy as compat_numpy
+
+    spaces = [pytest.param(compat_numpy, id="numpy")]
+    if HAS_STRICT:
+        import array_api_strict
+
+        spaces.append(pytest.param(array_api_strict, id="array-api-strict"))
+    return spaces
+
+
+@pytest.mark.parametrize("xp", _namespaces())
+@pytest.mark.parametrize("weighted", [False, True])
+def test_first_observed_skips_nan_and_zero_weights(xp, weighted):
+    """generic.first_observed (the shift of every path) against a plain loop:
+    the first value of a row of positive weight that is not NaN, 0 where a
+    feature has none."""
+    rng = np.random.default_rng(3)
+    X = rng.normal(size=(40, 6)) * 1e3
+    X[rng.uniform(size=X.shape) < 0.4] = np.nan
+    X[:, 5] = np.nan  # no data at all
+    w = rng.choice([0.0, 0.5, 2.0], size=40) if weighted else None
+    expected = np.zeros(6)
+    for j in range(6):
+        for i in range(40):
+            if not np.isnan(X[i, j]) and (w is None or w[i] > 0):
+                expected[j] = X[i, j]
+                break
+    args = [xp.asarray(X), xp.float64]
+    if weighted:
+        args.append(xp.asarray(w))
+    got = np.asarray(generic.first_observed(xp, *args))
+    np.testing.assert_array_equal(got, expected)
+
+
+@pytest.mark.parametrize("case", ["plain", "one side empty", "opposite extremes"])
+def test_chan_merge_is_the_union(case):
+    """generic.chan_merge (the merge of _stats and of numpy_blocked's
+    segments) against the union's two-pass moments."""
+    rng = np.random.default_rng(4)
+    A, B = rng.normal(3.0, 2.0, size=(30, 4)), rng.normal(-1.0, 0.5, size=(50, 4))
+    if case == "opposite extremes":
+        A, B = np.full((3, 4), 1.5e308), np.full((5, 4), -1.5e308)
+    wa, wb = np.ones(30 if case != "opposite extremes" else 3), np.ones(len(B))
+    if case == "one side empty":
+        wa[:] = 0.0
+
+    def side(Y, w):
+        total = w.sum()
+        p = (w / total if total else w)[:, None]  # normalised: no overflow
+        mean = (p * Y).sum(axis=0)
+        return np.full(4, total), mean, (p * (Y - mean) ** 2).sum(axis=0)
+
+    with np.errstate(over="ignore", invalid="ignore"):
+        total, mean, var = generic.chan_merge(np, *side(A, wa), *side(B, wb))
+    U, wu = np.concatenate([A, B]), np.concatenate([wa, wb])
+    np.testing.assert_array_equal(total, np.full(4, wu.sum()))
+    if case == "opposite extremes":
+        # The mean of values near the float maximum stays finite (the convex
+        # form); their spread is beyond the float range.
+        np.testing.assert_allclose(mean, np.full(4, -1.5e308 / 4))  # (3 - 5) / 8
+        assert np.isfinite(mean).all()
+        assert np.isinf(var).all()
+        return
+    ref_mean = np.average(U, axis=0, weights=wu)
+    ref_var = np.average((U - ref_mean) ** 2, axis=0, weights=wu)
+    np.testing.assert_allclose(mean, ref_mean, rtol=1e-14)
+    np.testing.assert_allclose(var, ref_var, rtol=1e-13)

@@ -18,6 +18,7 @@ from sklearn import config_context
 from sklearn.pipeline import Pipeline
 
 import sknorm
+import sknorm._whitening.estimator
 from sknorm import _move
 
 BACKENDS = ["numpy", "torch-cpu", "array_api_strict"]
@@ -134,7 +135,7 @@ def test_the_whitening_cache_travels(monkeypatch):
     est = fit("zca")  # transformed: the matrices are computed
     W = est.whitening_
     monkeypatch.setattr(
-        sknorm._whitening,
+        sknorm._whitening.estimator,
         "whitening_matrices",
         lambda *a, **k: pytest.fail("recomputed after the move"),
     )
@@ -142,6 +143,13 @@ def test_the_whitening_cache_travels(monkeypatch):
     moved = sknorm.move_estimator(est, torch)
     assert_same_bits(moved.whitening_, W)
     assert moved._whitening_cache_ is not est._whitening_cache_
+    # W^+ is built where it is first used, from the factors that travelled.
+    assert est._whitening_cache_.result.dewhitening is None
+    D = moved.dewhitening_
+    assert isinstance(D, torch.Tensor)
+    np.testing.assert_allclose(D.numpy(), est.dewhitening_, rtol=1e-12, atol=1e-14)
+    back = sknorm.move_estimator(moved, np)  # built: it travels as it is
+    assert_same_bits(back.dewhitening_, D)
 
 
 def test_names_types_and_devices_of_namespaces():

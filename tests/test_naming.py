@@ -7,7 +7,7 @@ import sys
 import numpy as np
 
 import sknorm
-import sknorm._minibatch
+import sknorm._minibatch.estimator
 import sknorm.state
 
 
@@ -41,7 +41,7 @@ def test_a_pickle_names_only_public_modules_and_loads_elsewhere():
 def test_method_examples_stay_in_the_doctest_run():
     # doctest finds a class's methods through its __module__'s globals; the
     # methods with examples are listed in their module's __test__ instead.
-    tests = sknorm._minibatch.__test__
+    tests = sknorm._minibatch.estimator.__test__
     assert set(tests) == {
         "MiniBatchNormalizer.to_torch_state_dict",
         "MiniBatchNormalizer.from_torch_state_dict",

@@ -5,10 +5,13 @@ import importlib
 import io
 import json
 import os
+import pickle
 import zipfile
+from pathlib import Path
 
 import numpy as np
 import pytest
+import scipy.linalg
 from deploy_cases import (
     CASES,
     assert_same_bits,
@@ -197,6 +200,80 @@ def test_files_that_are_not_skops_archives_are_refused(tmp_path):
         z.writestr("schema.json", "{not json")
     with pytest.raises(ValueError, match=r"unreadable schema\.json"):
         sknorm.io.load(io.BytesIO(broken.getvalue()))
+
+
+# Written by the code of commit 6a7fbad, before the dewhitening matrix was
+# built lazily: each computed cache holds W and W^+ and no factors.
+OLD_LAYOUT = {
+    "zca": {},
+    "pca": {"method": "pca", "n_components": 2, "shrinkage": "ledoit-wolf"},
+    "cholesky": {"method": "cholesky", "shrinkage": 0.3},
+}
+
+
+def _old_layout_data():
+    """The rows those estimators were fitted on (regenerated)."""
+    rng = np.random.default_rng(20)
+    mixing = [[2.0, 0, 0, 0], [1.0, 1.0, 0, 0], [0.5, 0.3, 0.2, 0], [0, 0, 0.4, 1.0]]
+    return 5.0 + rng.normal(size=(40, 4)) @ np.array(mixing)
+
+
+@pytest.mark.parametrize("fmt", ["skops", "pickle"])
+def test_files_with_an_eagerly_computed_dewhitening_still_load(fmt):
+    path = Path(__file__).parent / "data" / f"whitening-6a7fbad.{fmt}"
+    if fmt == "skops":
+        loaded = sknorm.io.load(path)
+    else:
+        with open(path, "rb") as f:
+            loaded = pickle.load(f)
+    X = _old_layout_data()
+    assert set(loaded) == set(OLD_LAYOUT)
+    for name, params in OLD_LAYOUT.items():
+        est = loaded[name]
+        assert est.get_params() == sknorm.ZCAWhitening(**params).get_params()
+        stored = est._whitening_cache_.result
+        assert stored.dewhitening is not None and stored.basis is None  # old
+        fresh = sknorm.ZCAWhitening(**params).fit(X)
+        np.testing.assert_allclose(est.covariance_, fresh.covariance_, rtol=1e-12)
+        if params.get("shrinkage") != "ledoit-wolf":
+            np.testing.assert_allclose(est.covariance_, pop_cov(X, params), rtol=1e-12)
+        for attr in ("whitening_", "dewhitening_"):
+            np.testing.assert_allclose(
+                getattr(est, attr), getattr(fresh, attr), rtol=1e-10, atol=1e-13
+            )
+        Z = est.transform(X)
+        np.testing.assert_allclose(Z, fresh.transform(X), rtol=1e-10, atol=1e-12)
+        k = Z.shape[1]
+        if not params.get("shrinkage"):  # whitened: the identity covariance
+            np.testing.assert_allclose(
+                np.cov(Z, rowvar=False, bias=True), np.eye(k), atol=1e-10
+            )
+        if k == X.shape[1]:
+            np.testing.assert_allclose(est.inverse_transform(Z), X, rtol=1e-10)
+        assert est.dewhitening_ is stored.dewhitening  # used as it is
+        # Learning goes on as it would have.
+        est.partial_fit(X[:7])
+        fresh.partial_fit(X[:7])
+        np.testing.assert_allclose(est.covariance_, fresh.covariance_, rtol=1e-12)
+
+
+def pop_cov(X, params):
+    cov = np.cov(X, rowvar=False, bias=True)
+    alpha = params.get("shrinkage")
+    if isinstance(alpha, float):
+        cov = (1 - alpha) * cov + alpha * np.diag(np.diag(cov))
+    return cov
+
+
+def test_an_unbuilt_dewhitening_is_saved_and_built_after_loading(monkeypatch):
+    est = fit("zca")  # transformed: W computed, W^+ not built yet
+    assert est._whitening_cache_.result.dewhitening is None
+    loaded, _ = _roundtrip(est)
+    for module in (np.linalg, scipy.linalg):
+        monkeypatch.setattr(module, "eigh", lambda *a, **k: pytest.fail("decomposed"))
+    assert_same_bits(loaded.dewhitening_, est.dewhitening_)
+    Z = est.transform(_x("zca"))
+    assert_same_bits(loaded.inverse_transform(Z), est.inverse_transform(Z))
 
 
 def test_pipelines_load():

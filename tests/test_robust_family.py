@@ -807,6 +807,23 @@ def test_infinity_is_refused_naming_the_call(make, method):
         getattr(est, method)(X)
 
 
+@pytest.mark.parametrize("method", ["transform", "inverse_transform"])
+def test_quantile_checks_infinity_where_transform_kernels_would(method, monkeypatch):
+    """A device backend whose transform kernels check X themselves (CuPy)
+    has validation skip its read; the quantile maps are no such kernel, so
+    their input is still checked.  Emulated with array-api-strict, whose
+    kernels validation is told check X."""
+    xps = pytest.importorskip("array_api_strict")
+    import sknorm._validation as validation
+
+    X = _stream_data(seed=10, n=50)
+    est = sknorm.Quantile(n_quantiles=20).fit(xps.asarray(X))
+    X[3, 1] = np.inf
+    monkeypatch.setattr(validation, "transforms_check_finiteness", lambda xp: True)
+    with pytest.raises(ValueError, match=rf"^Quantile\.{method}\(\): .*infinity"):
+        getattr(est, method)(xps.asarray(X))
+
+
 @pytest.mark.parametrize("weights", [[-1.0], [np.nan], [np.inf]])
 @pytest.mark.parametrize("make", list(FITTED))
 def test_bad_weights_leave_the_state_bit_identical(make, weights):

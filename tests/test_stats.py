@@ -286,3 +286,47 @@ def test_affine_kernel(rng, kernels):
     Y = X.copy()
     out = kernels.affine(Y, center, scale, None, False)
     np.testing.assert_allclose(Y, (X - center) * scale, rtol=1e-15)
+
+
+def _numpy_merge(a, b):
+    """_stats.merge_comoments without a kernel module's compiled merge."""
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(kernels_for(np), "merge_comoments", lambda a, b: NotImplemented)
+        return _stats.merge_comoments(a, b)
+
+
+@pytest.mark.parametrize("case", ["plain", "weighted", "empty first", "empty second"])
+def test_comoment_merge_of_two_batches(rng, case):
+    """The merge of two batches' co-moments is the union's (np.cov, exact to
+    rounding) and, compiled (numba) or not, the same bits."""
+    X = data(rng, n=200, f=6, loc=1e4)
+    X[:, 2] += 0.5 * X[:, 0]
+    w = rng.uniform(0, 2, size=200) if case != "plain" else None
+    if case == "empty first":
+        w[:80] = 0.0
+    if case == "empty second":
+        w[80:] = 0.0
+    sw = [None, None] if w is None else [w[:80], w[80:]]
+    a = _stats.comoments_of_batch(X[:80], sw[0], np.float64)
+    b = _stats.comoments_of_batch(X[80:], sw[1], np.float64)
+    merged = _stats.merge_comoments(a, b)
+    for got, expected in zip(merged, _numpy_merge(a, b), strict=True):
+        assert type(got) is type(expected)
+        np.testing.assert_array_equal(got, expected)
+    ref = np.cov(X, rowvar=False, aweights=w, bias=True)
+    np.testing.assert_allclose(merged.cov, ref, rtol=1e-11, atol=1e-11 * ref.max())
+    np.testing.assert_allclose(merged.location, np.average(X, axis=0, weights=w))
+    assert float(merged.count) == pytest.approx(200.0 if w is None else w.sum())
+
+
+def test_compiled_comoment_merge_declines_other_arrays():
+    """float32 states (a namespace without float64) are merged by the NumPy
+    composition: the compiled merge takes float64 only."""
+    from sknorm._kernels import numpy_steps
+
+    f32 = np.float32
+    a = _stats.CoMoments(f32(2), *(np.zeros(3, f32),) * 2, np.eye(3, dtype=f32))
+    assert numpy_steps.merge_comoments(a, a) is NotImplemented
+    merged = _stats.merge_comoments(a, a)
+    assert merged.cov.dtype == f32
+    np.testing.assert_array_equal(merged.cov, np.eye(3))

@@ -12,6 +12,7 @@ from sklearn.decomposition import PCA
 from sklearn.utils._param_validation import InvalidParameterError
 
 from sknorm import ZCAWhitening, ZScore
+from sknorm._kernels import numpy_blocked
 
 METHODS = ["zca", "zca-cor", "pca", "pca-cor", "cholesky"]
 
@@ -269,7 +270,7 @@ def test_integer_weights_equal_repeated_rows(rng):
 
 
 def test_whitening_is_computed_lazily_and_cached(rng, monkeypatch):
-    import sknorm._whitening as module
+    import sknorm._whitening.estimator as module
 
     calls = []
     original = module.whitening_matrices
@@ -304,6 +305,139 @@ def test_params_take_effect_at_the_next_fit(rng):
     assert est.whitening_.shape == (5, 5)  # still the fitted ZCA
     assert list(est.get_feature_names_out()) == [f"x{i}" for i in range(5)]
     assert est.fit(X).whitening_.shape == (2, 5)
+
+
+# ------------------------------------- transform at one product (issue 22) --
+def _linear_calls(monkeypatch):
+    """Record ``(centred, offset given)`` of every call of the NumPy linear
+    kernel (the transforms' product)."""
+
+    calls, real = [], numpy_blocked.linear
+
+    def spy(X, center, matrix, copy, offset=None):
+        calls.append((center is not None, offset is not None))
+        return real(X, center, matrix, copy, offset)
+
+    monkeypatch.setattr(numpy_blocked, "linear", spy)
+    return calls
+
+
+def test_transform_far_from_the_origin_keeps_its_digits(monkeypatch):
+    """``1e8 + N(0, 1e-3)``: ``x - mean`` is exact (Sterbenz), so NumPy's
+    centred expression is the transform to float64 rounding; folding the
+    centring into the product (``X @ W.T - mean @ W.T``) would multiply
+    values 1e11 times larger than the result and lose all but ~5 digits."""
+    import sknorm._whitening.estimator as module
+
+    rng = np.random.default_rng(5)
+    mixing = np.array([[1.0, 0, 0], [0.5, 1.0, 0], [0.2, -0.3, 0.8]])
+    X = 1e8 + 1e-3 * (rng.normal(size=(5000, 3)) @ mixing)
+    calls = _linear_calls(monkeypatch)
+    est = ZCAWhitening().fit(X)
+    W, m = np.asarray(est.whitening_), np.asarray(est.mean_)
+    reference = (X - m) @ W.T  # unit variance: absolute = relative error
+    np.testing.assert_allclose(est.transform(X), reference, rtol=0, atol=1e-12)
+    assert calls == [(True, False)]  # centred blocks
+    # The tolerance tells the two apart: folded, the same estimator fails it.
+    folded = X @ W.T - m @ W.T
+    assert np.max(np.abs(folded - reference)) > 1e-9
+    monkeypatch.setattr(module, "FOLD_LIMIT", np.inf)
+    monkeypatch.setattr(numpy_blocked, "FOLDS_CENTRING", True)
+    forced = ZCAWhitening().fit(X).transform(X)
+    assert calls[-1] == (False, True)
+    assert np.max(np.abs(forced - reference)) > 1e-9
+
+
+@pytest.mark.parametrize("folds", [True, False], ids=["folding", "numpy"])
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_nearly_centred_data_is_transformed_at_one_product(dtype, folds, monkeypatch):
+    """Means well inside the spread: the centring is folded into the
+    product (no centring pass) for a kernel that gains by it, with the
+    formula's numbers; data off the origin is centred block by block.
+    NumPy's blocked kernel centres in cache for less than the fold's
+    offset costs (``FOLDS_CENTRING = False``): it always centres."""
+    rng = np.random.default_rng(6)
+    mixing = rng.normal(size=(5, 5)) + 2 * np.eye(5)
+    base = rng.normal(size=(4000, 5)) @ mixing
+    calls = _linear_calls(monkeypatch)
+    assert numpy_blocked.FOLDS_CENTRING is False
+    monkeypatch.setattr(numpy_blocked, "FOLDS_CENTRING", folds)
+    near = (False, True) if folds else (True, False)
+    for loc, expected in ((0.02, near), (30.0, (True, False))):
+        X = (base + loc).astype(dtype)
+        est = ZCAWhitening().fit(X)
+        W, m = np.asarray(est.whitening_), np.asarray(est.mean_)
+        reference = (X.astype(np.float64) - m) @ W.T
+        Z = est.transform(X)
+        assert Z.dtype == dtype and calls[-1] == expected
+        # float32: the input's precision (x - mean rounds to float32 anyway).
+        tol = 1e-12 if dtype == np.float64 else 1e-5 * (1 + loc)
+        np.testing.assert_allclose(Z, reference, rtol=0, atol=tol)
+        back = est.inverse_transform(Z)
+        assert back.dtype == dtype and calls[-1] == (False, True)
+        D = np.asarray(est.dewhitening_)
+        np.testing.assert_allclose(
+            back, Z.astype(np.float64) @ D.T + m, rtol=0, atol=tol * (1 + loc)
+        )
+
+
+@pytest.mark.parametrize("method", METHODS)
+def test_dewhitening_is_built_on_first_use_without_a_decomposition(
+    method, rng, monkeypatch
+):
+    X = correlated(rng)
+    k = 3 if method in ("pca", "pca-cor") else None
+    est = ZCAWhitening(method=method, n_components=k).fit(X)
+    Z = est.transform(X)
+    assert est._whitening_cache_.result.dewhitening is None  # not yet built
+    W = np.asarray(est.whitening_)
+    if method == "pca-cor":  # V^1/2 G Θ^1/2: a right inverse of W, k < p
+        v = np.diag(pop_cov(X))
+        theta, G = scipy.linalg.eigh(pop_cov(X) / np.sqrt(np.outer(v, v)))
+        theta, G = theta[::-1][:k], flip_signs(G[:, ::-1])[:, :k]
+        expected = np.sqrt(v)[:, None] * G * np.sqrt(theta)
+    else:  # the inverse (pca with k < p: the pseudo-inverse) of W
+        expected = scipy.linalg.pinv(W)
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("a second decomposition")
+
+    for name in ("eigh", "eigvalsh", "cholesky", "inv"):
+        monkeypatch.setattr(np.linalg, name, refuse)
+        monkeypatch.setattr(scipy.linalg, name, refuse)
+    D = est.dewhitening_
+    np.testing.assert_allclose(D, expected, rtol=1e-9, atol=1e-12)
+    assert est.dewhitening_ is D  # kept
+    if k is None:
+        np.testing.assert_allclose(est.inverse_transform(Z), X, rtol=1e-10)
+    else:  # the projection onto the kept components
+        np.testing.assert_allclose(est.inverse_transform(Z), Z @ expected.T + est.mean_)
+
+
+def test_dask_blocks_reuse_the_matrices_built_once(rng, monkeypatch):
+    da = pytest.importorskip("dask.array")
+    import sknorm._whitening.estimator as module
+
+    calls = []
+    for name in ("whitening_matrices", "dewhitening_matrix", "fold_cancellation"):
+        real = getattr(module, name)
+
+        def counting(*args, _real=real, _name=name, **kwargs):
+            calls.append(_name)
+            return _real(*args, **kwargs)
+
+        monkeypatch.setattr(module, name, counting)
+    X = correlated(rng)
+    est = ZCAWhitening().fit(X)
+    Z = est.transform(da.from_array(X, chunks=(40, 5)))
+    back = est.inverse_transform(Z)
+    assert sorted(calls) == [
+        "dewhitening_matrix",
+        "fold_cancellation",
+        "whitening_matrices",
+    ]
+    np.testing.assert_allclose(back.compute(), X, rtol=1e-10)
+    assert len(calls) == 3  # the ten blocks built nothing
 
 
 # ------------------------------------------- rank and regularization ----
@@ -463,6 +597,26 @@ def test_ledoit_wolf_streams_and_rescues_fewer_samples_than_features(rng):
     assert np.all(np.isfinite(one.transform(X)))
 
 
+def test_ledoit_wolf_merges_parts_taken_around_other_shifts(rng):
+    """merge() moves each part's fourth moments to the merged shift (the
+    binomial expansion of ``fourth_moments_around``): parts whose first rows
+    lie far apart give the intensity of the whole."""
+    X = correlated(rng, n=90, p=5, loc=40.0)
+    X[60] += 25.0  # the third part starts far from the others
+    w = rng.uniform(0.5, 2.0, 90)
+    for weights in (None, w):
+        parts = [
+            ZCAWhitening(shrinkage="ledoit-wolf").fit(
+                X[i : i + 30], sample_weight=None if weights is None else w[i : i + 30]
+            )
+            for i in (0, 30, 60)
+        ]
+        merged = parts[0].merge(parts[1]).merge(parts[2])
+        alpha = ledoit_wolf_diagonal_reference(X, weights)
+        assert 0 < alpha < 1
+        assert merged.shrinkage_ == pytest.approx(alpha, rel=1e-9)
+
+
 def test_ledoit_wolf_set_after_the_first_batch_is_an_error(rng):
     X = correlated(rng)
     est = ZCAWhitening().partial_fit(X)
@@ -589,6 +743,26 @@ def test_the_numpy_kernel_finds_nan_and_infinity(dtype, bad, row):
     np.testing.assert_array_equal(est.covariance_, before)
     with pytest.raises(ValueError, match=r"ZCAWhitening\.fit\(\).*NaN or infinity"):
         ZCAWhitening().fit(X)
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_numpy_covariance_is_exactly_symmetric(dtype):
+    """The eigendecomposition reads one triangle; NumPy's co-moments and
+    merges keep the matrix exactly symmetric (no symmetrization needed)."""
+    rng = np.random.default_rng(7)
+    X = (rng.normal(size=(6000, 140)) @ rng.normal(size=(140, 140)) + 3).astype(dtype)
+    w = rng.uniform(0.5, 2.0, len(X))
+    streamed = ZCAWhitening()
+    for batch in np.array_split(X, 3):
+        streamed.partial_fit(batch)
+    for est in (
+        ZCAWhitening().fit(X),
+        ZCAWhitening().fit(X[:, :9]),
+        ZCAWhitening().fit(X, sample_weight=w),
+        ZCAWhitening(shrinkage="ledoit-wolf").fit(X[:500]),
+        streamed,
+    ):
+        np.testing.assert_array_equal(est.covariance_, est.covariance_.T)
 
 
 def test_float32_products_beyond_float32_are_summed_in_float64():

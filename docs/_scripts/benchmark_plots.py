@@ -21,6 +21,7 @@ COLOURS = {
     "minibatch": "tab:orange",
     "whitening": "tab:green",
     "dask": "tab:purple",
+    "quantiles": "tab:brown",
 }
 
 

@@ -50,21 +50,21 @@ minimum/maximum), :mod:`.transforms` (the affine map and LRN along the
 channel axis).  ``sknorm._base`` calls them; the estimators do not.
 """
 
-from .layout import Layout, flat_batch, layout_of
+from .layout import ChannelLayout, flat_batch, layout_of
 from .statistics import batch_moments, merge_parts, update_min_max, update_moments
 from .transforms import affine, local_response
-from .validation import applies, transforms_check, validate_X
+from .validation import applies, channel_transforms_check_finiteness, validate_X
 
 __all__ = [
-    "Layout",
+    "ChannelLayout",
     "affine",
     "applies",
     "batch_moments",
+    "channel_transforms_check_finiteness",
     "flat_batch",
     "layout_of",
     "local_response",
     "merge_parts",
-    "transforms_check",
     "update_min_max",
     "update_moments",
     "validate_X",

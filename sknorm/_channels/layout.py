@@ -18,7 +18,7 @@ __all__ = [
     "COLUMNS_MAX_WIDTH",
     "FOLD_WIDTH",
     "ROWS_MIN_LENGTH",
-    "Layout",
+    "ChannelLayout",
     "View",
     "flat_batch",
     "layout_of",
@@ -40,7 +40,7 @@ ROWS_MIN_LENGTH = 64
 COLUMNS_MAX_WIDTH = 2048
 
 
-class Layout(NamedTuple):
+class ChannelLayout(NamedTuple):
     """``X.shape`` seen as ``(N, A, C, B)`` (see the module docstring)."""
 
     shape: tuple
@@ -87,10 +87,10 @@ class Layout(NamedTuple):
 
 
 def layout_of(shape, channel_axis):
-    """The :class:`Layout` of a validated shape."""
+    """The :class:`ChannelLayout` of a validated shape."""
     shape = tuple(int(s) for s in shape)
     axis = int(channel_axis) % len(shape)
-    return Layout(
+    return ChannelLayout(
         shape,
         axis,
         math.prod(shape[1:axis]),
@@ -106,7 +106,7 @@ class View(NamedTuple):
     ``copied`` whether the view is new memory."""
 
     array: object
-    layout: Layout
+    layout: ChannelLayout
     perm: tuple | None
     copied: bool
 
@@ -166,7 +166,7 @@ def repeat_each(xp, w, times):
 
 def flat_batch(X, layout, weights):
     """``(matrix, weights)`` when the layout is a plain matrix of channels
-    (:attr:`Layout.flat`): every 2-D kernel and fused step applies to it as
+    (:attr:`ChannelLayout.flat`): every 2-D kernel and fused step applies to it as
     it is; else None (deciding that copies nothing: the caller's per-channel
     path may still have to copy a strided X, once)."""
     xp, view = _without_copy(X, layout)

@@ -14,11 +14,11 @@ from .._kernels import (
     NonFiniteError,
     generic,
     kernels_for,
-    transforms_find_nonfinite,
+    transforms_check_finiteness,
 )
 from .._validation import _has_nonfinite
 from .layout import per_column, result, viewed
-from .validation import transforms_check
+from .validation import channel_transforms_check_finiteness
 
 __all__ = ["affine", "local_response"]
 
@@ -38,7 +38,7 @@ def _precheck(xp, X2, check):
     if is_numpy_namespace(xp):
         from .._kernels import numpy_channels
 
-        numpy_channels.find_nonfinite(X2, check)
+        numpy_channels.check_finiteness(X2, check)
     elif _has_nonfinite(xp, X2, allow_nan=check == "inf"):
         raise (
             NonFiniteError.infinity()
@@ -52,12 +52,13 @@ def affine(X, center, scale, offset, copy, *, layout, check=None):
     ones) broadcast along the channel axis; X's shape, dtype, namespace.
 
     ``check`` ("inf", "nonfinite" or None) looks for non-finite values of X
-    (the :func:`transforms_check` namespaces: NumPy in the pass that writes
+    (the :func:`channel_transforms_check_finiteness` namespaces: NumPy in the pass that
+    writes
     a new output, CuPy in its 2-D kernel's) and raises NonFiniteError.
     """
     xp = namespace_of(X)
     terms = (center, scale, offset)
-    if not transforms_check(xp):
+    if not channel_transforms_check_finiteness(xp):
         # The generic kernel on X itself: any layout, any strides, in place;
         # the terms in the dtype it computes in (float32 for 16-bit X:
         # rounded to X's dtype only once, at the end).
@@ -90,7 +91,7 @@ def _columns_affine(xp, X, view, terms, copy, check):
     matrix = xp.reshape(view.array, lay.columns_shape(k))
     columns = [per_column(xp, t, lay, k) for t in terms]
     kernel = kernels_for(xp).affine
-    if transforms_find_nonfinite(xp):
+    if transforms_check_finiteness(xp):
         Y = kernel(matrix, *columns, copy, check=check)
     else:  # SKNORM_CUPY_FUSED=0: the cuBLAS kernels, no check of their own
         _precheck(xp, matrix, check)
@@ -105,7 +106,7 @@ def local_response(X, size, alpha, beta, k, *, layout, check=None):
     the window sums are not a pass that could note it)."""
     xp, view = viewed(X, layout)
     lay = view.layout
-    if transforms_check(xp):
+    if channel_transforms_check_finiteness(xp):
         _precheck(xp, xp.reshape(view.array, (lay.n_samples, -1)), check)
     if lay.after == 1:  # channels last: the channels are a row's features
         matrix = xp.reshape(view.array, (-1, lay.channels))

@@ -22,19 +22,19 @@ from .._array_api import (
     namespace_of,
     output_float_dtype,
 )
-from .._kernels import finds_infinity
+from .._kernels import statistics_check_finiteness
 from .._validation import (
     _KEPT_FLOATS,
     _native_byte_order,
     _skip_value_checks,
     assert_finite_numpy,
+    call_prefix,
     check_real_dtype,
     raise_if_nonfinite,
-    where,
 )
 from .layout import layout_of
 
-__all__ = ["applies", "transforms_check", "validate_X"]
+__all__ = ["applies", "channel_transforms_check_finiteness", "validate_X"]
 
 
 def _is_dataframe(X):
@@ -65,7 +65,7 @@ def _check_mode(estimator, method):
     if fitted == current:
         return
     raise ValueError(
-        where(estimator, method) + f"the estimator was fitted with channel_axis="
+        call_prefix(estimator, method) + f"the estimator was fitted with channel_axis="
         f"{fitted} but has channel_axis={current} now; set it back, or refit."
     )
 
@@ -144,14 +144,18 @@ def _check_shape(estimator, X, channel_axis, prefix):
         )
 
 
-def _check_finite(xp, X, estimator, prefix, allow_nan, finite_check):
+def _check_finite(xp, X, estimator, prefix, allow_nan, finiteness_check):
     """The finiteness check, where no kernel does it in its own pass."""
     if _skip_value_checks():
         return
     numpy = is_numpy_namespace(xp)
-    if finite_check == "kernel" and allow_nan and (numpy or finds_infinity(xp)):
+    if (
+        finiteness_check == "kernel"
+        and allow_nan
+        and (numpy or statistics_check_finiteness(xp))
+    ):
         return  # the statistics kernels raise NonFiniteError themselves
-    if finite_check == "transform" and transforms_check(xp):
+    if finiteness_check == "transform" and channel_transforms_check_finiteness(xp):
         return  # the channel transforms check X as they go (see affine)
     if numpy:
         assert_finite_numpy(estimator, X, prefix, allow_nan)
@@ -193,7 +197,7 @@ def _check_channels(estimator, X, channel_axis, prefix, reset, record):
 
 
 def validate_X(
-    estimator, X, *, method, reset, allow_nan=True, finite_check="validate", record
+    estimator, X, *, method, reset, allow_nan=True, finiteness_check="validate", record
 ):
     """``(X, xp, device)`` for an estimator with a ``channel_axis``.
 
@@ -204,9 +208,9 @@ def validate_X(
     ``n_features_in_`` (the number of channels), the number of dimensions
     and the channel axis, otherwise they are checked (``record``: a
     ``partial_fit`` step of an estimator built from a state dict learns
-    them).  ``finite_check`` as there.
+    them).  ``finiteness_check`` as there.
     """
-    prefix = where(estimator, method)
+    prefix = call_prefix(estimator, method)
     if not reset:
         _check_mode(estimator, method)
     channel_axis = estimator.channel_axis
@@ -236,12 +240,12 @@ def validate_X(
         X = _numpy_input(estimator, X, prefix)
     _check_shape(estimator, X, channel_axis, prefix)
     xp = namespace_of(X)
-    _check_finite(xp, X, estimator, prefix, allow_nan, finite_check)
+    _check_finite(xp, X, estimator, prefix, allow_nan, finiteness_check)
     _check_channels(estimator, X, channel_axis, prefix, reset, record)
     return X, xp, array_device(X)
 
 
-def transforms_check(xp):
+def channel_transforms_check_finiteness(xp):
     """Whether :func:`affine` and :func:`local_response` look for
     non-finite values themselves (given ``check``) for ``xp``: NumPy (in the
     pass that writes the output) and CuPy (through its 2-D kernels' own

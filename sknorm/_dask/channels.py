@@ -9,7 +9,7 @@ channel of its positions).  What the metadata tells is checked here, with
 the messages and the bookkeeping of the NumPy channel path (the number of
 channels, of dimensions and the channel axis a later call is checked
 against); what only the values tell is checked in each chunk's task, by
-:func:`chunk_values` and :func:`check_chunk_finite`, which apply the
+:func:`chunk_values` and :func:`check_chunk_finiteness`, which apply the
 channel path's own conversion and finiteness rules to the chunk.
 """
 
@@ -23,10 +23,10 @@ import numpy as np
 
 from .._array_api import array_device, is_array_api_input, namespace_of
 from .._channels import validation as channel_validation
-from .._validation import where
+from .._validation import call_prefix
 from .inputs import DaskInput, is_dask_frame
 
-__all__ = ["channel_input", "check_chunk_finite", "chunk_values"]
+__all__ = ["channel_input", "check_chunk_finiteness", "chunk_values"]
 
 
 def _stand_in(array):
@@ -48,13 +48,15 @@ def chunk_values(estimator, block, prefix):
     return channel_validation._numpy_input(estimator, block, prefix)
 
 
-def check_chunk_finite(estimator, block, prefix, allow_nan, kernel_checks):
+def check_chunk_finiteness(
+    estimator, block, prefix, allow_nan, kernel_checks_finiteness
+):
     """The channel path's finiteness check of one converted chunk (left to
     the statistics kernels where they find the values themselves)."""
     xp = namespace_of(block)
-    finite_check = "kernel" if kernel_checks else "validate"
+    finiteness_check = "kernel" if kernel_checks_finiteness else "validate"
     channel_validation._check_finite(
-        xp, block, estimator, prefix, allow_nan, finite_check
+        xp, block, estimator, prefix, allow_nan, finiteness_check
     )
 
 
@@ -93,7 +95,7 @@ def channel_input(estimator, X, method, *, reset, record):
     """
     import dask.array as da
 
-    prefix = where(estimator, method)
+    prefix = call_prefix(estimator, method)
     if not reset:
         channel_validation._check_mode(estimator, method)
     channel_axis = _checked_axis(estimator, prefix)

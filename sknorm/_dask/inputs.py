@@ -18,7 +18,7 @@ import numpy as np
 from sklearn.utils.validation import validate_data
 
 from .._array_api import array_device, namespace_of, output_float_dtype
-from .._validation import _prefixed, _ShapeCheck, where
+from .._validation import _prefixed, _ShapeCheck, call_prefix
 
 __all__ = ["DaskInput", "dask_input", "is_dask_frame", "weights_for"]
 
@@ -116,7 +116,7 @@ def dask_input(estimator, X, method, *, reset, names=True, columns=None):
     """
     import dask.array as da
 
-    prefix = where(estimator, method)
+    prefix = call_prefix(estimator, method)
     frame = X if is_dask_frame(X) else None
     if frame is not None:
         array = _frame_values(frame, prefix)
@@ -205,7 +205,7 @@ def weights_for(estimator, method, inp, sample_weight):
     """
     import dask.array as da
 
-    prefix = where(estimator, method)
+    prefix = call_prefix(estimator, method)
     if sample_weight is None:
         return None, "none"
     if isinstance(sample_weight, int | float | np.number) and not isinstance(

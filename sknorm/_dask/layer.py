@@ -6,10 +6,12 @@
   never Dask arrays; statistics accumulate in float64 whatever the chunk
   dtype.  The result is merged into the running state exactly as a NumPy
   batch would be, so streams may mix Dask and NumPy batches.
-* ``minibatch_steps``: MiniBatchNormalizer's training steps, one per
-  mini-batch of ``batch_size`` rows taken in row order across chunk
-  boundaries (the pieces' moments come from one graph execution; the
-  running update, a few vector operations per batch, runs here).
+* ``row_batch_statistics`` (with ``validated_input``, ``n_row_batches``,
+  ``n_chunk_tasks``, ``lazy_affine``): the building blocks of a fit that
+  takes one step per mini-batch of ``rows`` rows, taken in row order
+  across chunk boundaries (the pieces' states come from one graph
+  execution).  MiniBatchNormalizer's Dask route
+  (:mod:`sknorm._minibatch.dask_steps`) takes its steps from them.
 * ``lazy_transform``: ``transform``, ``inverse_transform`` (and
   ``normalize_batch``'s output) as ``map_blocks``/``map_partitions`` over a
   frozen copy of the fitted estimator: zero graph executions, the input is
@@ -28,7 +30,6 @@ of its own.
 from __future__ import annotations
 
 import copy
-import functools
 import inspect
 import math
 
@@ -37,18 +38,27 @@ from sklearn.base import clone
 from sklearn.utils.validation import check_is_fitted
 
 from .. import _channels as channels
-from .._array_api import accumulation_dtype, check_same_namespace, namespace_of
+from .._array_api import check_same_namespace, namespace_of
 from .._callbacks import CALLBACK_STATE
 from .._kernels import kernels_for
-from .._stats import Statistics, merge_moments
-from .._validation import where
+from .._stats import Statistics
+from .._validation import call_prefix
 from . import progress
 from .channels import channel_input
 from .inputs import dask_input, weights_for
-from .packing import Layout
+from .packing import StateLayout
 from .reduce import ChunkSpec, batch_pieces, tree_statistics
 
-__all__ = ["lazy_transform", "minibatch_steps", "output_container", "update"]
+__all__ = [
+    "lazy_affine",
+    "lazy_transform",
+    "n_chunk_tasks",
+    "n_row_batches",
+    "output_container",
+    "row_batch_statistics",
+    "update",
+    "validated_input",
+]
 
 
 def _host(a):
@@ -73,8 +83,8 @@ def _spec(estimator, inp, layout, method, weights_kind, weights):
         layout=layout,
         chunk_type=inp.chunk_type,
         allow_nan=bool(estimator._allow_nan),
-        kernel_checks=estimator._finite_check == "kernel",
-        prefix=where(estimator, method),
+        kernel_checks_finiteness=estimator._finiteness_check == "kernel",
+        prefix=call_prefix(estimator, method),
         weights=weights_kind,
         scalar_weight=weights if weights_kind == "scalar" else 1.0,
         ndim=inp.array.ndim,
@@ -89,7 +99,7 @@ def _check_weight_total(estimator, method, counts, weights_kind):
         return
     if not any(bool(np.any(_host(c) > 0)) for c in counts):
         raise ValueError(
-            where(estimator, method) + "Sample weights must contain at least "
+            call_prefix(estimator, method) + "Sample weights must contain at least "
             "one non-zero number; a batch whose weights are all zero carries "
             "no data."
         )
@@ -112,7 +122,7 @@ def _check_rows(estimator, method, n_rows):
     """No rows at all (chunk sizes that were unknown until computed)."""
     if n_rows == 0:
         raise ValueError(
-            where(estimator, method) + "Found array with 0 sample(s) while a "
+            call_prefix(estimator, method) + "Found array with 0 sample(s) while a "
             f"minimum of 1 is required by {type(estimator).__name__}."
         )
 
@@ -125,7 +135,7 @@ def _input(estimator, X, method, *, reset, record, **kwargs):
     return dask_input(estimator, X, method, reset=reset, **kwargs)
 
 
-def _validated(estimator, X, sample_weight, method, reset):
+def validated_input(estimator, X, sample_weight, method, reset):
     """``(inp, weights, weights_kind)``, every check that needs no data."""
     estimator._check_call(X, method)
     inp = _input(estimator, X, method, reset=reset, record=True)
@@ -138,8 +148,8 @@ def _validated(estimator, X, sample_weight, method, reset):
     return inp, weights, kind
 
 
-def _n_chunks(estimator, inp):
-    """The chunks a fit computes states of (its sub-tasks): none when
+def n_chunk_tasks(estimator, inp):
+    """The chunks a fit computes states of (its first sub-tasks): none when
     there is nothing to learn (LocalResponseNormalizer)."""
     return math.prod(inp.grid) if estimator._statistic_types() else 0
 
@@ -150,7 +160,7 @@ def _computed_statistics(estimator, inp, weights, kind, method, task):
     types = estimator._statistic_types()
     if not types:  # nothing to learn (LocalResponseNormalizer)
         return Statistics((), 0, kind != "none")
-    layout = Layout(types, inp.n_features)
+    layout = StateLayout(types, inp.n_features)
     spec = _spec(estimator, inp, layout, method, kind, weights)
     merged, states = tree_statistics(inp, weights, spec)
     packed = progress.computed(merged, states, task)
@@ -168,8 +178,8 @@ def update(estimator, X, sample_weight, *, method, reset):
     task for the callbacks, as any fitting call, with one sub-task per
     chunk (``task_id``: the chunk's index, reported as chunks complete)."""
     with estimator._transaction(method):
-        inp, weights, kind = _validated(estimator, X, sample_weight, method, reset)
-        n_chunks = _n_chunks(estimator, inp)
+        inp, weights, kind = validated_input(estimator, X, sample_weight, method, reset)
+        n_chunks = n_chunk_tasks(estimator, inp)
         with estimator._fit_task(
             method, X, sample_weight, n_chunks, sequential_subtasks=False
         ) as task:
@@ -185,19 +195,32 @@ def update(estimator, X, sample_weight, *, method, reset):
     return estimator
 
 
-# ------------------------------------------------- MiniBatchNormalizer ----
-def _piece_moments(layout, blocks):
-    """One piece's moments: its states ``(g, k, f)`` for the ``g`` blocks of
-    the other axes of N-D X, merged in C order (``g = 1`` for 2-D X)."""
-    (moments,), _ = layout.unpack(blocks[0, ...])
+# ------------------------------------------------------ stepwise fits ----
+# Building blocks for an estimator whose fit takes one step per mini-batch
+# (MiniBatchNormalizer: its Dask route, :mod:`sknorm._minibatch.dask_steps`,
+# composes them; the steps themselves are the estimator's).
+def n_row_batches(inp, rows):
+    """Mini-batches of ``rows`` rows in X, None where the chunk sizes are
+    unknown; 0 for ``rows`` None (all of X in one step, which is no
+    sub-task of its own)."""
+    if rows is None:
+        return 0
+    n = inp.array.shape[0]
+    return None if math.isnan(n) else -(-int(n) // int(rows))
+
+
+def _piece_states(estimator, layout, blocks):
+    """One piece's states: those of the ``g`` blocks of the other axes of
+    N-D X, merged in C order (``g = 1`` for 2-D X)."""
+    states, _ = layout.unpack(blocks[0, ...])
     for j in range(1, blocks.shape[0]):
-        (more,), _ = layout.unpack(blocks[j, ...])
-        moments = merge_moments(moments, more)
-    return moments
+        more, _ = layout.unpack(blocks[j, ...])
+        states = estimator._merge_statistics(states, more)
+    return states
 
 
-def _batches_from_pieces(layout, pieces):
-    """Consecutive pieces of one batch merged: ``[(moments, n_rows)]`` in
+def _batches_from_pieces(estimator, layout, pieces):
+    """Consecutive pieces of one batch merged: ``[(states, n_rows)]`` in
     batch order (``pieces``: ``(n_pieces, *grid, k, f)``, see
     :func:`.reduce.batch_pieces`)."""
     blocks = math.prod(pieces.shape[1:-2])
@@ -206,89 +229,33 @@ def _batches_from_pieces(layout, pieces):
     rows = _host(pieces[:, 0, layout.count_row, 0])
     batches = []
     for i in range(pieces.shape[0]):
-        moments = _piece_moments(layout, pieces[i, ...])
+        states = _piece_states(estimator, layout, pieces[i, ...])
         if batches and batches[-1][2] == index[i]:
             previous, n, b = batches[-1]
-            batches[-1] = (merge_moments(previous, moments), n + int(rows[i]), b)
+            merged = estimator._merge_statistics(previous, states)
+            batches[-1] = (merged, n + int(rows[i]), b)
         else:
-            batches.append((moments, int(rows[i]), index[i]))
-    return [(m, n) for m, n, _ in batches]
+            batches.append((states, int(rows[i]), index[i]))
+    return [(states, n) for states, n, _ in batches]
 
 
-def _n_batches(array, rows):
-    """Mini-batches of ``rows`` rows in X (None: unknown chunk sizes)."""
+def row_batch_statistics(estimator, inp, weights, kind, method, rows, task):
+    """The states of each consecutive mini-batch of ``rows`` rows (across
+    chunk boundaries; all of X for ``rows`` None), ``[(states, n_rows)]``
+    in row order: one graph execution, each chunk reported to ``task``."""
     if rows is None:
-        return 0
-    n = array.shape[0]
-    return None if math.isnan(n) else -(-int(n) // int(rows))
-
-
-def _pieces(estimator, inp, weights, kind, method, rows, task):
-    """The moments of each mini-batch of ``rows`` rows, ``[(moments,
-    n_rows)]``: one graph execution, each chunk reported to ``task``."""
-    layout = Layout(estimator._statistic_types(), inp.n_features, extra_rows=1)
+        stats = _computed_statistics(estimator, inp, weights, kind, method, task)
+        return [(stats.states, stats.n_rows)]
+    types = estimator._statistic_types()
+    layout = StateLayout(types, inp.n_features, extra_rows=1)
     spec = _spec(estimator, inp, layout, method, kind, weights)
     lazy = batch_pieces(inp, weights, spec, rows)
     pieces = progress.computed(lazy, lazy, task)
-    batches = _batches_from_pieces(layout, pieces)
+    batches = _batches_from_pieces(estimator, layout, pieces)
     _check_rows(estimator, method, sum(n for _, n in batches))
-    counts = [m.count for m, _ in batches]
-    _check_weight_total(estimator, method, counts, kind)
+    totals = [t for states, _ in batches for t in _weight_totals(states)]
+    _check_weight_total(estimator, method, totals, kind)
     return batches
-
-
-def minibatch_steps(
-    estimator, X, sample_weight, *, method, reset, rows, training_output
-):
-    """MiniBatchNormalizer's ``fit`` / ``partial_fit`` / ``normalize_batch``
-    of a Dask collection: the same steps as on the concatenated rows.
-
-    Sub-tasks of the root task: one per chunk (``task_id`` the chunk's
-    index, as chunks complete), then, with ``rows``, one per mini-batch
-    (``task_id`` the number of chunks plus the batch's index)."""
-    with estimator._transaction(method):
-        inp, weights, kind = _validated(estimator, X, sample_weight, method, reset)
-        xp, device = inp.xp, inp.device
-        dtype = accumulation_dtype(xp, device)
-        n_features = inp.n_features
-        if reset:
-            estimator._check_affine_params(method, n_features, xp, device, dtype)
-        n_chunks = _n_chunks(estimator, inp)
-        n_batches = _n_batches(inp.array, rows)
-        n_subtasks = None if n_batches is None else n_chunks + n_batches
-        with estimator._fit_task(
-            method, X, sample_weight, n_subtasks, sequential_subtasks=False
-        ) as task:
-            if rows is None:  # one batch: all of X
-                stats = _computed_statistics(
-                    estimator, inp, weights, kind, method, task
-                )
-                batches = [(stats.states[0], stats.n_rows)]
-            else:
-                batches = _pieces(estimator, inp, weights, kind, method, rows, task)
-            state = None if reset else estimator._running_state()
-            # The graph has run; the steps (a few vector operations each) are
-            # reported one sub-task per batch, as in a NumPy fit.
-            for k, (moments, n_rows) in enumerate(batches):
-                if rows is not None:
-                    sub = task.subtask("batch", task_id=n_chunks + k)
-                state, mean_b, var_b, _ = estimator._step_from_moments(
-                    state, moments, n_rows, xp, device, dtype
-                )
-                if rows is not None and sub.end(
-                    reconstruction_attributes=functools.partial(dict, state)
-                ):
-                    break
-            out = estimator
-            if training_output:
-                gamma, beta = estimator._gamma_beta(
-                    method, n_features, xp, device, dtype
-                )
-                scale = gamma * (1.0 / xp.sqrt(var_b + float(estimator.eps)))
-                out = _lazy_affine(inp, estimator, method, mean_b, scale, beta)
-            estimator.__dict__.update(state)
-            task.end()
-    return out
 
 
 def _affine_block(block, center, scale, offset, *, out_dtype, channel_axis=None):
@@ -302,8 +269,9 @@ def _affine_block(block, center, scale, offset, *, out_dtype, channel_axis=None)
     return kernels_for(xp).affine(block, center, scale, offset, copy)
 
 
-def _lazy_affine(inp, estimator, method, center, scale, offset):
-    """``(X - center) * scale + offset`` of every block, lazily."""
+def lazy_affine(inp, center, scale, offset):
+    """``(X - center) * scale + offset`` of every block of ``inp``, lazily
+    (a dataframe keeps its index, divisions and columns)."""
     fn = _affine_block
     kwargs = {"out_dtype": inp.out_dtype}
     if inp.channel_axis is not None:
@@ -444,7 +412,7 @@ def lazy_transform(estimator, method, X, *args, **kwargs):
     }
     if args:
         raise TypeError(
-            where(estimator, method) + "pass options by keyword with Dask input."
+            call_prefix(estimator, method) + "pass options by keyword with Dask input."
         )
     if inp.frame is not None:
         out_columns = _output_columns(estimator, method, inp, n_out)
@@ -477,13 +445,13 @@ def output_container(estimator, result):
         return result
     if dense != "pandas":
         raise ValueError(
-            where(estimator, "transform") + f"set_output(transform={dense!r}) "
+            call_prefix(estimator, "transform") + f"set_output(transform={dense!r}) "
             "has no Dask form; use 'pandas' (a dask dataframe) or 'default' "
             "for Dask input."
         )
     if result.ndim != 2:
         raise ValueError(
-            where(estimator, "transform") + f"set_output(transform='pandas') "
+            call_prefix(estimator, "transform") + f"set_output(transform='pandas') "
             f"needs 2-D output; channel_axis gives {result.ndim}D arrays. Use "
             "set_output(transform='default')."
         )

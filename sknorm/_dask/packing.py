@@ -13,7 +13,7 @@ A state whose size depends on the data (a quantile summary: blocks of items)
 packs itself: its class has ``to_rows(xp, dtype)``, giving ``(k,
 n_features)`` rows, and ``from_rows(rows)``.  Its part is preceded by one row
 holding ``k``; a layout with such a state is *variable*
-(:attr:`Layout.variable`): its packed arrays differ in length, and
+(:attr:`StateLayout.variable`): its packed arrays differ in length, and
 unpacking reads those lengths on the host.
 """
 
@@ -22,7 +22,7 @@ from __future__ import annotations
 import array_api_compat.numpy as np_compat
 import numpy as np
 
-__all__ = ["Layout"]
+__all__ = ["StateLayout"]
 
 
 class _Field:
@@ -32,7 +32,7 @@ class _Field:
         self.kind, self.start, self.stop = kind, start, stop
 
 
-class Layout:
+class StateLayout:
     """Where each field of each state sits in the packed array.
 
     Parameters

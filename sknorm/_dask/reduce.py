@@ -42,11 +42,11 @@ from .._array_api import (
     namespace_of,
     output_float_dtype,
 )
-from .._kernels import finds_infinity
+from .._kernels import statistics_check_finiteness
 from .._kernels._parallel import serial
 from .._validation import raise_if_nonfinite
-from .channels import check_chunk_finite, chunk_values
-from .packing import Layout
+from .channels import check_chunk_finiteness, chunk_values
+from .packing import StateLayout
 
 __all__ = ["SPLIT_EVERY", "ChunkSpec", "batch_pieces", "tree_statistics"]
 
@@ -64,8 +64,8 @@ class ChunkSpec:
     layout : where the states sit in the packed array
     chunk_type : the array type of every chunk (``type(X._meta)``)
     allow_nan : whether NaN is accepted (and ignored)
-    kernel_checks : whether the estimator leaves the value checks to its
-        statistics kernels (``_finite_check == "kernel"``)
+    kernel_checks_finiteness : whether the estimator leaves the value checks to its
+        statistics kernels (``_finiteness_check == "kernel"``)
     prefix : ``"Estimator.method(): "`` for the errors raised in tasks
     weights : "none", "scalar" or "array"
     scalar_weight : the weight of every row when ``weights == "scalar"``
@@ -74,10 +74,10 @@ class ChunkSpec:
     """
 
     estimator: object
-    layout: Layout
+    layout: StateLayout
     chunk_type: type
     allow_nan: bool
-    kernel_checks: bool
+    kernel_checks_finiteness: bool
     prefix: str
     weights: str = "none"
     scalar_weight: float = 1.0
@@ -115,10 +115,10 @@ def checked_chunk(block, spec):
     dtype = output_float_dtype(xp, device, block.dtype)
     if block.dtype != dtype:
         block = xp.astype(block, dtype)
-    kernel_checks = spec.kernel_checks and (
-        is_numpy_namespace(xp) or (spec.allow_nan and finds_infinity(xp))
+    kernel_checks_finiteness = spec.kernel_checks_finiteness and (
+        is_numpy_namespace(xp) or (spec.allow_nan and statistics_check_finiteness(xp))
     )
-    if block.shape[0] and not kernel_checks:
+    if block.shape[0] and not kernel_checks_finiteness:
         # Otherwise the statistics kernels find the refused values in their
         # own pass (NumPy's: infinity, and NaN where it is refused).
         raise_if_nonfinite(xp, block, spec.prefix, spec.allow_nan)
@@ -139,8 +139,12 @@ def _checked_channel_chunk(block, spec):
         )
     block = chunk_values(spec.estimator, block, spec.prefix)
     if block.shape[0]:
-        check_chunk_finite(
-            spec.estimator, block, spec.prefix, spec.allow_nan, spec.kernel_checks
+        check_chunk_finiteness(
+            spec.estimator,
+            block,
+            spec.prefix,
+            spec.allow_nan,
+            spec.kernel_checks_finiteness,
         )
     return block, namespace_of(block), array_device(block)
 

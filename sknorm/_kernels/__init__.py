@@ -34,7 +34,7 @@ small ones; with numba, one compiled call per small NumPy batch), and
 ``batchnorm_step(state, X, weights, *, momentum, first_batch, gamma, eps)``:
 a whole ``MiniBatchNormalizer`` training step.  They may return
 ``NotImplemented`` for an input they leave to the generic composition.
-``FINDS_INFINITY = True`` says its moments and min/max raise
+``STATISTICS_CHECK_FINITENESS = True`` says its moments and min/max raise
 :class:`NonFiniteError` themselves, so validation can skip its own pass.
 
 The quantile summaries have kernels of their own (sorting, compaction,
@@ -51,10 +51,11 @@ from . import generic
 
 __all__ = [
     "NonFiniteError",
-    "finds_infinity",
+    "folds_centring",
     "kernels_for",
     "quantile_kernels_for",
-    "transforms_find_nonfinite",
+    "statistics_check_finiteness",
+    "transforms_check_finiteness",
 ]
 
 
@@ -62,7 +63,7 @@ class NonFiniteError(ValueError):
     """X holds +-inf, found by a fast kernel during its own pass.
 
     Estimators that leave the finiteness check to the kernel (validation's
-    ``finite_check="kernel"``: one pass over X instead of two) turn it into
+    ``finiteness_check="kernel"``: one pass over X instead of two) turn it into
     their usual ``"Estimator.method(): Input X contains infinity ..."``.
     """
 
@@ -95,8 +96,8 @@ class _ByDevice:
     costs no synchronisation.
     """
 
-    FINDS_INFINITY = False
-    TRANSFORMS_FIND_NONFINITE = False
+    STATISTICS_CHECK_FINITENESS = False
+    TRANSFORMS_CHECK_FINITENESS = False
 
     def __getattr__(self, name):
         from . import matmul
@@ -114,18 +115,26 @@ class _ByDevice:
 _by_device = _ByDevice()
 
 
-def transforms_find_nonfinite(xp) -> bool:
+def transforms_check_finiteness(xp) -> bool:
     """Whether the ``affine``, ``linear`` and ``local_response`` kernels for
     ``xp`` take a ``check`` ("inf" or "nonfinite") and raise
     :class:`NonFiniteError` themselves (CuPy: affine and linear in the pass
     that writes the output, no separate read of X)."""
-    return bool(getattr(kernels_for(xp), "TRANSFORMS_FIND_NONFINITE", False))
+    return bool(getattr(kernels_for(xp), "TRANSFORMS_CHECK_FINITENESS", False))
 
 
-def finds_infinity(xp) -> bool:
+def folds_centring(xp) -> bool:
+    """Whether ``(X - m) @ W.T`` is cheaper for ``xp``'s ``linear`` kernel
+    as ``X @ W.T - m @ W.T`` (one product, no centring pass: the default),
+    where the rounding allows it.  NumPy's blocked kernel says no: it
+    centres each block in cache for less than the offset costs."""
+    return bool(getattr(kernels_for(xp), "FOLDS_CENTRING", True))
+
+
+def statistics_check_finiteness(xp) -> bool:
     """Whether the moments and min/max kernels for ``xp`` raise
     :class:`NonFiniteError` on +-inf in their own pass."""
-    return bool(getattr(kernels_for(xp), "FINDS_INFINITY", False))
+    return bool(getattr(kernels_for(xp), "STATISTICS_CHECK_FINITENESS", False))
 
 
 _numpy_kernels = None

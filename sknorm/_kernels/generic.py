@@ -20,13 +20,17 @@ from .._array_api import array_device, compute_float_dtype, namespace_of
 __all__ = [
     "affine",
     "bounded_shift",
+    "chan_merge",
     "comoments",
+    "first_observed",
     "linear",
     "local_response",
     "local_response_rows",
     "min_max",
     "moments",
+    "observed",
     "shift_limit",
+    "weight_fractions",
 ]
 
 
@@ -55,6 +59,60 @@ def bounded_shift(xp, values, dtype):
     return xp.where(xp.abs(values) <= limit, values, xp.zeros_like(values))
 
 
+def observed(xp, X, weights=None):
+    """Entries that carry data: not NaN, in a row of positive weight."""
+    seen = ~xp.isnan(X)
+    if weights is not None:
+        seen = seen & (weights > 0)[:, None]
+    return seen
+
+
+def first_observed(xp, X, dtype, weights=None):
+    """Per feature, the first value of ``X`` that carries data (not NaN, in
+    a row of positive weight), in ``dtype``; 0 where there is none.
+
+    The search every path shares: the shifts of :mod:`sknorm._stats`, the
+    working shift of :func:`moments` and the head of an overflowing segment
+    in :mod:`.numpy_blocked` (the compiled steps of :mod:`.numba_columns`
+    search the same way, in their own loop).  Device-friendly: a cumulative
+    count picks the entry, no host read.  A first value of -0.0 gives +0.0
+    (a shift either way).
+    """
+    seen = observed(xp, X, weights)
+    rank = xp.cumulative_sum(xp.astype(seen, xp.int32), axis=0)
+    first = seen & (rank == 1)
+    zero = xp.zeros((), dtype=dtype, device=array_device(X))
+    return xp.sum(xp.where(first, xp.astype(X, dtype), zero), axis=0)
+
+
+def weight_fractions(xp, a_count, b_count):
+    """Total weight and each side's share of it (0 where the total is 0)."""
+    total = a_count + b_count
+    safe = xp.where(total > 0, total, xp.ones_like(total))
+    return total, a_count / safe, b_count / safe
+
+
+def chan_merge(xp, a_count, a_mean, a_var, b_count, b_mean, b_var):
+    """Chan, Golub & LeVeque's merge of two sets of rows' weights, means
+    and population variances (means taken around the same shift):
+    ``(total, mean, var)``.
+
+    The one merge of per-feature moments: :func:`sknorm._stats.merge_moments`
+    (after putting both sides around one shift) and the segments and parts
+    of :mod:`.numpy_blocked` (the compiled steps of :mod:`.numba_columns`
+    merge the same way, in their own loop).  The mean is ``a + fb (b - a)``,
+    Chan's form, or ``fa a + fb b`` where the difference overflowed (two
+    means of opposite signs near the float maximum: the convex form cannot
+    overflow, and the variance is +inf then anyway).  NumPy callers ignore
+    its overflow warnings.
+    """
+    total, fa, fb = weight_fractions(xp, a_count, b_count)
+    delta = b_mean - a_mean
+    mean = a_mean + fb * delta
+    mean = xp.where(xp.isfinite(delta), mean, fa * a_mean + fb * b_mean)
+    return total, mean, fa * a_var + fb * b_var + fa * fb * delta * delta
+
+
 def _working_shift(xp, X, shift, weights, dtype):
     """What the sums are taken around: the caller's shift, except for
     features whose values lie beyond the shift limit (where the caller's
@@ -68,14 +126,8 @@ def _working_shift(xp, X, shift, weights, dtype):
     true for data near the float maximum.
     """
     head = X[: min(X.shape[0], 1024), ...]
-    observed = ~xp.isnan(head)
-    if weights is not None:
-        observed = observed & (weights[: head.shape[0]] > 0)[:, None]
-    rank = xp.cumulative_sum(xp.astype(observed, xp.int32), axis=0)
-    zero = xp.zeros((), dtype=dtype, device=array_device(X))
-    first = xp.sum(
-        xp.where(observed & (rank == 1), xp.astype(head, dtype), zero), axis=0
-    )
+    w = None if weights is None else weights[: head.shape[0]]
+    first = first_observed(xp, head, dtype, w)
     huge = xp.abs(first) > shift_limit(xp, dtype)
     if not bool(xp.any(huge)):
         return shift
@@ -197,15 +249,21 @@ _AFFINE_IN_PLACE = {
 }
 
 
-def linear(X, center, matrix, copy):
+def linear(X, center, matrix, copy, offset=None):
+    """``(X - center) @ matrix.T + offset``, each step in X's float dtype
+    (``center`` and ``offset`` may be None)."""
     xp = namespace_of(X)
     work = compute_float_dtype(xp, X.dtype)
     if work != X.dtype:  # 16-bit floats: computed in float32, rounded once
-        return xp.astype(linear(xp.astype(X, work), center, matrix, False), X.dtype)
+        Y = linear(xp.astype(X, work), center, matrix, False, offset)
+        return xp.astype(Y, X.dtype)
     matrix = xp.astype(matrix, X.dtype)
     if center is not None:
         X = X - xp.astype(center, X.dtype)
-    return X @ matrix.T
+    Y = X @ matrix.T
+    if offset is not None:
+        Y = Y + xp.astype(offset, X.dtype)
+    return Y
 
 
 def local_response(X, size, alpha, beta, k):

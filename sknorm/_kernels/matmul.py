@@ -206,25 +206,32 @@ def affine(X, center, scale, offset, copy):
     return generic.affine(X, center, scale, offset, copy)
 
 
-def linear(X, center, matrix, copy):
-    """``(X - center) @ matrix.T``, centred one row block at a time: no
-    centred copy of X, and the numbers of the generic kernel."""
+def linear(X, center, matrix, copy, offset=None):
+    """``(X - center) @ matrix.T + offset``, centred one row block at a
+    time: no centred copy of X, and the numbers of the generic kernel."""
     xp = namespace_of(X)
     work = compute_float_dtype(xp, X.dtype)
     if work != X.dtype:  # 16-bit floats: computed in float32, rounded once
-        return xp.astype(linear(xp.astype(X, work), center, matrix, False), X.dtype)
+        Y = linear(xp.astype(X, work), center, matrix, False, offset)
+        return xp.astype(Y, X.dtype)
     matrix = xp.astype(matrix, X.dtype)
-    if center is None:
-        return X @ matrix.T
-    center = xp.astype(center, X.dtype)
+    center = None if center is None else xp.astype(center, X.dtype)
+    offset = None if offset is None else xp.astype(offset, X.dtype)
+
+    def block(B):
+        if center is not None:
+            B = B - center
+        Y = B @ matrix.T
+        return Y if offset is None else Y + offset
+
     n, f = X.shape
     rows = _block_rows(f)
-    if rows >= n:
-        return (X - center) @ matrix.T
+    if center is None or rows >= n:
+        return block(X)
     out = xp.empty((n, matrix.shape[0]), dtype=X.dtype, device=X.device)
     for start in range(0, n, rows):
         stop = min(start + rows, n)
-        out[start:stop, ...] = (X[start:stop, ...] - center) @ matrix.T
+        out[start:stop, ...] = block(X[start:stop, ...])
     return out
 
 

@@ -1,31 +1,19 @@
-"""Fused one-pass loops for the NumPy kernels, compiled with numba if present.
+"""Whether the compiled loops run, and how every sknorm loop is compiled.
 
 NumPy evaluates ``x - c``, ``d * d`` and the column sums as separate passes
 over each block; even from cache that is 3-4 passes, which keeps float32
-statistics at 3-7x one read of X.  These loops do everything for an element
-while it is in a register: one read of X, nothing written (reductions) or
-one write (the affine map).  They release the GIL (``nogil``) and run on the
-NumPy kernels' worker threads (:mod:`._parallel`), on C-contiguous X; the
-NumPy code in :mod:`.numpy_blocked` stays the fallback and is what runs when
-numba is missing or ``SKNORM_NUMBA=0``.
+statistics at 3-7x one read of X.  The compiled loops do everything for an
+element while it is in a register: one read of X, nothing written
+(reductions) or one write (the affine map).  They release the GIL
+(``nogil``) and run on the NumPy kernels' worker threads (:mod:`._parallel`),
+on C-contiguous X; the NumPy code in :mod:`.numpy_blocked` stays the
+fallback and is what runs when numba is missing or ``SKNORM_NUMBA=0``.
 
-numba is optional (``pip install sknorm[numba]``).  The loops are compiled
-on first use, once per dtype (about a second; cached on disk when the
-package directory is writable).  Numerics equal the NumPy path's: the same
-shift, float64 accumulation, sums of row blocks added into the totals (a
-block's sum carries the rounding error of ``BLOCK_ROWS`` terms, not of n),
-the same operation order in the affine map (no fused multiply-add).
-
-``moments_update``, ``min_max_update`` and ``batchnorm_update`` are whole
-``partial_fit`` steps for a small batch (shift, sums, merge into the running
-state) in one call: for a 10,000-row batch the NumPy glue around the loops
-cost as much as the loops.
-They run on the calling thread.  Splitting such a batch over numba's threads
-(``prange``) was measured and left out: 20 % faster on an idle 2-core
-machine, but about twice as slow right after a BLAS call, while OpenBLAS's
-threads still spin (the usual case in a training loop); numba's
-``workqueue`` layer was slower still and aborts on concurrent launches, and
-GNU OpenMP aborts forked children.
+numba is optional (``pip install sknorm[numba]``).  This module does not
+import it: the loops are module-level functions of :mod:`.numba_columns`
+(the columns of C-ordered rows) and :mod:`.numba_rows` (the rows of a
+channels-first view), imported on first use (:func:`kernels`), and
+:func:`jit` is the one place their compilation options are set.
 """
 
 from __future__ import annotations
@@ -35,17 +23,45 @@ import importlib.util
 import os
 import warnings
 
-__all__ = ["BLOCK_ROWS", "enabled", "jit", "kernels"]
+__all__ = [
+    "BLOCK_ROWS",
+    "CENTER",
+    "CHECK",
+    "JIT_OPTIONS",
+    "OFFSET",
+    "SCALE",
+    "enabled",
+    "jit",
+    "kernels",
+]
 
 # Rows summed into per-block accumulators before they join the totals.
 BLOCK_ROWS = 2048
+# The bits of the affine loops' ``flags`` (numba_columns.column_affine,
+# numba_rows.row_affine): which terms of ``(x - center) * scale + offset``
+# apply, and whether to note +-inf and NaN in the same pass.
+CENTER, SCALE, OFFSET, CHECK = 1, 2, 4, 8
+
+# numba's options for every sknorm loop: without the GIL (the worker threads
+# run loops in parallel), cached on disk, no bounds checks, and NumPy's
+# floating-point semantics (a division by 0 gives inf or NaN, as in the
+# NumPy code the loops replace, instead of raising ZeroDivisionError).
+JIT_OPTIONS = {
+    "nogil": True,
+    "cache": True,
+    "boundscheck": False,
+    "error_model": "numpy",
+}
 
 _compiled = None
 
 
 def enabled():
     """numba is installed and not switched off with ``SKNORM_NUMBA=0``."""
-    if os.environ.get("SKNORM_NUMBA", "").strip() in {"0", "false", "no", "off"}:
+    # Asked on every batch (the switch may change between calls): one
+    # lookup when it is not set.
+    switch = os.environ.get("SKNORM_NUMBA")
+    if switch is not None and switch.strip() in {"0", "false", "no", "off"}:
         return False
     return _installed()
 
@@ -57,361 +73,36 @@ def _installed():
 
 
 def kernels():
-    """The compiled loops (compiled lazily on their first call)."""
+    """The column loops of :mod:`.numba_columns` by name (the module is
+    imported, and its loops compiled or loaded from the cache, on the first
+    call)."""
     global _compiled
     if _compiled is None:
-        _compiled = _build()
+        from . import numba_columns
+
+        _compiled = numba_columns.by_name()
     return _compiled
 
 
-def jit(fn):
-    """``fn`` compiled as every sknorm loop is: numba's ``njit`` without the
-    GIL (the worker threads run loops in parallel), cached on disk, no
-    bounds checks, and NumPy's floating-point semantics (a division by 0
-    gives inf or NaN, as in the NumPy code the loops replace, instead of
-    raising Python's ZeroDivisionError)."""
+def jit(fn=None, *, signatures=None):
+    """``fn`` compiled with :data:`JIT_OPTIONS` (a decorator, bare or with
+    ``signatures``).
+
+    ``signatures`` lists the variants a loop is called with (numba
+    signatures): they are compiled when the decorating module is imported
+    (loaded from numba's cache after the first time), and no other is: a
+    call with other argument types raises ``TypeError`` instead of
+    compiling a new variant.  Without them, each new combination of
+    argument types compiles (and caches) one more.
+    """
+    if fn is None:
+        return functools.partial(jit, signatures=signatures)
     from numba import njit
     from numba.core.errors import NumbaWarning
 
     with warnings.catch_warnings():
         # A read-only install cannot cache: compiling each time is fine.
         warnings.simplefilter("ignore", NumbaWarning)
-        return njit(nogil=True, cache=True, boundscheck=False, error_model="numpy")(fn)
-
-
-def _build():
-    import numpy as np
-
-    @jit
-    def moment_sums(X, lo, hi, c, w, weighted, count, n_obs, s1, s2):
-        """Add the weight, observation count, sum w d and sum w d^2 of rows
-        [lo, hi) of X (d = x - c, NaN skipped) into the four vectors."""
-        f = X.shape[1]
-        b0 = np.empty(f)
-        bn = np.empty(f)
-        b1 = np.empty(f)
-        b2 = np.empty(f)
-        for start in range(lo, hi, BLOCK_ROWS):
-            stop = min(start + BLOCK_ROWS, hi)
-            b0[:] = 0.0
-            bn[:] = 0.0
-            b1[:] = 0.0
-            b2[:] = 0.0
-            for i in range(start, stop):
-                wi = w[i] if weighted else 1.0
-                for j in range(f):
-                    x = np.float64(X[i, j])
-                    seen = x == x
-                    d = x - c[j] if seen else 0.0
-                    o = 1.0 if seen else 0.0
-                    wd = wi * d
-                    bn[j] += o
-                    b0[j] += wi * o
-                    b1[j] += wd
-                    b2[j] += wd * d
-            for j in range(f):
-                count[j] += b0[j]
-                n_obs[j] += bn[j]
-                s1[j] += b1[j]
-                s2[j] += b2[j]
-
-    @jit
-    def plain_sums(X, lo, hi, c, s1, s2):
-        """:func:`moment_sums` without weights and without NaN handling: the
-        common case, a third faster (a NaN makes the sums NaN, and the
-        caller sums again with ``moment_sums``)."""
-        f = X.shape[1]
-        b1 = np.empty(f)
-        b2 = np.empty(f)
-        for start in range(lo, hi, BLOCK_ROWS):
-            stop = min(start + BLOCK_ROWS, hi)
-            b1[:] = 0.0
-            b2[:] = 0.0
-            for i in range(start, stop):
-                for j in range(f):
-                    d = np.float64(X[i, j]) - c[j]
-                    b1[j] += d
-                    b2[j] += d * d
-            for j in range(f):
-                s1[j] += b1[j]
-                s2[j] += b2[j]
-
-    @jit
-    def min_max(X, lo, hi, low, high):
-        """Fold rows [lo, hi) into ``low``/``high`` (start them at +inf and
-        -inf); NaN is skipped."""
-        f = X.shape[1]
-        # Local accumulators: the compiler cannot tell the outputs apart from
-        # X and would reload them for every element (float32: 25 % slower).
-        lo_acc = low.copy()
-        hi_acc = high.copy()
-        for i in range(lo, hi):
-            for j in range(f):
-                x = X[i, j]
-                if x == x:
-                    lo_acc[j] = min(lo_acc[j], x)
-                    hi_acc[j] = max(hi_acc[j], x)
-        low[:] = lo_acc
-        high[:] = hi_acc
-
-    @jit
-    def affine(X, out, lo, hi, center, scale, offset, use_c, use_s, use_o):
-        """``out = (X - center) * scale + offset`` on rows [lo, hi), each
-        term only if used, in that order (``out`` may be ``X``)."""
-        f = X.shape[1]
-        for i in range(lo, hi):
-            for j in range(f):
-                y = X[i, j]
-                if use_c:
-                    y = y - center[j]
-                if use_s:
-                    y = y * scale[j]
-                if use_o:
-                    y = y + offset[j]
-                out[i, j] = y
-
-    @jit
-    def shift_block(X, lo, hi, c, out, s1):
-        """``out = X[lo:hi] - c`` in ``out``'s dtype (the co-moments' block
-        for BLAS) and its column sums added to ``s1`` in float64: one read
-        of the rows.  The block's sums are taken row after row, then added
-        to ``s1`` (NumPy's ``add.reduce(out, axis=0, dtype=float64)``)."""
-        f = X.shape[1]
-        b1 = np.zeros(f)
-        for i in range(lo, hi):
-            r = i - lo
-            for j in range(f):
-                d = out.dtype.type(X[i, j]) - c[j]
-                out[r, j] = d
-                b1[j] += np.float64(d)
-        for j in range(f):
-            s1[j] += b1[j]
-
-    @jit
-    def moments_update(
-        X, w, weighted, head_rows, cancellation, shift_limit,
-        p_count, p_n_obs, p_shift, p_mean, p_var, has_prev, out,
-    ):  # fmt: skip
-        """The whole of ``_stats.update_moments`` for one batch, as
-        :mod:`.numpy_blocked` computes it: the batch's shift, the head mean
-        as the working shift, the sums (again around the batch's mean if the
-        head mean was far from it), the batch's moments, the merge into the
-        previous state and the recentring.  Writes (count, n_obs, shift,
-        mean, var) into ``out`` and returns 0, or returns 1 without a result
-        when the sums are not finite (+-inf, or values near the float
-        maximum), for the NumPy path to handle."""
-        n, f = X.shape
-        # The batch's shift: the state's, else the first observed value in
-        # a row of positive weight (0 beyond the shift limit).
-        s = np.zeros(f)
-        for j in range(f):
-            if has_prev and p_count[j] > 0:
-                s[j] = p_shift[j]
-                continue
-            for i in range(n):
-                x = np.float64(X[i, j])
-                if x == x and (not weighted or w[i] > 0):
-                    s[j] = x if abs(x) <= shift_limit else 0.0
-                    break
-        # Working shift: the weighted mean of the head rows (as _head_mean).
-        hw, hn, h1, h2 = np.zeros(f), np.zeros(f), np.zeros(f), np.zeros(f)
-        moment_sums(X, 0, min(n, head_rows), s, w, weighted, hw, hn, h1, h2)
-        c = s.copy()
-        head = min(n, head_rows)
-        for j in range(f):
-            if hw[j] > 0:
-                m = s[j] + h1[j] / hw[j]
-                if np.isfinite(m):
-                    c[j] = m
-                else:
-                    # Sums beyond the float range: the first value of the
-                    # head that carries data (numpy_blocked._first_in_head).
-                    for i in range(head):
-                        x = np.float64(X[i, j])
-                        if x == x and (not weighted or w[i] > 0):
-                            c[j] = x
-                            break
-        count = np.zeros(f)
-        n_obs = np.zeros(f)
-        s1 = np.zeros(f)
-        s2 = np.zeros(f)
-        b_mean = np.zeros(f)
-        b_var = np.zeros(f)
-        nan_aware = weighted  # unweighted: NaN-free sums first (faster)
-        done = False
-        # The attempts of numpy_blocked._segment, in the same order.
-        for attempt in range(3):
-            count[:] = 0.0
-            n_obs[:] = 0.0
-            s1[:] = 0.0
-            s2[:] = 0.0
-            if nan_aware:
-                moment_sums(X, 0, n, c, w, weighted, count, n_obs, s1, s2)
-            else:
-                plain_sums(X, 0, n, c, s1, s2)
-            if not (np.isfinite(s1).all() and np.isfinite(s2).all()):
-                if nan_aware:
-                    return 1
-                nan_aware = True  # a NaN made the plain sums NaN
-                continue
-            if not nan_aware:
-                count[:] = n
-                n_obs[:] = n
-            far = np.zeros(f, np.bool_)
-            for j in range(f):
-                b_mean[j] = 0.0
-                b_var[j] = 0.0
-                if count[j] > 0:
-                    b_mean[j] = s1[j] / count[j]
-                    b_var[j] = s2[j] / count[j] - b_mean[j] * b_mean[j]
-                    far[j] = not (b_mean[j] * b_mean[j] <= cancellation * b_var[j])
-            if attempt < 2 and far.any():
-                # Sum again around the batch's own mean: the head rows were
-                # far from it (a level that moved; a one-row batch's head
-                # mean, rounded).
-                for j in range(f):
-                    if far[j]:
-                        c[j] += b_mean[j]
-                continue
-            done = True
-            break
-        if not done:
-            return 1
-        for j in range(f):
-            b_count = count[j]
-            if b_count > 0:
-                b_var[j] = max(b_var[j], 0.0)
-                b_mean[j] = b_mean[j] + (c[j] - s[j])
-            # merge_moments(previous, batch), then recentred
-            a_count = p_count[j] if has_prev else 0.0
-            seen_a = a_count > 0
-            shift = p_shift[j] if seen_a else s[j]
-            a_mean = p_mean[j] if seen_a else 0.0
-            if b_count > 0:
-                batch_mean = b_mean[j] + (s[j] - shift)
-            else:
-                batch_mean = a_mean
-            total = a_count + b_count
-            safe = total if total > 0 else 1.0
-            fa = a_count / safe
-            fb = b_count / safe
-            delta = batch_mean - a_mean
-            mean = a_mean + fb * delta
-            if not np.isfinite(delta):  # opposite signs near the maximum
-                mean = fa * a_mean + fb * batch_mean
-            a_var = p_var[j] if has_prev else 0.0
-            var = fa * a_var + fb * b_var[j] + fa * fb * delta * delta
-            if total > 0:
-                moved = shift + mean
-                if not abs(moved) <= shift_limit:
-                    moved = 0.0
-                mean = mean - (moved - shift)
-                shift = moved
-            out[0, j] = total
-            out[1, j] = (p_n_obs[j] if has_prev else 0.0) + n_obs[j]
-            out[2, j] = shift
-            out[3, j] = mean
-            out[4, j] = var
-        return 0
-
-    @jit
-    def min_max_update(X, p_low, p_high, has_prev, low, high):
-        """``_stats.update_min_max`` for one batch: its NaN-aware minimum and
-        maximum merged into the previous ones (NaN: nothing observed).
-        Returns 1 if X holds +-inf, else 0."""
-        n, f = X.shape
-        low[:] = np.inf
-        high[:] = -np.inf
-        min_max(X, 0, n, low, high)
-        for j in range(f):
-            lo = low[j]
-            hi = high[j]
-            if lo == np.inf and hi == -np.inf:  # nothing observed
-                lo = hi = np.nan
-            elif np.isinf(lo) or np.isinf(hi):
-                return 1
-            if has_prev:
-                if not np.isnan(p_low[j]):
-                    lo = p_low[j] if np.isnan(lo) else min(lo, p_low[j])
-                if not np.isnan(p_high[j]):
-                    hi = p_high[j] if np.isnan(hi) else max(hi, p_high[j])
-            low[j] = lo
-            high[j] = hi
-        return 0
-
-    @jit
-    def batchnorm_running(
-        count, mean_b, var_b, r_mean, r_var, k_mean, k_var, has_prev,
-        momentum, first_batch, out,
-    ):  # fmt: skip
-        """The running-state half of ``MiniBatchNormalizer._step``, in its
-        order of operations (PyTorch's): the batch's unbiased variance and
-        ``factor * batch + (1 - factor) * running``, where ``factor`` is the
-        momentum, 1 on a feature's first update (``first_batch``), or 1/k
-        for the cumulative average (``momentum < 0``).  Writes (running
-        mean, running var, mean updates, var updates) into ``out``."""
-        for j in range(count.size):
-            c = count[j]
-            has_mean = c > 0
-            has_var = c > 1
-            unbiased = var_b[j] * c / (c - 1 if has_var else 1.0)
-            km = k_mean[j] if has_prev else 0.0
-            kv = k_var[j] if has_prev else 0.0
-            rm = r_mean[j] if has_prev else 0.0
-            rv = r_var[j] if has_prev else 1.0
-            km_new = km + (1.0 if has_mean else 0.0)
-            kv_new = kv + (1.0 if has_var else 0.0)
-            if momentum < 0:
-                fm = 1.0 / (km_new if km_new > 0 else 1.0)
-                fv = 1.0 / (kv_new if kv_new > 0 else 1.0)
-            elif first_batch:
-                fm = 1.0 if km == 0 else momentum
-                fv = 1.0 if kv == 0 else momentum
-            else:
-                fm = momentum
-                fv = momentum
-            out[0, j] = fm * mean_b[j] + (1 - fm) * rm if has_mean else rm
-            out[1, j] = fv * unbiased + (1 - fv) * rv if has_var else rv
-            out[2, j] = km_new
-            out[3, j] = kv_new
-
-    @jit
-    def batchnorm_update(
-        X, w, weighted, head_rows, cancellation, shift_limit,
-        r_mean, r_var, k_mean, k_var, has_prev, momentum, first_batch, out,
-    ):  # fmt: skip
-        """A whole ``MiniBatchNormalizer`` training step in one call: the
-        batch's moments as :func:`moments_update` computes them (no state),
-        its mean ``shift + mean`` and the running update
-        (:func:`batchnorm_running`).  Writes (running mean, running var,
-        mean updates, var updates, batch mean, batch variance) into ``out``
-        and returns 0, or returns :func:`moments_update`'s 1 without a
-        result."""
-        f = X.shape[1]
-        batch = np.empty((5, f))
-        none = np.zeros(f)
-        status = moments_update(
-            X, w, weighted, head_rows, cancellation, shift_limit,
-            none, none, none, none, none, False, batch,
-        )  # fmt: skip
-        if status:
-            return status
-        for j in range(f):
-            out[4, j] = batch[2, j] + batch[3, j]
-            out[5, j] = batch[4, j]
-        batchnorm_running(
-            batch[0], out[4], out[5], r_mean, r_var, k_mean, k_var, has_prev,
-            momentum, first_batch, out,
-        )  # fmt: skip
-        return 0
-
-    return {
-        "moment_sums": moment_sums,
-        "plain_sums": plain_sums,
-        "min_max": min_max,
-        "affine": affine,
-        "shift_block": shift_block,
-        "moments_update": moments_update,
-        "min_max_update": min_max_update,
-        "batchnorm_update": batchnorm_update,
-    }
+        if signatures is None:
+            return njit(**JIT_OPTIONS)(fn)
+        return njit(list(signatures), **JIT_OPTIONS)(fn)

@@ -23,7 +23,9 @@ logic, and the merge of the rows' statistics per channel, are in
     (channels-last) terms (float16: computed in float32, rounded once);
     ``check`` ("inf" or "nonfinite") looks for non-finite values of X in
     the same pass when writing new memory, in a read before when writing
-    in place (a failed transform leaves X as it was);
+    in place (a failed transform leaves X as it was).  Per-column terms
+    are the 2-D kernel's: ``column_affine`` and ``check_finiteness`` are
+    :func:`.numpy_blocked.affine` and :func:`.numpy_blocked.check_finiteness`;
 ``local_response_rows(X3, size, alpha, beta, k)``
     local response normalization of ``(M, C, B)`` across axis 1, block by
     block, in :func:`.generic.local_response`'s order of operations
@@ -42,12 +44,18 @@ import numpy as np
 
 from . import NonFiniteError, generic, numba_cpu
 from ._parallel import BLOCK_BYTES, blocks, map_parts
-from .numpy_blocked import LRN_BLOCK_BYTES
+from .numpy_blocked import (
+    CHECK_MODES,
+    LRN_BLOCK_BYTES,
+    check_finiteness,
+    raise_for_flags,
+)
+from .numpy_blocked import affine as column_affine
 from .numpy_common import CANCELLATION, use_compiled, workspace
 
 __all__ = [
+    "check_finiteness",
     "column_affine",
-    "find_nonfinite",
     "local_response_rows",
     "row_affine",
     "row_min_max",
@@ -57,7 +65,6 @@ __all__ = [
 # Values of a row summed into per-lane accumulators before they join the
 # row's totals (as numba_cpu.BLOCK_ROWS for the column kernels).
 ROW_BLOCK = 256
-_CHECK_MODES = {None: 0, "inf": 1, "nonfinite": 2}
 
 
 def _rows_per_block(length, itemsize):
@@ -208,50 +215,12 @@ def row_min_max(rows):
 
 
 # ----------------------------------------------------------- transforms ----
-def _raise_for(bits, mode):
-    """Raise for the flags of a pass (1: +-inf seen, 2: NaN seen)."""
-    if mode == 0:
-        return
-    if bits & 1:
-        raise (
-            NonFiniteError.infinity() if mode == 1 else NonFiniteError.nan_or_infinity()
-        )
-    if mode == 2 and bits & 2:
-        raise NonFiniteError.nan_or_infinity()
-
-
-def find_nonfinite(X2, check):
-    """Raise :class:`NonFiniteError` if the 2-D ``X2`` holds +-inf (``check
-    ="inf"``) or NaN or +-inf (``"nonfinite"``); nothing for None."""
-    mode = _CHECK_MODES[check]
-    if mode == 0:
-        return
-    n, f = X2.shape
-    per_block = _rows_per_block(f, X2.dtype.itemsize)
-    if use_compiled(X2):
-        loop, inf = _loops()["nonfinite"], X2.dtype.type(np.inf)
-        parts = map_parts(lambda lo, hi: loop(X2, lo, hi, inf), n, X2.size, per_block)
-    else:
-
-        def part(lo, hi):
-            bits = 0
-            for start, stop in blocks(lo, hi, per_block):
-                block = X2[start:stop]
-                bits |= int(np.isinf(block).any()) | 2 * int(np.isnan(block).any())
-            return bits
-
-        parts = map_parts(part, n, X2.size, per_block)
-    bits = 0
-    for b in parts:
-        bits |= int(b)
-    _raise_for(bits, mode)
-
-
 def _vectors(terms, size, dtype):
     """The three terms as contiguous vectors of ``size`` in X's dtype
     (zeros for an unused one) and the bits of the used ones."""
     vectors, flags = [], 0
-    for bit, term in zip((1, 2, 4), terms, strict=True):
+    bits = (numba_cpu.CENTER, numba_cpu.SCALE, numba_cpu.OFFSET)
+    for bit, term in zip(bits, terms, strict=True):
         if term is None:
             vectors.append(np.zeros(size, dtype))
             continue
@@ -290,34 +259,6 @@ def _blocked_affine(X2, out, term_of_block, per_block):
     map_parts(part, X2.shape[0], X2.size, per_block)
 
 
-def _affine(X2, terms, copy, check, fused_loop, blocked_terms, term_size):
-    mode = _CHECK_MODES[check]
-    out = np.empty_like(X2) if copy else X2
-    per_block = _rows_per_block(X2.shape[1], X2.dtype.itemsize)
-    fused = use_compiled(X2, out)
-    if mode and (not copy or not fused):
-        # In place, X must be checked before it is overwritten; the NumPy
-        # fallback has no pass of its own that could note it.
-        find_nonfinite(X2, check)
-        mode = 0
-    if fused:
-        vectors, flags = _vectors(terms, term_size, X2.dtype)
-        inf = X2.dtype.type(np.inf)
-        parts = map_parts(
-            lambda lo, hi: fused_loop(X2, out, lo, hi, *vectors, flags, inf),
-            X2.shape[0],
-            X2.size,
-            per_block,
-        )
-        bits = 0
-        for b in parts:
-            bits |= int(b)
-        _raise_for(bits, mode)
-        return out
-    _blocked_affine(X2, out, blocked_terms, per_block)
-    return out
-
-
 def _term_dtype(X2):
     """The dtype the terms and the arithmetic of an affine map of X2 take:
     float32 for float16 (computed in float32, rounded once), else X's."""
@@ -333,10 +274,30 @@ def row_affine(rows, period, center, scale, offset, copy, check=None):
         None if t is None else np.asarray(t, dtype=dtype)
         for t in (center, scale, offset)
     ]
-    loop = _loops()["row_affine"] if numba_cpu.enabled() else None
-
-    def fused_loop(X2, out, lo, hi, c, s, o, flags, inf):
-        return loop(X2, out, lo, hi, period, c, s, o, flags, inf)
+    mode = CHECK_MODES[check]
+    out = np.empty_like(rows) if copy else rows
+    per_block = _rows_per_block(rows.shape[1], rows.dtype.itemsize)
+    fused = use_compiled(rows, out)
+    if mode and (not copy or not fused):
+        # In place, X must be checked before it is overwritten; the NumPy
+        # fallback has no pass of its own that could note it.
+        check_finiteness(rows, check)
+        mode = 0
+    if fused:
+        vectors, flags = _vectors(terms, period, rows.dtype)
+        flags |= numba_cpu.CHECK if mode else 0
+        loop, inf = _loops()["row_affine"], rows.dtype.type(np.inf)
+        parts = map_parts(
+            lambda lo, hi: loop(rows, out, lo, hi, period, *vectors, flags, inf),
+            rows.shape[0],
+            rows.size,
+            per_block,
+        )
+        bits = 0
+        for b in parts:
+            bits |= int(b)
+        raise_for_flags(bits, mode)
+        return out
 
     def blocked_terms(start, stop):
         channel = np.arange(start, stop) % period
@@ -345,24 +306,8 @@ def row_affine(rows, period, center, scale, offset, copy, check=None):
             for t in terms
         ]
 
-    return _affine(rows, terms, copy, check, fused_loop, blocked_terms, period)
-
-
-def column_affine(X2, center, scale, offset, copy, check=None):
-    """``(x - center) * scale + offset`` with per-column terms (scalars
-    broadcast); X's dtype (float16: computed in float32, rounded once)."""
-    dtype = _term_dtype(X2)
-    f = X2.shape[1]
-    terms = [
-        None if t is None else np.asarray(t, dtype=dtype)
-        for t in (center, scale, offset)
-    ]
-    loop = _loops()["column_affine"] if numba_cpu.enabled() else None
-
-    def blocked_terms(start, stop):
-        return terms
-
-    return _affine(X2, terms, copy, check, loop, blocked_terms, f)
+    _blocked_affine(rows, out, blocked_terms, per_block)
+    return out
 
 
 def local_response_rows(X3, size, alpha, beta, k):

@@ -57,7 +57,8 @@ _COMPILED_DTYPES = (np.float32, np.float64)
 
 def use_compiled(*arrays):
     """Use the compiled one-pass loops (:mod:`.numba_cpu`) for these arrays:
-    numba present and enabled, float arrays in C order."""
+    numba present and enabled, float32/float64 arrays in C order (the
+    loops' signatures: they compile no other variant)."""
     if not numba_cpu.enabled():
         return False
     for a in arrays:  # a loop, not all(generator): asked on every batch

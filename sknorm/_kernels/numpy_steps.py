@@ -10,6 +10,10 @@ the calling thread.  They return ``NotImplemented`` for what they leave to
 that path (large arrays, which the worker threads read; other layouts;
 float32 statistics; sums that are not finite), and :mod:`sknorm._stats` and
 ``MiniBatchNormalizer`` then compose the step as before.
+
+:func:`merge_comoments` is the merge of ``ZCAWhitening``'s co-moments (a
+streaming ``partial_fit`` merges each batch's into the running ones): one
+pass over the covariance matrices where NumPy makes six.
 """
 
 from __future__ import annotations
@@ -26,7 +30,7 @@ from .numpy_common import (
     use_compiled,
 )
 
-__all__ = ["batchnorm_step", "update_min_max", "update_moments"]
+__all__ = ["batchnorm_step", "merge_comoments", "update_min_max", "update_moments"]
 
 _FLOAT64 = np.dtype(np.float64)
 
@@ -133,19 +137,55 @@ def update_min_max(state, X):
     that does."""
     if not _is_small(X):
         return NotImplemented
+    dtype = X.dtype
     f = X.shape[1]
     if state is None:
-        previous, has_previous = (np.empty(0, X.dtype),) * 2, False
+        low = high = np.empty(0, dtype)
     else:
-        previous, has_previous = state[:2], True
-        for a in previous:
-            if type(a) is not np.ndarray or a.dtype != X.dtype or a.shape != (f,):
+        low, high = state[0], state[1]
+        for a in (low, high):  # the compiled step's signature
+            if type(a) is not np.ndarray or a.dtype != dtype or a.shape != (f,):
                 return NotImplemented
-    low = np.empty(f, X.dtype)
-    high = np.empty(f, X.dtype)
-    found_infinity = numba_cpu.kernels()["min_max_update"](
-        X, *previous, has_previous, low, high
+    new_low, new_high = np.empty(f, dtype), np.empty(f, dtype)
+    step = numba_cpu.kernels()["min_max_update"]
+    if step(X, low, high, state is not None, new_low, new_high):
+        raise NonFiniteError.for_dtype(dtype)
+    return new_low, new_high
+
+
+def _float64_arrays(arrays, shape):
+    """The arrays are float64 ndarrays of this shape (the compiled merge's
+    signature)."""
+    for a in arrays:
+        if type(a) is not np.ndarray or a.dtype is not _FLOAT64 or a.shape != shape:
+            return False
+    return True
+
+
+def merge_comoments(a, b):
+    """``(count, shift, mean, cov)`` of :func:`sknorm._stats.merge_comoments`
+    for two float64 NumPy ``CoMoments``, in one compiled call with its
+    operations in its order (the same numbers), or ``NotImplemented``
+    (numba off, other arrays)."""
+    if not numba_cpu.enabled():
+        return NotImplemented
+    f = a.mean.shape[0] if type(a.mean) is np.ndarray else -1
+    vectors = (a.shift, a.mean, b.shift, b.mean)
+    if not (_float64_arrays(vectors, (f,)) and _float64_arrays((a.cov, b.cov), (f, f))):
+        return NotImplemented
+    total = a.count + b.count  # the type NumPy's merge gives it
+    shift, mean, cov = np.empty(f), np.empty(f), np.empty((f, f))
+    numba_cpu.kernels()["merge_comoments"](
+        float(a.count),
+        a.shift,
+        a.mean,
+        a.cov,
+        float(b.count),
+        b.shift,
+        b.mean,
+        b.cov,
+        shift,
+        mean,
+        cov,
     )
-    if found_infinity:
-        raise NonFiniteError.for_dtype(X.dtype)
-    return low, high
+    return total, shift, mean, cov

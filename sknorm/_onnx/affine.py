@@ -34,7 +34,7 @@ def affine(g, x, layout, *, center=None, scale=None, divisor=None, offset=None):
         The emitter (its dtype is the dtype the constants are stored in).
     x : str
         The input's name.
-    layout : Layout
+    layout : InputLayout
         Where the features are; per-feature arrays broadcast along them.
     center, scale, divisor, offset : array-like or None
         Scalars or one value per feature; None leaves the step out.

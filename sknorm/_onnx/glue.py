@@ -34,7 +34,7 @@ from sklearn.utils.validation import check_is_fitted
 
 from .._channels.validation import _check_mode
 from .._move import host_copy
-from .graph import Graph, Layout
+from .graph import Graph, InputLayout
 from .table import converter_for
 
 __all__ = [
@@ -145,7 +145,7 @@ def _known(dim):
 
 
 def layout_of(estimator, inputs):
-    """The :class:`Layout` of the input (checked against the estimator)."""
+    """The :class:`InputLayout` of the input (checked against the estimator)."""
     name = type(estimator).__name__
     shapes = [_shape(v) for v in inputs]
     rank = len(shapes[0])
@@ -194,7 +194,7 @@ def layout_of(estimator, inputs):
             f"{axis}, but {name} was fitted on {expected}; pass input with the "
             "features it was fitted on."
         )
-    return Layout(rank, axis, expected if channels is None else channels)
+    return InputLayout(rank, axis, expected if channels is None else channels)
 
 
 def _output_shape(estimator, inputs, layout):

@@ -9,7 +9,7 @@ stored in the graph's float dtype (the dtype the estimator's transform
 computes in): a float32 graph holds float32 state, as the kernels cast the
 fitted terms to float32 before a float32 transform.
 
-:class:`Layout` says where the features are: axis 1 of a 2-D input, or the
+:class:`InputLayout` says where the features are: axis 1 of a 2-D input, or the
 channel axis of an N-D one; per-feature vectors are reshaped to broadcast
 along it.
 """
@@ -22,11 +22,11 @@ import numpy as np
 from onnx import numpy_helper
 from onnx.helper import np_dtype_to_tensor_dtype
 
-__all__ = ["Graph", "Layout"]
+__all__ = ["Graph", "InputLayout"]
 
 
 @dataclass(frozen=True)
-class Layout:
+class InputLayout:
     """An input of ``rank`` dimensions whose features lie along ``axis``
     (1 for 2-D input, the normalised channel axis of N-D input);
     ``channels`` is their count when the input type gives it (else None)."""

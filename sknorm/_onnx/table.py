@@ -5,7 +5,7 @@ To export a new estimator, add one entry to :data:`CONVERTERS` (or call
 :func:`sknorm._onnx.registry.register` after import).  A builder is
 ``build(estimator, g, x, layout) -> name``: it gets the estimator's host
 copy, the emitter (:class:`~.graph.Graph`, in the compute dtype), the
-input's name and its :class:`~.graph.Layout`, and returns the name of its
+input's name and its :class:`~.graph.InputLayout`, and returns the name of its
 output; :mod:`.glue` does the rest once for every estimator (checks,
 dtypes, several inputs, the output's type and name).
 """

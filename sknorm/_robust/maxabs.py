@@ -111,7 +111,7 @@ class MaxAbs(AffineNormalizer):
     _anchor_ = "max_abs_"
     _accept_sparse = ("csr", "csc")
     # The min/max kernel finds infinity in its own pass.
-    _finite_check = "kernel"
+    _finiteness_check = "kernel"
 
     def __init__(self, *, copy=True, clip=False):
         self.copy = copy

@@ -11,9 +11,10 @@ from sklearn.base import OneToOneFeatureMixin, _fit_context
 from sklearn.utils._param_validation import Interval, StrOptions
 
 from .._array_api import namespace_of
-from .._base import BaseNormalizer, lazy_on_dask, partial_fit_context
+from .._base import BaseNormalizer, partial_fit_context
+from .._dask.routing import lazy_on_dask
 from .._naming import published_as
-from .._validation import where
+from .._validation import call_prefix
 from . import quantile_map
 from .quantile_statistics import QuantileStatistics
 
@@ -132,7 +133,7 @@ class Quantile(QuantileStatistics, OneToOneFeatureMixin, BaseNormalizer):
         "copy": ["boolean"],
     }
     _accept_sparse = ("csc", "csr")
-    _finite_check = "validate"
+    _finiteness_check = "validate"
 
     def __init__(
         self,
@@ -213,7 +214,7 @@ class Quantile(QuantileStatistics, OneToOneFeatureMixin, BaseNormalizer):
             n = self.n_quantiles
             if not (isinstance(n, Integral) and not isinstance(n, bool) and n >= 2):
                 raise ValueError(
-                    where(self, method) + f"n_quantiles must be an integer >= 2; "
+                    call_prefix(self, method) + f"n_quantiles must be an integer >= 2; "
                     f"got {n!r}."
                 )
 
@@ -226,7 +227,7 @@ class Quantile(QuantileStatistics, OneToOneFeatureMixin, BaseNormalizer):
                 negative = bool(np.any(X.data < 0))
             if negative:
                 raise ValueError(
-                    where(self, method) + f"{type(self).__name__} only accepts "
+                    call_prefix(self, method) + f"{type(self).__name__} only accepts "
                     "non-negative sparse matrices (its implicit zeros are "
                     "the smallest values); shift the data, pass a dense "
                     "array, or set ignore_implicit_zeros=True."
@@ -306,7 +307,10 @@ class Quantile(QuantileStatistics, OneToOneFeatureMixin, BaseNormalizer):
 
     def _map(self, X, copy, method, direction):
         copy = self.copy if copy is None else copy
-        validated, xp, must_copy = self._check_transform_input(X, method, copy)
+        # The quantile maps are no _transform_kernel: validation checks X.
+        validated, xp, must_copy = self._check_transform_input(
+            X, method, copy, kernel_checks=False
+        )
         quantiles = self.quantiles_
         references = self.references_
         distribution = self.output_distribution

@@ -39,7 +39,7 @@ from .._quantile_summary import (
     summary_rank_error,
 )
 from .._stats import Statistics
-from .._validation import where
+from .._validation import call_prefix
 
 __all__ = ["LazyQuantiles", "QuantileStatistics", "quantile_grid", "sparse_block"]
 
@@ -185,7 +185,7 @@ class QuantileStatistics:
         ok = isinstance(value, Real) and not isinstance(value, bool)
         if not (ok and math.isfinite(value) and 0 < value < 0.5):
             raise ValueError(
-                where(self, method) + f"rank_error must be a number in (0, 0.5), "
+                call_prefix(self, method) + f"rank_error must be a number in (0, 0.5), "
                 f"the largest rank error the summary may reach (1e-3 keeps "
                 f"every quantile within 0.1% of its rank); got {value!r}."
             )

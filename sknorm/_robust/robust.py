@@ -12,7 +12,7 @@ from sklearn.utils.sparsefuncs import inplace_column_scale
 from .._array_api import namespace_of
 from .._base import AffineNormalizer, partial_fit_context
 from .._naming import published_as
-from .._validation import where
+from .._validation import call_prefix
 from .quantile_statistics import QuantileStatistics
 
 __all__ = ["Robust"]
@@ -27,7 +27,7 @@ def _check_quantile_range(estimator, method):
     )
     if not ok or not 0 <= value[0] <= value[1] <= 100:
         raise ValueError(
-            where(estimator, method) + f"Invalid quantile range: {value!r}; "
+            call_prefix(estimator, method) + f"Invalid quantile range: {value!r}; "
             "pass (q_min, q_max) with 0 <= q_min <= q_max <= 100, in percent, "
             "e.g. (25.0, 75.0) for the interquartile range."
         )
@@ -142,7 +142,7 @@ class Robust(QuantileStatistics, AffineNormalizer):
         "copy": ["boolean"],
     }
     _accept_sparse = ("csr", "csc")
-    _finite_check = "validate"
+    _finiteness_check = "validate"
 
     def __init__(
         self,
@@ -215,7 +215,7 @@ class Robust(QuantileStatistics, AffineNormalizer):
             _check_quantile_range(self, method)
         if self.with_centering and sp.issparse(X):
             raise ValueError(
-                where(self, method) + "Cannot center sparse matrices: use "
+                call_prefix(self, method) + "Cannot center sparse matrices: use "
                 "`with_centering=False` instead, or convert X to a dense array."
             )
 

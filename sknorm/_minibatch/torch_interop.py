@@ -15,12 +15,12 @@ from __future__ import annotations
 import numpy as np
 from sklearn.utils.validation import check_is_fitted
 
-from ._array_api import (
+from .._array_api import (
     accumulation_dtype,
     array_device,
     namespace_of,
 )
-from ._validation import where
+from .._validation import call_prefix
 
 __all__ = ["from_torch_state_dict", "to_torch_state_dict"]
 
@@ -46,7 +46,7 @@ def to_torch_state_dict(estimator, dtype=None):
         import torch
     except ImportError as exc:
         raise ImportError(
-            where(estimator, method) + "requires PyTorch; install it (pip "
+            call_prefix(estimator, method) + "requires PyTorch; install it (pip "
             "install torch) or read running_mean_ / running_var_ directly."
         ) from exc
     check_is_fitted(estimator)
@@ -99,7 +99,7 @@ def from_torch_state_dict(cls, state_dict, *, prefix, params):
     params.setdefault("init", "pytorch")
     est = cls(**params)
     est._validate_params()
-    where_ = where(est, "from_torch_state_dict")
+    where_ = call_prefix(est, "from_torch_state_dict")
     keys = {k: prefix + k for k in ("weight", "bias", "running_mean", "running_var")}
     missing = [
         keys[k]

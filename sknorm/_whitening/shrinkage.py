@@ -24,9 +24,9 @@ from __future__ import annotations
 
 from typing import NamedTuple
 
-from ._array_api import array_device, namespace_of
-from ._naming import state_type
-from ._stats import weight_fractions
+from .._array_api import array_device, namespace_of
+from .._naming import state_type
+from .._stats import weight_fractions
 
 __all__ = [
     "FourthMoments",
@@ -135,16 +135,22 @@ def fourth_moments_around(state, comoments, shift):
     the data, so ``c`` is of the order of the spread and no term cancels
     more than the moments themselves do.  ``c = 0`` returns ``state``
     unchanged, bit for bit.
+
+    ``E d dᵀ = Σ + m mᵀ`` enters only through its diagonal and its product
+    with ``c``, so it is never formed (no ``p x p`` temporary per merge):
+    ``(Σ + m mᵀ) c = Σ c + (mᵀ c) m``.  The diagonal has the bits of the
+    formed matrix's; the product is the same sum reassociated (equal to
+    float64 rounding, not bit for bit: a matrix-vector product's order of
+    summation is BLAS's, and the rank-one term is added after it).
     """
     xp = namespace_of(comoments.mean)
     c = comoments.shift - shift
     m = comoments.mean
-    second = comoments.cov + m[:, None] * m[None, :]  # E d dᵀ
-    d2 = xp.linalg.diagonal(second)  # E d_j²
+    d2 = xp.linalg.diagonal(comoments.cov) + m * m  # E d_j²
     q = xp.sum(d2)  # E ||d||²
     cc = xp.sum(c * c)
     cm = xp.sum(c * m)
-    second_c = second @ c
+    second_c = comoments.cov @ c + cm * m  # (E d dᵀ) c
     r4 = (
         state.r4
         + 4.0 * xp.sum(c * state.r2d)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import functools
 from numbers import Integral, Real
 
 import array_api_compat
@@ -11,25 +10,25 @@ from sklearn import get_config
 from sklearn.base import _fit_context
 from sklearn.utils._param_validation import Interval, StrOptions
 
-from ._array_api import (
+from .._array_api import (
     accumulation_dtype,
     array_device,
     move_to_namespace,
     requires_grad,
 )
-from ._base import (
+from .._base import (
     AffineNormalizer,
     MomentStatistics,
     _name_the_call,
-    dask_layer,
-    is_dask_collection,
     needs_copy,
     partial_fit_context,
 )
-from ._kernels import kernels_for
-from ._naming import published_as
-from ._stats import merge_moments
-from ._validation import where
+from .._dask import is_dask_collection
+from .._kernels import kernels_for
+from .._naming import published_as
+from .._stats import merge_moments
+from .._validation import call_prefix
+from .steps import take_steps, training_scale
 
 __all__ = ["MiniBatchNormalizer"]
 
@@ -56,7 +55,7 @@ def _per_feature(estimator, method, value, name, n_features, xp, device, dtype):
     the data's namespace and device (scikit-learn's "everything follows X")
     and cast to ``dtype``.
     """
-    prefix = where(estimator, method)
+    prefix = call_prefix(estimator, method)
     if isinstance(value, Real) and not isinstance(value, bool):
         value = float(value)
         if not np.isfinite(value):
@@ -90,7 +89,7 @@ def _check_finite(estimator, method, value, name, xp):
         return
     if not bool(xp.all(xp.isfinite(value))):
         raise ValueError(
-            where(estimator, method) + f"{name} contains NaN or infinity; "
+            call_prefix(estimator, method) + f"{name} contains NaN or infinity; "
             "pass finite values."
         )
 
@@ -291,7 +290,7 @@ class MiniBatchNormalizer(MomentStatistics, AffineNormalizer):
         "channel_axis": [Integral, None],
     }
     _anchor_ = "running_mean_"
-    _finite_check = "kernel"  # every batch goes through the moments kernel
+    _finiteness_check = "kernel"  # every batch goes through the moments kernel
 
     def __init__(
         self,
@@ -391,7 +390,7 @@ class MiniBatchNormalizer(MomentStatistics, AffineNormalizer):
         """
         if requires_grad(X):
             raise ValueError(
-                where(self, "normalize_batch") + "X requires grad, but the "
+                call_prefix(self, "normalize_batch") + "X requires grad, but the "
                 "training-mode output depends on the batch's own mean and "
                 "variance, whose gradient sknorm does not compute (its "
                 "statistics are taken from detached values). Pass X.detach() "
@@ -423,7 +422,9 @@ class MiniBatchNormalizer(MomentStatistics, AffineNormalizer):
         an output.
         """
         if is_dask_collection(X):
-            return dask_layer().minibatch_steps(
+            from .dask_steps import dask_steps
+
+            return dask_steps(
                 self,
                 X,
                 sample_weight,
@@ -441,7 +442,6 @@ class MiniBatchNormalizer(MomentStatistics, AffineNormalizer):
             n_features = self.n_features_in_  # features, or channels
             if reset:
                 self._check_affine_params(method, n_features, xp, device, dtype)
-            state = None if reset else self._running_state()
             gamma, beta = 1.0, None
             if training_output:
                 gamma, beta = self._gamma_beta(method, n_features, xp, device, dtype)
@@ -451,26 +451,34 @@ class MiniBatchNormalizer(MomentStatistics, AffineNormalizer):
             # fit with batch_size reports one sub-task per batch; a callback
             # may stop it after any of them (the steps taken so far stay).
             n_subtasks = 0 if rows is None else len(starts)
-            with self._fit_task(method, X, sample_weight, n_subtasks) as task:
+
+            def batches():
                 for start in starts:
                     stop = min(start + step, n)
-                    batch = X if (start, stop) == (0, n) else X[start:stop, ...]
-                    sw = sample_weight
-                    if sw is not None and batch is not X:
-                        sw = sw[start:stop]
-                    if n_subtasks:
-                        sub = task.subtask("batch", X=batch, sample_weight=sw)
-                    state, mean_b, var_b, scale = self._step(
-                        state, batch, sw, xp, device, dtype, gamma
-                    )
-                    if n_subtasks and sub.end(
-                        reconstruction_attributes=functools.partial(dict, state)
-                    ):
-                        break
+                    if (start, stop) == (0, n):
+                        batch, sw = X, sample_weight
+                    else:
+                        batch = X[start:stop, ...]
+                        sw = (
+                            None if sample_weight is None else sample_weight[start:stop]
+                        )
+                    yield (batch, sw), {"X": batch, "sample_weight": sw}
+
+            def one_step(state, batch):
+                return self._step(state, *batch, xp, device, dtype, gamma)
+
+            with self._fit_task(method, X, sample_weight, n_subtasks) as task:
+                state, mean_b, var_b, scale = take_steps(
+                    one_step,
+                    None if reset else self._running_state(),
+                    batches(),
+                    task,
+                    report=bool(n_subtasks),
+                )
                 out = self
                 if training_output:
                     if scale is None:
-                        scale = gamma * (1.0 / xp.sqrt(var_b + float(self.eps)))
+                        scale = training_scale(gamma, var_b, self.eps, xp)
                     must_copy = needs_copy(self.copy, original, X)
                     out = self._affine_map(xp, X, mean_b, scale, beta, must_copy)
                 self.__dict__.update(state)
@@ -610,8 +618,9 @@ class MiniBatchNormalizer(MomentStatistics, AffineNormalizer):
             array_device(running_var),
             running_var.dtype,
         )
-        # PyTorch's eval kernel: invstd = 1 / sqrt(var + eps), alpha = w * invstd.
-        scale = gamma * (1.0 / xp.sqrt(running_var + float(self.eps)))
+        # PyTorch's eval kernel: the training output's scale, with the
+        # running variance.
+        scale = training_scale(gamma, running_var, self.eps, xp)
         return self.running_mean_, scale, beta
 
     def _inverse_affine_terms(self, X, xp):
@@ -620,7 +629,7 @@ class MiniBatchNormalizer(MomentStatistics, AffineNormalizer):
         # scale = γ / sqrt(var + eps): zero exactly where γ is.
         if bool(xp.any(scale == 0)):
             raise ValueError(
-                where(self, "inverse_transform") + "scale (γ) is 0 for some "
+                call_prefix(self, "inverse_transform") + "scale (γ) is 0 for some "
                 "features: transform mapped them to `shift` and they cannot be "
                 "recovered. Use a non-zero scale to invert."
             )
@@ -665,7 +674,7 @@ class MiniBatchNormalizer(MomentStatistics, AffineNormalizer):
         >>> bool(np.allclose(Y, est.transform(X), rtol=1e-12, atol=1e-12))
         True
         """
-        from ._torch_interop import to_torch_state_dict
+        from .torch_interop import to_torch_state_dict
 
         return to_torch_state_dict(self, dtype=dtype)
 
@@ -714,6 +723,6 @@ class MiniBatchNormalizer(MomentStatistics, AffineNormalizer):
         >>> est.transform(np.array([[3.0, 5.0]]))
         array([[0.9999875 , 0.99999444]])
         """
-        from ._torch_interop import from_torch_state_dict
+        from .torch_interop import from_torch_state_dict
 
         return from_torch_state_dict(cls, state_dict, prefix=prefix, params=params)

@@ -13,28 +13,29 @@ from sklearn.utils.validation import (
     check_is_fitted,
 )
 
-from ._array_api import (
-    accumulation_dtype,
-    compute_float_dtype,
-)
-from ._base import BaseNormalizer, lazy_on_dask, partial_fit_context
-from ._kernels import kernels_for
-from ._naming import convert_array, convert_state_fields, published_as
-from ._stats import (
+from .._array_api import accumulation_dtype
+from .._base import BaseNormalizer, partial_fit_context
+from .._dask.routing import lazy_on_dask
+from .._kernels import folds_centring
+from .._naming import convert_array, convert_state_fields, published_as
+from .._stats import (
     CoMoments,
     Statistics,
     comoments_of_batch,
     merge_comoments,
     update_comoments,
 )
-from ._validation import where
-from ._whitening_matrices import (
+from .._validation import call_prefix
+from .matrices import (
+    FOLD_LIMIT,
     METHODS,
     PCA_METHODS,
+    dewhitening_matrix,
+    fold_cancellation,
     shrink_towards_diagonal,
     whitening_matrices,
 )
-from ._whitening_shrinkage import (
+from .shrinkage import (
     FourthMoments,
     fourth_moments_around,
     fourth_moments_of_batch,
@@ -51,12 +52,18 @@ class _LazyWhitening:
     """The whitening matrices of one fitted state, computed on first use.
 
     ``partial_fit`` stores a fresh one (no eigendecomposition per batch);
-    the first ``transform`` (or read of ``whitening_``) fills it.  The object
-    itself never changes identity after ``partial_fit`` assigned it, so a
-    transform neither changes the estimator's ``__dict__`` nor interferes
-    with the transactional restore of a failing ``partial_fit``.  It holds
-    the parameters the state was fitted with: ``set_params`` after fitting
-    takes effect at the next ``fit``/``partial_fit``, as in scikit-learn.
+    the first ``transform`` (or read of ``whitening_``) fills it with ``W``
+    and the factors of ``W^+``, the first ``inverse_transform`` (or read of
+    ``dewhitening_``) builds ``W^+`` from them (:func:`dewhitening_matrix`:
+    no second decomposition), and the first ``transform`` also decides
+    whether it may fold the centring into the product (:meth:`centring`).
+    The object itself never changes identity after ``partial_fit`` assigned
+    it, so a transform neither changes the estimator's ``__dict__`` nor
+    interferes with the transactional restore of a failing ``partial_fit``.
+    It holds the parameters the state was fitted with: ``set_params`` after
+    fitting takes effect at the next ``fit``/``partial_fit``, as in
+    scikit-learn.  Files saved before ``W^+`` was built lazily hold it
+    already built (and no ``fold``): they load and are used as they are.
     """
 
     def __init__(self, covariance, method, eps, n_components):
@@ -77,6 +84,9 @@ class _LazyWhitening:
         )
         if self.result is not None:
             moved.result = convert_state_fields(self.result, converter)
+        fold = self.__dict__.get("fold")
+        if fold is not None:
+            moved.fold = tuple(convert_array(a, converter) for a in fold)
         return moved
 
     def get(self, estimator, method, stacklevel):
@@ -93,7 +103,7 @@ class _LazyWhitening:
                 prefix = (
                     f"{type(estimator).__name__}.{method}: "
                     if method.endswith("_")
-                    else where(estimator, method)
+                    else call_prefix(estimator, method)
                 )
                 warnings.warn(
                     prefix + f"the covariance is singular "
@@ -109,6 +119,34 @@ class _LazyWhitening:
                 )
             self.result = result
         return self.result
+
+    def dewhitening(self, estimator, method, stacklevel):
+        """``W^+``, built from the factors on first use and kept."""
+        result = self.get(estimator, method, stacklevel + 1)
+        if result.dewhitening is None:
+            D = dewhitening_matrix(result, self.method)
+            # The factors are no longer needed: the state keeps W and W^+,
+            # as a whitening computed eagerly did.
+            result = self.result = result._replace(
+                dewhitening=D, basis=None, root=None, feature_scale=None
+            )
+        return result.dewhitening
+
+    def centring(self, estimator, mean, may_fold=True):
+        """``(center, offset)`` of the linear transform kernel:
+        ``(mean, None)`` centres each block of X before the product,
+        ``(None, -mean @ Wᵀ)`` folds the centring into the product where
+        that is exact enough (:func:`fold_cancellation`, decided once per
+        fitted state from ``W``, ``mean`` and the covariance; ``get`` must
+        have run) and the kernel gains by it (``may_fold``: see
+        :func:`sknorm._kernels.folds_centring`)."""
+        fold = self.__dict__.get("fold")
+        if fold is None:
+            W = self.result.whitening
+            ratio = fold_cancellation(W, mean, self.covariance)
+            fold = (-(mean @ W.T),) if ratio <= FOLD_LIMIT else ()
+            self.fold = fold
+        return (None, fold[0]) if fold and may_fold else (mean, None)
 
 
 @published_as("sknorm")
@@ -322,7 +360,7 @@ class ZCAWhitening(BaseNormalizer):
     _anchor_ = "mean_"
     _allow_nan = False
     # The NumPy co-moments kernel finds NaN and infinity in its own pass.
-    _finite_check = "kernel"
+    _finiteness_check = "kernel"
 
     def __init__(self, method="zca", *, n_components=None, eps=0.0, shrinkage=None):
         self.method = method
@@ -399,7 +437,7 @@ class ZCAWhitening(BaseNormalizer):
     def _check_fit_shape(self, method, n_features):
         if self._reduces_dimension() and self.n_components > n_features:
             raise ValueError(
-                where(self, method) + f"n_components={self.n_components} must be "
+                call_prefix(self, method) + f"n_components={self.n_components} must be "
                 f"at most n_features={n_features}; lower it or pass "
                 "n_components=None to keep every component."
             )
@@ -411,7 +449,14 @@ class ZCAWhitening(BaseNormalizer):
         return self.n_components_ if self._reduces() else None
 
     def _prepare_transform(self, method):
-        self._matrices(method, stacklevel=6)
+        # What the transform derives from the fitted state, computed once on
+        # the caller's side (the Dask layer's frozen copy carries it to
+        # every block, which would otherwise build it again).
+        if method == "inverse_transform":
+            self._dewhitening(method, stacklevel=6)
+        else:
+            self._matrices(method, stacklevel=6)
+            self._whitening_cache_.centring(self, self.mean_)
 
     def _fourth_moments(self, method):
         """The running fourth moments (None without Ledoit-Wolf shrinkage)."""
@@ -420,7 +465,7 @@ class ZCAWhitening(BaseNormalizer):
             return None
         if self._is_fitted() and fourth is None:
             raise ValueError(
-                where(self, method) + "shrinkage='ledoit-wolf' needs statistics "
+                call_prefix(self, method) + "shrinkage='ledoit-wolf' needs statistics "
                 "of every batch, but it was set after the first one. Call fit "
                 "(or partial_fit after a fresh clone) with it set from the "
                 "start."
@@ -533,7 +578,12 @@ class ZCAWhitening(BaseNormalizer):
 
     @property
     def dewhitening_(self):
-        return self._matrices("dewhitening_", "dewhitening_").dewhitening
+        return self._dewhitening("dewhitening_", "dewhitening_")
+
+    def _dewhitening(self, method, attribute=None, stacklevel=5):
+        # stacklevel as in _matrices, one call deeper.
+        self._matrices(method, attribute, stacklevel=stacklevel)
+        return self._whitening_cache_.dewhitening(self, method, stacklevel)
 
     @property
     def explained_variance_(self):
@@ -572,9 +622,14 @@ class ZCAWhitening(BaseNormalizer):
             Same namespace, device and float dtype as ``X``.
         """
         X, xp, _ = self._check_transform_input(X, "transform", copy=False)
-        W = self._matrices("transform", stacklevel=5).whitening
+        # stacklevel 7: user -> _dask_aware_output's, set_output's and
+        # lazy_on_dask's wrappers -> transform -> _matrices -> get.
+        W = self._matrices("transform", stacklevel=7).whitening
+        center, offset = self._whitening_cache_.centring(
+            self, self.mean_, may_fold=folds_centring(xp)
+        )
         return self._transform_kernel(
-            xp, "transform", "linear", X, self.mean_, W, False
+            xp, "transform", "linear", X, center, W, False, offset
         )
 
     @lazy_on_dask
@@ -598,17 +653,14 @@ class ZCAWhitening(BaseNormalizer):
         Z, xp, _ = self._check_transform_input(
             X, "inverse_transform", copy=False, columns=columns
         )
-        D = self._matrices("inverse_transform").dewhitening
-        work = compute_float_dtype(xp, Z.dtype)
-        # 16-bit floats: both steps in float32, rounded once at the end (a
-        # float32 copy of Z: the product and the shift in one kernel would
-        # need a kernel of their own).
-        Z_work = Z if work == Z.dtype else xp.astype(Z, work)
-        X_back = self._transform_kernel(
-            xp, "inverse_transform", "linear", Z_work, None, D, False
+        # stacklevel 6: user -> lazy_on_dask's wrapper -> inverse_transform
+        # -> _dewhitening -> _matrices -> get.
+        D = self._dewhitening("inverse_transform", stacklevel=6)
+        # One kernel: each block's product, then the mean added while the
+        # block is in cache (16-bit floats: both in float32, rounded once).
+        return self._transform_kernel(
+            xp, "inverse_transform", "linear", Z, None, D, False, self.mean_
         )
-        X_back = kernels_for(xp).affine(X_back, None, None, self.mean_, False)
-        return X_back if work == Z.dtype else xp.astype(X_back, Z.dtype)
 
     def get_feature_names_out(self, input_features=None):
         """Output feature names.
