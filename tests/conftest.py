@@ -132,10 +132,8 @@ def no_host_reads():
     return _refuse_host_reads
 
 
-@pytest.fixture(scope="module")
-def client():
-    """A two-process ``distributed.LocalCluster``'s client, the default
-    scheduler while the module's tests run (one cluster per test module)."""
+def _local_cluster_client(set_as_default):
+    """A two-process ``distributed.LocalCluster``'s client, for a module."""
     import warnings
 
     distributed = pytest.importorskip("distributed")
@@ -148,9 +146,24 @@ def client():
             dashboard_address=":0",
             silence_logs=50,
         )
-        with distributed.Client(cluster) as c:
+        with distributed.Client(cluster, set_as_default=set_as_default) as c:
             yield c
         cluster.close()
+
+
+@pytest.fixture(scope="module")
+def client():
+    """A two-process ``distributed.LocalCluster``'s client, the default
+    scheduler while the module's tests run (one cluster per test module)."""
+    yield from _local_cluster_client(set_as_default=True)
+
+
+@pytest.fixture(scope="module")
+def side_client():
+    """As ``client``, but not the default scheduler: a test runs on it with
+    ``dask.config.set(scheduler=side_client)``, the module's other tests on
+    the local schedulers."""
+    yield from _local_cluster_client(set_as_default=False)
 
 
 # The kernel paths an estimator can take, and the routes of the per-channel

@@ -1,4 +1,6 @@
-"""Helpers of the Dask tests that worker processes must import by name.
+"""Helpers shared by the Dask tests (imported after their
+``pytest.importorskip("dask")``), and those worker processes must import
+by name.
 
 Distributed's workers are spawned processes: a function a task runs is
 pickled by reference, so it must live in a module on the workers' path
@@ -8,6 +10,19 @@ in the test module itself.
 
 import os
 from pathlib import Path
+
+from dask.callbacks import Callback
+
+
+class CountExecutions(Callback):
+    """Counts graph executions on the local schedulers."""
+
+    def __init__(self):
+        super().__init__()
+        self.n = 0
+
+    def _start(self, dsk):
+        self.n += 1
 
 
 def kill_once(block, marker, block_id=None):

@@ -17,7 +17,7 @@ da = pytest.importorskip("dask.array")
 dd = pytest.importorskip("dask.dataframe")
 pd = pytest.importorskip("pandas")
 import dask  # noqa: E402
-from dask.callbacks import Callback  # noqa: E402
+from dask_cases import CountExecutions  # noqa: E402
 
 from sknorm import (  # noqa: E402
     LocalResponseNormalizer,
@@ -28,17 +28,6 @@ from sknorm import (  # noqa: E402
 )
 
 METHODS = ["zca", "zca-cor", "pca", "pca-cor", "cholesky"]
-
-
-class CountExecutions(Callback):
-    """Counts graph executions on the local schedulers."""
-
-    def __init__(self):
-        super().__init__()
-        self.n = 0
-
-    def _start(self, dsk):
-        self.n += 1
 
 
 def correlated(n, f=4, seed=0, offset=10.0):

@@ -8,14 +8,12 @@ test), and torch's own ``BatchNorm2d``/``BatchNorm3d`` trained on the same
 mini-batches.
 """
 
-import warnings
-
 import numpy as np
 import pytest
 
 da = pytest.importorskip("dask.array")
 import dask  # noqa: E402
-from dask.callbacks import Callback  # noqa: E402
+from dask_cases import CountExecutions  # noqa: E402
 
 from sknorm import (  # noqa: E402
     LocalResponseNormalizer,
@@ -25,17 +23,6 @@ from sknorm import (  # noqa: E402
 )
 
 RTOL = 1e-13  # the issue's bound: float64 rounding of the merges
-
-
-class CountExecutions(Callback):
-    """Counts graph executions on the local schedulers."""
-
-    def __init__(self):
-        super().__init__()
-        self.n = 0
-
-    def _start(self, dsk):
-        self.n += 1
 
 
 def close(a, b, rtol=RTOL):
@@ -156,32 +143,14 @@ def test_bits_do_not_depend_on_the_local_scheduler():
             np.testing.assert_array_equal(a, b)
 
 
-@pytest.fixture(scope="module")
-def client():
-    distributed = pytest.importorskip("distributed")
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        cluster = distributed.LocalCluster(
-            n_workers=2,
-            threads_per_worker=1,
-            processes=True,
-            dashboard_address=":0",
-            silence_logs=50,
-        )
-        # Not the default scheduler: the other tests run on the local ones.
-        with distributed.Client(cluster, set_as_default=False) as c:
-            yield c
-        cluster.close()
-
-
 @pytest.mark.slow
-def test_bits_are_the_same_on_a_distributed_cluster(client):
+def test_bits_are_the_same_on_a_distributed_cluster(side_client):
     X = maps((40, 3, 8, 6), 1, seed=5, nan=0.02)
     Xd = da.from_array(X, chunks=(7, 3, 4, 3))
     w = np.random.default_rng(6).uniform(0, 2, 40)
     with dask.config.set(scheduler="sync"):
         reference = _nd_fits(Xd, w)
-    with dask.config.set(scheduler=client):
+    with dask.config.set(scheduler=side_client):
         for a, b in zip(_nd_fits(Xd, w), reference, strict=True):
             np.testing.assert_array_equal(a, b)
         lazy = ZScore(channel_axis=1).fit(X).transform(Xd)

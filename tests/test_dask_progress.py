@@ -9,7 +9,6 @@ listen).
 """
 
 import pickle
-import warnings
 
 import numpy as np
 import pytest
@@ -17,7 +16,7 @@ import pytest
 da = pytest.importorskip("dask.array")
 pytest.importorskip("sklearn.callback")
 import dask  # noqa: E402
-from dask.callbacks import Callback  # noqa: E402
+from dask_cases import CountExecutions  # noqa: E402
 from sklearn.pipeline import Pipeline  # noqa: E402
 from test_callbacks import (  # noqa: E402
     FailAtEnd,
@@ -35,15 +34,6 @@ from sknorm import (  # noqa: E402
     ZCAWhitening,
     ZScore,
 )
-
-
-class CountExecutions(Callback):
-    def __init__(self):
-        super().__init__()
-        self.n = 0
-
-    def _start(self, dsk):
-        self.n += 1
 
 
 class Unpicklable(RecordingCallback):
@@ -254,25 +244,8 @@ def test_progress_bar_runs(capsys):
     assert "ZScore - fit" in capsys.readouterr().out
 
 
-@pytest.fixture(scope="module")
-def client():
-    distributed = pytest.importorskip("distributed")
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        cluster = distributed.LocalCluster(
-            n_workers=2,
-            threads_per_worker=1,
-            processes=True,
-            dashboard_address=":0",
-            silence_logs=50,
-        )
-        with distributed.Client(cluster, set_as_default=False) as c:
-            yield c
-        cluster.close()
-
-
 @pytest.mark.slow
-def test_one_subtask_per_chunk_on_a_distributed_cluster(client):
+def test_one_subtask_per_chunk_on_a_distributed_cluster(side_client):
     X = maps((35, 4))
     Xd = da.from_array(X, chunks=((12, 0, 23), 4))
     images = maps((20, 3, 6, 4), seed=1)
@@ -286,7 +259,7 @@ def test_one_subtask_per_chunk_on_a_distributed_cluster(client):
         with dask.config.set(scheduler="sync"):
             quiet = make().fit(data)
         cb = Unpicklable()  # the graph is pickled to the scheduler: not it
-        with dask.config.set(scheduler=client):
+        with dask.config.set(scheduler=side_client):
             est = make().set_callbacks(cb).fit(data)
         fitted = check_tree(cb, est, n_chunks, n_batches)
         _bitwise(est, quiet, NAMES)
@@ -296,7 +269,7 @@ def test_one_subtask_per_chunk_on_a_distributed_cluster(client):
     bad = X.copy()
     bad[20, 1] = np.inf
     cb = Unpicklable()
-    with dask.config.set(scheduler=client):
+    with dask.config.set(scheduler=side_client):
         with pytest.raises(ValueError, match=r"ZScore\.fit\(\).*infinity"):
             ZScore().set_callbacks(cb).fit(da.from_array(bad, chunks=(10, 4)))
     assert cb.count_hooks("setup") == cb.count_hooks("teardown") == 1
