@@ -24,7 +24,7 @@ import numpy as np
 from .._array_api import array_device, is_array_api_input, namespace_of
 from .._channels import validation as channel_validation
 from .._validation import call_prefix
-from .inputs import DaskInput, is_dask_frame
+from .inputs import DaskInput, chunk_namespace, is_dask_frame
 
 __all__ = ["channel_input", "check_chunk_finiteness", "chunk_values"]
 
@@ -129,14 +129,7 @@ def channel_input(estimator, X, method, *, reset, record):
         # chunks of 2-D input are.
         array = array.rechunk({axis: -1})
     meta = array._meta
-    try:
-        xp = namespace_of(meta)
-    except TypeError as exc:
-        raise TypeError(
-            prefix + f"X's chunks are {type(meta).__module__}."
-            f"{type(meta).__name__}; the Dask layer takes NumPy or CuPy chunks "
-            "(convert them with X.map_blocks(...), e.g. to dense arrays)."
-        ) from exc
+    xp = chunk_namespace(meta, prefix)
     channel_validation._check_channels(
         estimator, stand_in, channel_axis, prefix, reset, record
     )

@@ -20,7 +20,7 @@ from sklearn.utils.validation import validate_data
 from .._array_api import array_device, namespace_of, output_float_dtype
 from .._validation import _prefixed, _ShapeCheck, call_prefix
 
-__all__ = ["DaskInput", "dask_input", "is_dask_frame", "weights_for"]
+__all__ = ["DaskInput", "chunk_namespace", "dask_input", "is_dask_frame", "weights_for"]
 
 
 class DaskInput(NamedTuple):
@@ -159,20 +159,26 @@ def dask_input(estimator, X, method, *, reset, names=True, columns=None):
         # whole rows): chunks along the features are joined, lazily.
         array = array.rechunk({1: -1})
     meta = array._meta
-    try:
-        xp = namespace_of(meta)
-    except TypeError as exc:
-        raise TypeError(
-            prefix + f"X's chunks are {type(meta).__module__}."
-            f"{type(meta).__name__}; the Dask layer takes NumPy or CuPy chunks "
-            "(convert them with X.map_blocks(...), e.g. to dense arrays)."
-        ) from exc
+    xp = chunk_namespace(meta, prefix)
     device = array_device(meta)
     _bookkeeping(estimator, X, array, prefix, reset, names, columns)
     out_dtype = output_float_dtype(xp, device, array.dtype)
     return DaskInput(
         array, xp, device, type(meta), out_dtype, frame, n_features=array.shape[1]
     )
+
+
+def chunk_namespace(meta, prefix):
+    """The Array API namespace of the chunks (``meta``: an empty chunk);
+    chunks of another kind (sparse, ...) are refused."""
+    try:
+        return namespace_of(meta)
+    except TypeError as exc:
+        raise TypeError(
+            prefix + f"X's chunks are {type(meta).__module__}."
+            f"{type(meta).__name__}; the Dask layer takes NumPy or CuPy chunks "
+            "(convert them with X.map_blocks(...), e.g. to dense arrays)."
+        ) from exc
 
 
 def _bookkeeping(estimator, X, array, prefix, reset, names, columns):
