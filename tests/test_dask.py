@@ -561,3 +561,17 @@ def test_bits_are_the_same_on_dasks_array_expression_backend(tmp_path):
         )
         results.append(np.load(out))
     np.testing.assert_array_equal(results[0], results[1])
+
+
+@pytest.mark.parametrize("channel_axis", [None, 1])
+def test_chunks_of_another_kind_are_refused_naming_the_call(channel_axis):
+    import scipy.sparse as sp
+
+    X = da.from_array(np.ones((20, 4)), chunks=(5, 4)).map_blocks(
+        sp.csr_matrix, meta=sp.csr_matrix((0, 0))
+    )
+    est = ZScore(channel_axis=channel_axis)
+    message = r"^ZScore\.fit\(\): X's chunks are scipy\.sparse.*NumPy or CuPy"
+    with pytest.raises(TypeError, match=message):
+        est.fit(X)
+    assert not hasattr(est, "mean_")
