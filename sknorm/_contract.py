@@ -55,7 +55,7 @@ from __future__ import annotations
 
 from typing import Protocol, runtime_checkable
 
-__all__ = ["DASK_HOOKS", "Normalizer"]
+__all__ = ["MEMBERS", "Normalizer"]
 
 
 @runtime_checkable
@@ -133,8 +133,9 @@ class Normalizer(Protocol):
         """The Statistics of the rows of ``a`` and ``b``."""
 
 
-#: The members of :class:`Normalizer` that the Dask layer may call.
-DASK_HOOKS = frozenset(
+#: The names of :class:`Normalizer`'s members (its hooks and declared
+#: attributes): all that the layers may use of an estimator's private API.
+MEMBERS = frozenset(
     name
     for name, value in vars(Normalizer).items()
     if callable(value) and name.startswith("_") and not name.startswith("__")
